@@ -1,0 +1,97 @@
+"""The one registry of Kafka topics: name, partitions, key, value type, retention, dead letters.
+
+Producers and consumers import topics from here and nowhere else. A deployment-wide
+prefix (`PICKET_TOPIC_PREFIX`, default empty) namespaces every topic, so several installations or
+test runs can share one broker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from schemas.commands import TenancyCommand
+from schemas.events import TenancyEvent
+from schemas.replies import Reply
+
+DAY_MS = 24 * 3600 * 1000
+
+@dataclass(frozen=True)
+class Topic:
+    """One Kafka topic and its contract.
+
+    `key` says what the message key is (all messages of one aggregate share it, so they land on
+    one partition and are decided by one writer); `value_type` is the msgspec type of the value.
+    """
+
+    name: str
+    partitions: int
+    key: str
+    value_type: Any
+    retention_ms: int
+    public: bool = False
+    dead_letter: str | None = None
+    doc: str = ""
+
+    def full_name(self, prefix: str) -> str:
+        return prefix + self.name
+
+    def configs(self) -> dict[str, str]:
+        return {"retention.ms": str(self.retention_ms)}
+
+TENANCY_COMMANDS = Topic(
+    "tenancy-commands",
+    partitions=4,
+    key="aggregate key: org:<id>, orgslug:<slug> or user:<email>",
+    value_type=TenancyCommand,
+    retention_ms=7 * DAY_MS,
+    dead_letter="tenancy-commands-dlq",
+    doc="Administrative commands for organizations, teams, projects, keys, members, users, tokens.",
+)
+
+TENANCY_EVENTS = Topic(
+    "tenancy-events",
+    partitions=4,
+    key="aggregate key, as on tenancy-commands",
+    value_type=TenancyEvent,
+    # The log is the source of truth for projections: keep it.
+    retention_ms=-1,
+    public=True,
+    dead_letter="tenancy-events-dlq",
+    doc="Domain events of the tenancy context; each carries the whole new record.",
+)
+
+COMMAND_REPLIES = Topic(
+    "command-replies",
+    partitions=1,
+    key="gateway instance id",
+    value_type=Reply,
+    retention_ms=3600 * 1000,
+    doc="Verdicts on administrative commands for the gateway instance that waits for them.",
+)
+
+TENANCY_COMMANDS_DLQ = Topic(
+    "tenancy-commands-dlq",
+    partitions=1,
+    key="original key",
+    value_type=bytes,
+    retention_ms=30 * DAY_MS,
+    doc="Commands that could not be decoded or decided; headers carry the reason.",
+)
+
+TENANCY_EVENTS_DLQ = Topic(
+    "tenancy-events-dlq",
+    partitions=1,
+    key="original key",
+    value_type=bytes,
+    retention_ms=30 * DAY_MS,
+    doc="Domain events the projector could not decode; headers carry the reason.",
+)
+
+ALL_TOPICS: tuple[Topic, ...] = (
+    TENANCY_COMMANDS,
+    TENANCY_EVENTS,
+    COMMAND_REPLIES,
+    TENANCY_COMMANDS_DLQ,
+    TENANCY_EVENTS_DLQ,
+)

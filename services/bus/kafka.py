@@ -1,0 +1,61 @@
+"""Kafka clients configured the one way Picket uses them.
+
+Producers wait for all in-sync replicas (`acks=all`) with idempotence on, so a write the
+gateway acknowledged is durable and a producer retry is not a duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from schemas.topics import ALL_TOPICS, Topic
+
+log = logging.getLogger(__name__)
+
+
+def producer(bootstrap: str, *, linger_ms: int = 0) -> AIOKafkaProducer:
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=linger_ms,
+        request_timeout_ms=10_000,
+    )
+
+
+async def ensure_topics(
+    bootstrap: str, prefix: str, topics: tuple[Topic, ...] = ALL_TOPICS, timeout: float = 60
+) -> None:
+    """Create every registered topic that does not exist yet, with its partitions and configs.
+
+    Retries while the broker is still starting; raises TimeoutError if it never answers.
+    """
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+        try:
+            await admin.start()
+            existing = set(await admin.list_topics())
+            missing = [
+                NewTopic(t.full_name(prefix), t.partitions, 1, topic_configs=t.configs())
+                for t in topics
+                if t.full_name(prefix) not in existing
+            ]
+            if missing:
+                try:
+                    await admin.create_topics(missing)
+                except TopicAlreadyExistsError:
+                    pass  # another process created them meanwhile
+            return
+        except Exception as exc:  # broker not ready yet
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"Kafka at {bootstrap} did not answer: {exc}") from exc
+            log.info("waiting for Kafka at %s: %s", bootstrap, exc)
+            await asyncio.sleep(0.5)
+        finally:
+            await admin.close()

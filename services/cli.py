@@ -1,0 +1,87 @@
+"""`picket` command line.
+
+    picket run [--host H] [--port P] [--data-dir D]   all in one, embedded defaults
+    picket gateway [--host H] [--port P]               HTTP gateway (needs KAFKA_BOOTSTRAP)
+    picket worker                                      agents and projectors
+    picket admin create-user --email E [--name N]
+    picket admin create-org --slug S --owner-email E [--name N]
+    picket admin create-token --email E [--scopes a,b] [--org SLUG]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+
+from services import stack
+from services.config import from_env
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="picket", description="Sentry-compatible backend on Kafka and ClickHouse.")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    for name in ("run", "gateway"):
+        s = sub.add_parser(name)
+        s.add_argument("--host", default=None)
+        s.add_argument("--port", type=int, default=None)
+        s.add_argument("--data-dir", default=None)
+    w = sub.add_parser("worker")
+    w.add_argument("--data-dir", default=None)
+    admin = sub.add_parser("admin").add_subparsers(dest="action", required=True)
+    u = admin.add_parser("create-user")
+    u.add_argument("--email", required=True)
+    u.add_argument("--name")
+    o = admin.add_parser("create-org")
+    o.add_argument("--slug", required=True)
+    o.add_argument("--owner-email", required=True)
+    o.add_argument("--name")
+    t = admin.add_parser("create-token")
+    t.add_argument("--email", required=True)
+    t.add_argument("--scopes", help="comma-separated; default: all scopes")
+    t.add_argument("--org", help="restrict the token to this organization slug")
+    for a in (u, o, t):
+        a.add_argument("--data-dir", default=None)
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=os.environ.get("PICKET_LOG_LEVEL", "WARNING").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    settings = from_env(getattr(args, "data_dir", None), getattr(args, "host", None), getattr(args, "port", None))
+    if args.cmd == "run":
+        asyncio.run(stack.run_all(settings))
+    elif args.cmd == "gateway":
+        asyncio.run(stack.run_gateway(settings))
+    elif args.cmd == "worker":
+        asyncio.run(stack.run_worker(settings))
+    else:
+        print(asyncio.run(stack.run_admin(settings, _admin_action(args))))
+
+
+def _admin_action(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    async def action(admin):  # type: ignore[no-untyped-def]
+        if args.action == "create-user":
+            return f"user {await admin.ensure_user(args.email, args.name)} {args.email.strip().lower()}"
+        if args.action == "create-org":
+            org = await admin.ensure_organization(args.slug, args.owner_email, args.name)
+            return f"organization {org.id} {org.slug}"
+        org_id = None
+        if args.org:
+            org = await admin._find("organization", slug=args.org)
+            if org is None:
+                sys.exit(f"no organization {args.org!r}")
+            org_id = org.id
+        scopes = [s.strip() for s in args.scopes.split(",")] if args.scopes else None
+        return await admin.create_token(args.email, scopes=scopes, org_id=org_id)
+
+    return action
+
+
+if __name__ == "__main__":
+    main()

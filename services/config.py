@@ -1,0 +1,63 @@
+"""Settings of every Picket process, read from the environment once at start.
+
+| variable              | default                         | meaning                                   |
+|-----------------------|---------------------------------|-------------------------------------------|
+| KAFKA_BOOTSTRAP       | (unset: embedded broker)        | Kafka bootstrap servers                   |
+| CLICKHOUSE_URL        | chdb:///<data dir>/clickhouse   | ClickHouse server URL or embedded chdb    |
+| PICKET_DATA_DIR       | ./picket-data                   | where embedded broker and chdb keep data  |
+| PICKET_DATABASE       | picket                          | ClickHouse database                       |
+| PICKET_TOPIC_PREFIX   | (empty)                         | prefix of every topic and consumer group  |
+| PICKET_PUBLIC_URL     | http://<host>:<port>            | base URL used in DSNs                     |
+| PICKET_REPLY_TIMEOUT  | 15                              | seconds the gateway waits for a verdict   |
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from schemas.topics import Topic
+
+
+@dataclass(frozen=True)
+class Settings:
+    kafka_bootstrap: str | None
+    clickhouse_url: str
+    data_dir: Path
+    database: str
+    topic_prefix: str
+    public_url: str
+    reply_timeout: float
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    @property
+    def app_id(self) -> str:
+        """Faust application id, also the consumer-group prefix."""
+        return f"{self.topic_prefix}picket"
+
+    def with_(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def from_env(data_dir: str | None = None, host: str | None = None, port: int | None = None) -> Settings:
+    env = os.environ
+    root = Path(data_dir or env.get("PICKET_DATA_DIR") or "picket-data").resolve()
+    host = host or env.get("PICKET_HOST") or "127.0.0.1"
+    port = port if port is not None else int(env.get("PICKET_PORT") or 8000)
+    return Settings(
+        kafka_bootstrap=env.get("KAFKA_BOOTSTRAP") or None,
+        clickhouse_url=env.get("CLICKHOUSE_URL") or f"chdb:///{root / 'clickhouse'}",
+        data_dir=root,
+        database=env.get("PICKET_DATABASE") or "picket",
+        topic_prefix=env.get("PICKET_TOPIC_PREFIX", ""),
+        public_url=(env.get("PICKET_PUBLIC_URL") or f"http://{host}:{port}").rstrip("/"),
+        reply_timeout=float(env.get("PICKET_REPLY_TIMEOUT") or 15),
+        host=host,
+        port=port,
+    )
+
+
+def topic_name(settings: Settings, topic: Topic) -> str:
+    return topic.full_name(settings.topic_prefix)

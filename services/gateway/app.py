@@ -1,0 +1,67 @@
+"""The Starlette application of the gateway.
+
+`create_app(runtime_factory)` builds the app; its lifespan opens the Kafka producer, the reply
+waiter and the store, and closes them on shutdown. Run it with `picket gateway` or `picket run`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from schemas.topics import COMMAND_REPLIES, TENANCY_COMMANDS
+from services.bus.kafka import producer as make_producer
+from services.bus.replies import ReplyWaiter
+from services.config import Settings, topic_name
+from services.gateway.auth import Authenticator
+from services.gateway.commands import CommandBus
+from services.gateway.errors import HANDLERS
+from services.gateway.routes import keys, members, organizations, projects, teams
+from services.gateway.runtime import Runtime
+from services.store.client import Store
+
+
+async def health(_: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+ROUTES: list[Any] = [
+    Route("/_health/", health, methods=["GET"]),
+    *organizations.routes,
+    *teams.routes,
+    *projects.routes,
+    *keys.routes,
+    *members.routes,
+]
+
+
+def create_app(settings: Settings, bootstrap: str, store: Store) -> Starlette:
+    """The gateway app; Kafka clients are opened in its lifespan, the store is the caller's."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        producer = make_producer(bootstrap)
+        waiter = ReplyWaiter(
+            bootstrap,
+            topic_name(settings, COMMAND_REPLIES),
+            COMMAND_REPLIES.partitions,
+            instance_id=f"gateway-{uuid.uuid4().hex[:12]}",
+        )
+        await producer.start()
+        await waiter.start()
+        bus = CommandBus(producer, waiter, topic_name(settings, TENANCY_COMMANDS), settings.reply_timeout)
+        app.state.runtime = Runtime(settings=settings, store=store, auth=Authenticator(store), bus=bus)
+        try:
+            yield
+        finally:
+            await waiter.stop()
+            await producer.stop()
+
+    return Starlette(routes=ROUTES, exception_handlers=HANDLERS, lifespan=lifespan)  # type: ignore[arg-type]

@@ -1,0 +1,46 @@
+"""The ClickHouse migrations shipped with the store: numbered 1..n, each reversible."""
+
+from __future__ import annotations
+
+import re
+
+from services.store.migrate import Migration, load_migrations
+from services.tenancy.project import ENTITY_COLUMNS
+
+
+def test_migrations_are_numbered_from_one_without_gaps():
+    migrations = load_migrations()
+    assert migrations, "at least one migration is shipped"
+    assert all(isinstance(m, Migration) for m in migrations)
+    assert [m.number for m in migrations] == list(range(1, len(migrations) + 1))
+
+
+def test_every_migration_has_a_name_and_up_and_down_statements():
+    for m in load_migrations():
+        assert m.name, m
+        assert m.up, f"migration {m.number} has no up statements"
+        assert m.down, f"migration {m.number} has no down statements"
+        for sql in [*m.up, *m.down]:
+            assert sql == sql.strip() and sql
+            assert ";" not in sql  # statements are split on `;`
+            assert not sql.lstrip().startswith("--")  # comment lines are dropped
+            assert "{db}." in sql  # every statement names the database through the placeholder
+
+
+def test_up_creates_and_down_drops_the_same_tables():
+    for m in load_migrations():
+        created = {s.split("{db}.", 1)[1].split()[0] for s in m.up if s.upper().startswith("CREATE TABLE")}
+        dropped = {s.split("{db}.", 1)[1].split()[0].rstrip(";") for s in m.down
+                   if s.upper().startswith("DROP TABLE")}
+        assert created, f"migration {m.number} creates no table"
+        assert created == dropped, m.number
+
+
+def test_the_first_migration_creates_the_entities_table_the_projector_writes():
+    first = load_migrations()[0]
+    assert first.number == 1
+    assert first.name == "entities"
+    (create,) = first.up
+    declared = re.findall(r"^\s+([a-z_]+)\s+\S", create.split("(", 1)[1], flags=re.M)
+    assert tuple(declared) == ENTITY_COLUMNS
+    assert "ReplacingMergeTree(version)" in create
