@@ -9,6 +9,7 @@ crash yields the very same events.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import msgspec
 
@@ -72,7 +73,7 @@ class CreateOrganization(_Command, tag="create_organization"):
 
 class UpdateOrganization(_Command, tag="update_organization"):
     org_id: int
-    changes: dict[str, object]  # validated field -> value, already in record field names
+    changes: dict[str, Any]  # validated field -> value, already in record field names
 
 
 class CreateTeam(_Command, tag="create_team"):
@@ -111,7 +112,7 @@ class CreateProject(_Command, tag="create_project"):
 class UpdateProject(_Command, tag="update_project"):
     org_id: int
     project_id: int
-    changes: dict[str, object]
+    changes: dict[str, Any]
 
 
 class DeleteProject(_Command, tag="delete_project"):

@@ -1,0 +1,68 @@
+"""Property-based checks of the organization slice against Sentry's reference schema.
+
+Schemathesis generates requests from the reference OpenAPI document, valid (positive) and
+schema-violating (negative), and sends them to a real Picket. Positive requests must never
+get a 5xx and every 2xx must match the reference shape; negative requests must never get a 5xx.
+"""
+
+from __future__ import annotations
+
+import schemathesis
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+
+from tests.support.api import check
+from tests.support.contract import reference_subset
+
+OPERATIONS = [
+    ("GET", "/api/0/organizations/"),
+    ("GET", "/api/0/organizations/{organization_slug}/"),
+    ("PUT", "/api/0/organizations/{organization_slug}/"),
+    ("GET", "/api/0/organizations/{organization_slug}/projects/"),
+    ("GET", "/api/0/projects/"),
+    ("GET", "/api/0/organizations/{organization_slug}/teams/"),
+    ("POST", "/api/0/organizations/{organization_slug}/teams/"),
+    ("GET", "/api/0/teams/{organization_slug}/{team_slug}/"),
+    ("PUT", "/api/0/teams/{organization_slug}/{team_slug}/"),
+    ("DELETE", "/api/0/teams/{organization_slug}/{team_slug}/"),
+    ("GET", "/api/0/teams/{organization_slug}/{team_slug}/projects/"),
+    ("POST", "/api/0/teams/{organization_slug}/{team_slug}/projects/"),
+    ("GET", "/api/0/projects/{organization_slug}/{project_slug}/"),
+    ("PUT", "/api/0/projects/{organization_slug}/{project_slug}/"),
+    ("DELETE", "/api/0/projects/{organization_slug}/{project_slug}/"),
+    ("GET", "/api/0/projects/{organization_slug}/{project_slug}/keys/"),
+    ("POST", "/api/0/projects/{organization_slug}/{project_slug}/keys/"),
+    ("PUT", "/api/0/projects/{organization_slug}/{project_slug}/keys/{key_id}/"),
+    ("DELETE", "/api/0/projects/{organization_slug}/{project_slug}/keys/{key_id}/"),
+    ("GET", "/api/0/organizations/{organization_slug}/members/{member_id}/"),
+    ("DELETE", "/api/0/organizations/{organization_slug}/members/{member_id}/"),
+    ("GET", "/api/0/organizations/{organization_slug}/users/"),
+]
+
+# Path parameters point at the fuzz organization made by the `fuzz_target` fixture; the
+# generated bodies and query strings are what varies.
+FUZZ = {"organization_slug": "fuzz", "team_slug": "fuzz-team", "project_slug": "fuzz-project"}
+
+
+def _schema(mode: GenerationMode):  # type: ignore[no-untyped-def]
+    schema = schemathesis.openapi.from_dict(reference_subset(OPERATIONS))
+    schema.config.update(parameters=FUZZ)
+    schema.config.generation.update(modes=[mode], max_examples=25)
+    return schema
+
+
+positive = _schema(GenerationMode.POSITIVE)
+negative = _schema(GenerationMode.NEGATIVE)
+
+
+@positive.parametrize()
+def test_valid_requests_get_no_5xx_and_reference_shapes(case, fuzz_target) -> None:  # type: ignore[no-untyped-def]
+    url, token = fuzz_target
+    response = case.call(base_url=url, headers={"Authorization": f"Bearer {token}"})
+    check(case.method, case.formatted_path, response.status_code, response.content)
+
+
+@negative.parametrize()
+def test_invalid_requests_get_no_5xx(case, fuzz_target) -> None:  # type: ignore[no-untyped-def]
+    url, token = fuzz_target
+    case.call_and_validate(base_url=url, headers={"Authorization": f"Bearer {token}"}, checks=[not_a_server_error])
