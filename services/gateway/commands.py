@@ -20,6 +20,10 @@ from services.agents.codec import encode
 from services.bus.replies import ReplyWaiter
 from services.gateway.errors import ApiError
 
+# Seconds to get the broker's ack of a command before answering 503.
+SEND_TIMEOUT = 10.0
+
+
 class CommandRejected(ApiError):
     """The agent said no; `reply` is its verdict."""
 
@@ -60,7 +64,7 @@ class CommandBus:
                     self._producer.send_and_wait(
                         self._topic, encode(command), key=aggregate_key(command).encode()
                     ),
-                    timeout=min(self._timeout, 10),
+                    timeout=SEND_TIMEOUT,
                 )
             except (KafkaError, asyncio.TimeoutError) as exc:
                 raise ApiError(

@@ -29,7 +29,9 @@ def free_port() -> int:
 
 
 class PicketProcess:
-    def __init__(self, bootstrap: str, data_dir: Path, *, org: str = "acme", token: str | None = None) -> None:
+    def __init__(self, bootstrap: str, data_dir: Path, *, org: str = "acme", token: str | None = None,
+                 env: dict[str, str] | None = None) -> None:
+        self.extra_env = env or {}
         self.bootstrap = bootstrap
         self.data_dir = data_dir
         self.port = free_port()
@@ -51,6 +53,7 @@ class PicketProcess:
             "PICKET_ORG": self.org,
             "PICKET_ADMIN_TOKEN": self.token,
             "PICKET_LOG_LEVEL": "WARNING",
+            **self.extra_env,
         }
         env.pop("CLICKHOUSE_URL", None)
         started = time.monotonic()

@@ -13,7 +13,7 @@ from services.gateway import render
 from services.gateway.errors import bad_request, not_found
 from services.gateway.pagination import paginate
 from services.gateway.routes.projects import PROJECT_ADMIN, PROJECT_READ, PROJECT_WRITE, project_access
-from services.gateway.runtime import body, runtime
+from services.gateway.runtime import body
 from services.ids import new_id, new_key_pair
 from services.store import entities
 

@@ -32,7 +32,7 @@ def checked_slug(slug: str | None, name: str | None, what: str) -> str:
             raise bad_request(f"{what} name or slug is required.")
         slug = slugify(name)
         if not slug or slug.isdigit():
-            raise bad_request(f"Cannot derive a valid slug from this name; give a slug.")
+            raise bad_request("Cannot derive a valid slug from this name; give a slug.")
     if not is_valid_slug(slug):
         raise bad_request(INVALID_SLUG)
     return slug
