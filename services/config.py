@@ -29,6 +29,8 @@ class Settings:
     topic_prefix: str
     public_url: str
     reply_timeout: float
+    # Idempotent producers need broker support the embedded broker lacks (InitProducerId).
+    idempotent_producer: bool = True
     host: str = "127.0.0.1"
     port: int = 8000
 
@@ -54,6 +56,7 @@ def from_env(data_dir: str | None = None, host: str | None = None, port: int | N
         topic_prefix=env.get("PICKET_TOPIC_PREFIX", ""),
         public_url=(env.get("PICKET_PUBLIC_URL") or f"http://{host}:{port}").rstrip("/"),
         reply_timeout=float(env.get("PICKET_REPLY_TIMEOUT") or 15),
+        idempotent_producer=env.get("PICKET_KAFKA_IDEMPOTENCE", "1") != "0",
         host=host,
         port=port,
     )

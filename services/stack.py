@@ -68,7 +68,7 @@ async def _stop_server(server: uvicorn.Server) -> None:
 
 
 async def _admin_session(settings: Settings, bootstrap_servers: str, store: Store | None):  # type: ignore[no-untyped-def]
-    producer = make_producer(bootstrap_servers)
+    producer = make_producer(bootstrap_servers, idempotent=settings.idempotent_producer)
     waiter = ReplyWaiter(bootstrap_servers, topic_name(settings, COMMAND_REPLIES), COMMAND_REPLIES.partitions,
                          instance_id=f"admin-{uuid.uuid4().hex[:12]}")
     await producer.start()
@@ -88,8 +88,9 @@ async def run_all(settings: Settings) -> None:
     broker = None
     servers = settings.kafka_bootstrap
     if servers is None:
-        broker = await asyncio.to_thread(_start_broker, settings)
+        broker = _start_broker(settings)  # main thread: the broker dies with this process
         servers = broker.bootstrap
+        settings = settings.with_(idempotent_producer=False)
         (settings.data_dir / "kafka_bootstrap").write_text(servers)
     store = Store(settings.clickhouse_url, settings.database)
     worker = Worker(settings, servers, store)

@@ -36,7 +36,7 @@ class Worker:
     async def start(self) -> None:
         await ensure_topics(self.bootstrap, self.settings.topic_prefix)
         await asyncio.to_thread(migrate, self.store)
-        self._producer = make_producer(self.bootstrap)
+        self._producer = make_producer(self.bootstrap, idempotent=self.settings.idempotent_producer)
         await self._producer.start()
         self._projector = TenancyProjector(self.settings, self.bootstrap, self.store, self._producer)
         await self._projector.start()

@@ -10,13 +10,18 @@ storage feature), as measured with aiokafka 0.14:
   through `AWS_ENDPOINT`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`,
   `AWS_ALLOW_HTTP=true`). `file://`, `sqlite://`, `turso://`, `postgres://` are refused at start
   (`UnsupportedStorageUrl` / `FeatureNotEnabled`). With `memory://` nothing survives a broker
-  restart: topics, messages and committed offsets are gone. With `s3://` they do survive.
+  restart: topics, messages and committed offsets are gone, and memory only grows. With
+  `s3://` against a file-backed S3 server on loopback (e.g. `s3s-fs <dir>`) messages and
+  committed offsets survive restarts and the broker's memory stays flat, but every record
+  batch becomes objects on disk and consuming is slow (~600 msg/s for 500-byte records).
 * Retention: `retention.ms`, `retention.bytes`, `cleanup.policy=compact` are accepted at topic
-  creation and echoed by DescribeConfigs but never enforced; DeleteRecords makes the broker's
-  request task panic (`not yet implemented`), AlterConfigs is not offered. Only DeleteTopics
-  frees memory.
-* ListOffsets(latest) (`end_offsets`, `seek_to_end`) can report less than the real end of a
-  partition; the high watermark in Fetch responses is right.
+  creation and echoed by DescribeConfigs but not enforced (nothing trimmed or compacted in
+  5 minutes of watching). DeleteRecords makes the broker's request task panic ("not yet
+  implemented") and AlterConfigs is not offered. Only DeleteTopics frees memory.
+* ListOffsets(latest) (`end_offsets`, `seek_to_end`, Faust's table-recovery highwater) reports
+  the base offset of the partition's last record batch + 1, i.e. too little whenever that
+  batch holds more than one record; the high watermark in Fetch responses is right. Faust
+  table recovery therefore stops early and silently loses the newest changelog updates.
 * Idempotent and transactional producers fail in InitProducerId (UnknownError).
 * Group join takes about max(1 s, session_timeout/2): use `CONSUMER_GROUP_TIMINGS` with it.
   Apache Kafka refuses session timeouts below 6 s (group.min.session.timeout.ms), so these
@@ -273,6 +278,7 @@ class EmbeddedBroker:
         for name in ("LISTENER_URL", "ADVERTISED_LISTENER_URL", "STORAGE_ENGINE", "CLUSTER_ID"):
             env.pop(name, None)
         env.setdefault("RUST_LOG", "warn")
+        env.setdefault("NO_COLOR", "1")  # the log is a file: no ANSI colour codes
 
         self._log = open(self.log_path, "ab")
         self._log.write(f"--- starting: {' '.join(argv)}\n".encode())

@@ -1,7 +1,7 @@
 """Kafka clients configured the one way Picket uses them.
 
-Producers wait for all in-sync replicas (`acks=all`) with idempotence on, so a write the
-gateway acknowledged is durable and a producer retry is not a duplicate.
+Producers wait for all in-sync replicas (`acks=all`), so a write the gateway acknowledged is
+durable; with idempotence on (every real Kafka broker) a producer retry is not a duplicate.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from schemas.topics import ALL_TOPICS, Topic
 log = logging.getLogger(__name__)
 
 
-def producer(bootstrap: str, *, linger_ms: int = 0) -> AIOKafkaProducer:
+def producer(bootstrap: str, *, idempotent: bool = True, linger_ms: int = 0) -> AIOKafkaProducer:
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap,
         acks="all",
-        enable_idempotence=True,
+        enable_idempotence=idempotent,
         linger_ms=linger_ms,
         request_timeout_ms=10_000,
     )

@@ -47,7 +47,7 @@ def create_app(settings: Settings, bootstrap: str, store: Store) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        producer = make_producer(bootstrap)
+        producer = make_producer(bootstrap, idempotent=settings.idempotent_producer)
         waiter = ReplyWaiter(
             bootstrap,
             topic_name(settings, COMMAND_REPLIES),

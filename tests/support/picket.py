@@ -1,6 +1,7 @@
 """A real Picket process for integration and end-to-end tests.
 
-`PicketProcess` runs `picket run` as a subprocess against the test Kafka broker, with its own
+`PicketProcess` runs `picket run` as a subprocess against the test Kafka broker (or, with no
+bootstrap, on the embedded broker), with its own
 topic prefix, data directory (chdb) and port, reads the credentials it prints, and can be
 stopped (SIGTERM or SIGKILL) and started again on the same data.
 """
@@ -29,7 +30,7 @@ def free_port() -> int:
 
 
 class PicketProcess:
-    def __init__(self, bootstrap: str, data_dir: Path, *, org: str = "acme", token: str | None = None,
+    def __init__(self, bootstrap: str | None, data_dir: Path, *, org: str = "acme", token: str | None = None,
                  env: dict[str, str] | None = None) -> None:
         self.extra_env = env or {}
         self.bootstrap = bootstrap
@@ -48,7 +49,7 @@ class PicketProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         env = {
             **os.environ,
-            "KAFKA_BOOTSTRAP": self.bootstrap,
+            "KAFKA_BOOTSTRAP": self.bootstrap or "",
             "PICKET_TOPIC_PREFIX": self.prefix,
             "PICKET_ORG": self.org,
             "PICKET_ADMIN_TOKEN": self.token,
