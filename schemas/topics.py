@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from schemas.commands import TenancyCommand
+from schemas.ingest import IngestItem, Outcome
 from schemas.events import TenancyEvent
 from schemas.replies import Reply
 
@@ -88,10 +89,62 @@ TENANCY_EVENTS_DLQ = Topic(
     doc="Domain events the projector could not decode; headers carry the reason.",
 )
 
+
+def _ingest(name: str, what: str) -> Topic:
+    return Topic(
+        name,
+        partitions=4,
+        key="project id (decimal), so one consumer owns a project's items",
+        value_type=IngestItem,
+        retention_ms=DAY_MS,
+        dead_letter="ingest-dlq",
+        doc=f"{what} accepted by the gateway, as received (raw item payload).",
+    )
+
+
+INGEST_EVENTS = _ingest("ingest-events", "Error and default events")
+INGEST_TRANSACTIONS = _ingest("ingest-transactions", "Transaction events")
+INGEST_ATTACHMENTS = _ingest("ingest-attachments", "Event attachments")
+INGEST_SESSIONS = _ingest("ingest-sessions", "Release-health session updates and session aggregates")
+INGEST_MONITORS = _ingest("ingest-monitors", "Cron monitor check-ins")
+INGEST_FEEDBACK = _ingest("ingest-feedback-events", "User feedback (feedback and user_report items)")
+
+OUTCOMES = Topic(
+    "outcomes",
+    partitions=4,
+    key="organization id (decimal)",
+    value_type=Outcome,
+    retention_ms=7 * DAY_MS,
+    public=True,
+    dead_letter="ingest-dlq",
+    doc="What happened to every item: accepted, filtered, rate limited, invalid, client discard.",
+)
+
+INGEST_DLQ = Topic(
+    "ingest-dlq",
+    partitions=1,
+    key="original key",
+    value_type=bytes,
+    retention_ms=30 * DAY_MS,
+    doc="Ingest and outcome messages that could not be processed; headers carry the reason.",
+)
+
+INGEST_TOPICS = (
+    INGEST_EVENTS,
+    INGEST_TRANSACTIONS,
+    INGEST_ATTACHMENTS,
+    INGEST_SESSIONS,
+    INGEST_MONITORS,
+    INGEST_FEEDBACK,
+)
+
 ALL_TOPICS: tuple[Topic, ...] = (
     TENANCY_COMMANDS,
     TENANCY_EVENTS,
     COMMAND_REPLIES,
     TENANCY_COMMANDS_DLQ,
     TENANCY_EVENTS_DLQ,
+    *INGEST_TOPICS,
+    OUTCOMES,
+    INGEST_DLQ,
 )

@@ -23,7 +23,9 @@ from services.config import Settings, topic_name
 from services.gateway.auth import Authenticator
 from services.gateway.commands import CommandBus
 from services.gateway.errors import HANDLERS
-from services.gateway.routes import keys, members, organizations, projects, teams
+from services.gateway.keys import KeyCache
+from services.gateway.rate_limits import RateLimiter
+from services.gateway.routes import events, feedback, ingest, keys, members, organizations, projects, teams
 from services.gateway.runtime import Runtime
 from services.store.client import Store
 
@@ -39,6 +41,9 @@ ROUTES: list[Any] = [
     *projects.routes,
     *keys.routes,
     *members.routes,
+    *ingest.routes,
+    *events.routes,
+    *feedback.routes,
 ]
 
 
@@ -57,7 +62,10 @@ def create_app(settings: Settings, bootstrap: str, store: Store) -> Starlette:
         await producer.start()
         await waiter.start()
         bus = CommandBus(producer, waiter, topic_name(settings, TENANCY_COMMANDS), settings.reply_timeout)
-        app.state.runtime = Runtime(settings=settings, store=store, auth=Authenticator(store), bus=bus)
+        app.state.runtime = Runtime(
+            settings=settings, store=store, auth=Authenticator(store), bus=bus, producer=producer,
+            keys=KeyCache(store), rate_limiter=RateLimiter(),
+        )
         try:
             yield
         finally:

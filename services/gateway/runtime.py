@@ -10,12 +10,16 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import msgspec
+from aiokafka import AIOKafkaProducer
 from starlette.requests import Request
 
 from services.config import Settings
 from services.gateway.auth import Authenticator
 from services.gateway.commands import CommandBus
-from services.gateway.errors import bad_request
+from services.gateway.errors import bad_request, not_found
+from services.gateway.keys import KeyCache
+from services.gateway.rate_limits import RateLimiter
+from services.ingest.limits import DEFAULT_LIMITS, Limits
 from services.store import entities
 from services.store.client import Store
 
@@ -29,6 +33,10 @@ class Runtime:
     store: Store
     auth: Authenticator
     bus: CommandBus
+    producer: AIOKafkaProducer
+    keys: KeyCache
+    rate_limiter: RateLimiter
+    limits: Limits = DEFAULT_LIMITS
 
     async def read(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         """Run a blocking store read in a worker thread."""
@@ -40,6 +48,19 @@ class Runtime:
 
 def runtime(request: Request) -> Runtime:
     return request.app.state.runtime  # type: ignore[no-any-return]
+
+
+async def org_resource(request: Request, any_of: tuple[str, ...], kind: str, param: str) -> tuple[Any, ...]:
+    """(runtime, org access, the `kind` record whose slug is path parameter `param`, the org's
+    records) — 404 when the organization or the record does not exist."""
+    rt = runtime(request)
+    access = await rt.auth.organization(request, request.path_params["organization_slug"], any_of)
+    records = await rt.org_records(access.organization.id)
+    slug = request.path_params[param]
+    found = next((r for r in records[kind] if r.slug == slug), None)
+    if found is None:
+        raise not_found()
+    return rt, access, found, records
 
 
 async def body(request: Request, shape: type[T]) -> T:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -9,10 +11,10 @@ from starlette.routing import Route
 
 from schemas import commands as c
 from services.gateway import render
-from services.gateway.errors import bad_request, not_found
+from services.gateway.errors import bad_request
 from services.gateway.pagination import paginate
 from services.gateway.routes.teams import checked_name, checked_slug
-from services.gateway.runtime import body, runtime
+from services.gateway.runtime import body, org_resource, runtime
 from services.store import entities
 
 ORG_READ = ("org:read", "org:write", "org:admin")
@@ -21,16 +23,8 @@ PROJECT_WRITE = ("project:write", "project:admin")
 PROJECT_ADMIN = ("project:admin",)
 
 
-async def project_access(request: Request, any_of: tuple[str, ...]):  # type: ignore[no-untyped-def]
-    """Organization access, the project named in the path and the org's records; 404 if none."""
-    rt = runtime(request)
-    access = await rt.auth.organization(request, request.path_params["organization_slug"], any_of)
-    rec = await rt.org_records(access.organization.id)
-    slug = request.path_params["project_slug"]
-    project = next((p for p in rec["project"] if p.slug == slug), None)
-    if project is None:
-        raise not_found()
-    return rt, access, project, rec
+async def project_access(request: Request, any_of: tuple[str, ...]) -> tuple[Any, ...]:
+    return await org_resource(request, any_of, "project", "project_slug")
 
 
 async def list_org_projects(request: Request) -> JSONResponse:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -10,9 +12,9 @@ from starlette.routing import Route
 from schemas import commands as c
 from services.gateway import render
 from services.gateway.auth import OrgAccess
-from services.gateway.errors import bad_request, not_found
+from services.gateway.errors import bad_request
 from services.gateway.pagination import paginate
-from services.gateway.runtime import Runtime, body, runtime
+from services.gateway.runtime import Runtime, body, org_resource, runtime
 from services.ids import new_id, new_key_pair
 from services.tenancy.slugs import INVALID_SLUG, is_valid_slug, slugify
 
@@ -45,16 +47,8 @@ def checked_name(name: str, what: str) -> str:
     return name
 
 
-async def team_access(request: Request, any_of: tuple[str, ...]):  # type: ignore[no-untyped-def]
-    """The organization access, the team named in the path, and the org's records; 404 if none."""
-    rt = runtime(request)
-    access = await rt.auth.organization(request, request.path_params["organization_slug"], any_of)
-    rec = await rt.org_records(access.organization.id)
-    slug = request.path_params["team_slug"]
-    team = next((t for t in rec["team"] if t.slug == slug), None)
-    if team is None:
-        raise not_found()
-    return rt, access, team, rec
+async def team_access(request: Request, any_of: tuple[str, ...]) -> tuple[Any, ...]:
+    return await org_resource(request, any_of, "team", "team_slug")
 
 
 async def list_teams(request: Request) -> JSONResponse:

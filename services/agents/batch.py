@@ -1,0 +1,95 @@
+"""The batch consumer loop every projector runs on.
+
+fetch a batch → `handler(messages)` (which writes ClickHouse and may produce) → commit.
+Offsets are committed only after the handler returned, so a crash replays the batch; handlers
+are idempotent, so a replay changes nothing. A failing handler is retried with backoff on the
+same batch (ClickHouse or Kafka down stalls the partition, never skips it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
+
+log = logging.getLogger(__name__)
+
+RETRY_DELAYS = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
+Handler = Callable[[list[Any]], Awaitable[None]]
+
+
+class BatchConsumer:
+    def __init__(self, name: str, bootstrap: str, topic: str, group: str, handler: Handler,
+                 max_batch: int = 2000, on_rebalance: Callable[[], None] | None = None) -> None:
+        self.name = name
+        self._topic = topic
+        self._handler = handler
+        self._max_batch = max_batch
+        self._on_rebalance = on_rebalance
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap,
+            group_id=group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=6000,
+            heartbeat_interval_ms=1000,
+            fetch_max_wait_ms=20,
+        )
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self._consumer.start()
+        listener = _Rebalance(self._on_rebalance) if self._on_rebalance else None
+        self._consumer.subscribe([self._topic], listener=listener)
+        self._task = asyncio.create_task(self._run(), name=self.name)
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._consumer.stop()
+
+    async def _run(self) -> None:
+        while True:
+            batches = await self._consumer.getmany(timeout_ms=200, max_records=self._max_batch)
+            messages = [m for part in batches.values() for m in part]
+            if not messages:
+                continue
+            await self._retrying(messages)
+            try:
+                await self._consumer.commit()
+            except Exception:
+                # Typically a rebalance: the next owner replays the batch, which is harmless.
+                log.warning("%s: offset commit failed; the batch will be replayed", self.name, exc_info=True)
+
+    async def _retrying(self, messages: list[Any]) -> None:
+        attempt = 0
+        while True:
+            try:
+                await self._handler(messages)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                delay = RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)]
+                log.exception("%s: batch failed; retrying in %.1fs", self.name, delay)
+                attempt += 1
+                await asyncio.sleep(delay)
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Tells the handler that partitions moved, so it drops state another worker may change."""
+
+    def __init__(self, callback: Callable[[], None]) -> None:
+        self._callback = callback
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        self._callback()
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        self._callback()

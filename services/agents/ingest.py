@@ -1,0 +1,122 @@
+"""Consumers of the ingest topics and of `outcomes`, each a batch handler for `BatchConsumer`.
+
+Per batch: decode the items, process each with its pure function, publish the outcomes, insert
+the rows. Outcomes are published before the rows are written: a crash in between replays the
+batch, and the outcomes (keyed per event or per message) collapse in ClickHouse instead of
+being lost. Undecodable messages go to the dead-letter topic with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import msgspec
+from aiokafka import AIOKafkaProducer
+
+from schemas import topics as t
+from schemas.ingest import IngestItem, Outcome
+from services.agents.batch import BatchConsumer
+from services.config import Settings, topic_name
+from services.ingest import attachments, checkins, feedback, outcome_rows, sessions
+from services.ingest.outcomes import Category
+from services.ingest.processed import Processed
+from services.store.client import Store
+
+decode_item = msgspec.msgpack.Decoder(IngestItem).decode
+decode_outcome = msgspec.msgpack.Decoder(Outcome).decode
+encode = msgspec.msgpack.Encoder().encode
+
+
+def origin(msg: Any) -> str:
+    return f"{msg.topic}/{msg.partition}/{msg.offset}"
+
+
+class DeadLetters:
+    def __init__(self, settings: Settings, producer: AIOKafkaProducer) -> None:
+        self._topic = topic_name(settings, t.INGEST_DLQ)
+        self._producer = producer
+
+    async def send(self, msg: Any, reason: str) -> None:
+        await self._producer.send_and_wait(
+            self._topic, msg.value, key=msg.key,
+            headers=[("reason", reason.encode()), ("source", origin(msg).encode())],
+        )
+
+
+async def publish_outcomes(producer: AIOKafkaProducer, topic: str, outcomes: Sequence[Outcome]) -> None:
+    futures = [await producer.send(topic, encode(o), key=str(o.org_id).encode()) for o in outcomes]
+    await asyncio.gather(*futures)
+
+
+class ItemProjection:
+    """Batch handler for one ingest topic whose items map to rows of one table."""
+
+    def __init__(self, settings: Settings, store: Store, producer: AIOKafkaProducer, table: str,
+                 columns: Sequence[str], process: Callable[[IngestItem, str], Processed]) -> None:
+        self._store = store
+        self._producer = producer
+        self._table = table
+        self._columns = columns
+        self._process = process
+        self._outcomes = topic_name(settings, t.OUTCOMES)
+        self._dead = DeadLetters(settings, producer)
+
+    async def __call__(self, messages: list[Any]) -> None:
+        rows: list[tuple[Any, ...]] = []
+        outcomes: list[Outcome] = []
+        for msg in messages:
+            try:
+                item = decode_item(msg.value)
+            except msgspec.DecodeError as exc:
+                await self._dead.send(msg, f"undecodable ingest item: {exc}")
+                continue
+            done = self._process(item, origin(msg))
+            rows.extend(done.rows)
+            outcomes.extend(done.outcomes)
+        await publish_outcomes(self._producer, self._outcomes, outcomes)
+        await asyncio.to_thread(self._store.insert, self._table, rows, self._columns)
+
+
+class OutcomeProjection:
+    """Batch handler of `outcomes` → the `outcomes` table."""
+
+    def __init__(self, settings: Settings, store: Store, producer: AIOKafkaProducer) -> None:
+        self._store = store
+        self._dead = DeadLetters(settings, producer)
+
+    async def __call__(self, messages: list[Any]) -> None:
+        rows = []
+        for msg in messages:
+            try:
+                rows.append(outcome_rows.outcome_row(decode_outcome(msg.value), origin(msg)))
+            except msgspec.DecodeError as exc:
+                await self._dead.send(msg, f"undecodable outcome: {exc}")
+        await asyncio.to_thread(self._store.insert, "outcomes", rows, outcome_rows.COLUMNS)
+
+
+def _transaction(item: IngestItem, _: str) -> Processed:
+    """Transactions are counted, not stored (performance data is not served)."""
+    out = Processed()
+    out.accept(item, Category.TRANSACTION)
+    return out
+
+
+def ingest_consumers(settings: Settings, bootstrap: str, store: Store, producer: AIOKafkaProducer) -> list[BatchConsumer]:
+    """Every ingest consumer but the events one (see `services.agents.events`)."""
+
+    def consumer(topic: t.Topic, table: str, columns: Sequence[str], process: Any) -> BatchConsumer:
+        handler = ItemProjection(settings, store, producer, table, columns, process)
+        return BatchConsumer(f"{topic.name}-consumer", bootstrap, topic_name(settings, topic),
+                             f"{settings.app_id}-{topic.name}", handler)
+
+    return [
+        consumer(t.INGEST_SESSIONS, "sessions_raw", sessions.COLUMNS, sessions.process_session_item),
+        consumer(t.INGEST_MONITORS, "checkins_raw", checkins.COLUMNS, lambda i, _: checkins.process_checkin_item(i)),
+        consumer(t.INGEST_FEEDBACK, "feedback", feedback.COLUMNS, lambda i, _: feedback.process_feedback_item(i)),
+        consumer(t.INGEST_ATTACHMENTS, "attachments", attachments.COLUMNS, attachments.process_attachment_item),
+        consumer(t.INGEST_TRANSACTIONS, "outcomes", outcome_rows.COLUMNS, _transaction),
+        BatchConsumer("outcomes-consumer", bootstrap, topic_name(settings, t.OUTCOMES),
+                      f"{settings.app_id}-outcomes", OutcomeProjection(settings, store, producer)),
+    ]

@@ -1,0 +1,34 @@
+"""Client-key (DSN) lookup for ingestion, cached in process.
+
+Ingestion is the hot path: a key is read from the projection at most once per TTL per process.
+Unknown keys are cached briefly too, so a flood with a bad key does not become a query flood.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from schemas.entities import ProjectKey
+from services.store import entities
+from services.store.client import Store
+
+TTL_SECONDS = 10.0
+MISS_TTL_SECONDS = 1.0
+
+
+class KeyCache:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._cache: dict[str, tuple[float, ProjectKey | None]] = {}
+
+    async def get(self, public_key: str) -> ProjectKey | None:
+        now = time.monotonic()
+        hit = self._cache.get(public_key)
+        if hit and hit[0] > now:
+            return hit[1]
+        key = await asyncio.to_thread(entities.first, self._store, "key", slug=public_key)
+        if len(self._cache) > 100_000:
+            self._cache.clear()
+        self._cache[public_key] = (now + (TTL_SECONDS if key else MISS_TTL_SECONDS), key)
+        return key

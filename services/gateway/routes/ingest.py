@@ -1,0 +1,207 @@
+"""What SDKs send: `POST /api/{project_id}/envelope/` and the legacy `POST /api/{project_id}/store/`.
+
+The answer comes once every item is durably on Kafka (`acks=all`); processing is asynchronous.
+- DSN auth: `X-Sentry-Auth`, `Authorization: Sentry …`, `?sentry_key=`, or the envelope's `dsn`;
+  unknown key → 401, disabled key or key of another project → 403.
+- malformed body → 400, over the size limits → 413, both with `{"detail"}` and nothing written.
+- per-key rate limit → 429 with `Retry-After` and `X-Sentry-Rate-Limits`, and `rate_limited`
+  outcomes.
+- Item types without a consumer, oversized items and client reports become outcomes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timezone
+from typing import Any
+
+import msgspec
+from aiokafka.errors import KafkaError
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from schemas import topics as t
+from schemas.entities import ProjectKey
+from schemas.ingest import IngestItem, Outcome
+from services.config import topic_name
+from services.gateway.errors import ApiError
+from services.gateway.runtime import Runtime, path_int, runtime
+from services.ingest.client_reports import client_report_outcomes
+from services.ingest.dsn_auth import public_key_from_request
+from services.ingest.envelope import (
+    Envelope,
+    EnvelopeError,
+    PayloadTooLarge,
+    decompress,
+    oversized_items,
+    parse_envelope,
+    store_payload_to_envelope,
+)
+from services.ingest.outcomes import ITEM_CATEGORY, Category, OutcomeKind, outcome
+
+ITEM_TOPICS = {
+    "event": t.INGEST_EVENTS,
+    "security": t.INGEST_EVENTS,
+    "transaction": t.INGEST_TRANSACTIONS,
+    "attachment": t.INGEST_ATTACHMENTS,
+    "session": t.INGEST_SESSIONS,
+    "sessions": t.INGEST_SESSIONS,
+    "check_in": t.INGEST_MONITORS,
+    "feedback": t.INGEST_FEEDBACK,
+    "user_report": t.INGEST_FEEDBACK,
+}
+# Items a client key's rate limit counts (as Sentry's key limits: errors and transactions).
+RATE_LIMITED_TYPES = {"event", "security", "transaction"}
+
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Expose-Headers": "X-Sentry-Error, X-Sentry-Rate-Limits, Retry-After",
+}
+_encode = msgspec.msgpack.Encoder().encode
+
+
+def _error(status: int, detail: str, headers: dict[str, str] | None = None) -> ApiError:
+    return ApiError(status, detail, {**CORS_HEADERS, "X-Sentry-Error": detail, **(headers or {})})
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The raw body, refused with 413 as soon as it grows past `limit` (never buffered past it)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise _error(413, "Request body too large.")
+    chunks = []
+    size = 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise _error(413, "Request body too large.")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise _error(400, "The request body was not received completely.") from None
+    return b"".join(chunks)
+
+
+async def _key_for(rt: Runtime, request: Request, project_id: int, envelope_dsn: str | None) -> ProjectKey:
+    public = public_key_from_request(request.headers, request.query_params, envelope_dsn)
+    if not public:
+        raise _error(401, "Missing DSN key: send X-Sentry-Auth or sentry_key.")
+    key = await rt.keys.get(public)
+    if key is None:
+        raise _error(401, "Unknown DSN key.")
+    if not key.is_active:
+        raise _error(403, "This DSN key is disabled.")
+    if key.project_id != project_id:
+        raise _error(403, "This DSN key does not belong to the project in the URL.")
+    return key
+
+
+def _event_id(envelope: Envelope) -> str | None:
+    event_id = envelope.headers.get("event_id")
+    return event_id if isinstance(event_id, str) else None
+
+
+async def _accept(request: Request, parse: Any) -> Response:
+    rt = runtime(request)
+    project_id = path_int(request.path_params["project_id"])
+    if project_id is None:
+        raise _error(404, "Unknown project.")
+    limits = rt.limits
+    raw = await _read_body(request, limits.max_compressed_body)
+    try:
+        data = decompress(raw, request.headers.get("content-encoding"), limits.max_envelope_size)
+        envelope = parse(data, limits)
+    except PayloadTooLarge as exc:
+        raise _error(413, exc.detail) from None
+    except EnvelopeError as exc:
+        raise _error(400, exc.detail) from None
+    dsn = envelope.headers.get("dsn")
+    key = await _key_for(rt, request, project_id, dsn if isinstance(dsn, str) else None)
+    received = datetime.now(timezone.utc)
+    event_id = _event_id(envelope)
+    common = {"org_id": key.org_id, "project_id": key.project_id, "key_id": key.id}
+
+    limited = [i for i in envelope.items if i.type in RATE_LIMITED_TYPES]
+    wait = rt.rate_limiter.admit(key.id, key.rate_limit, len(limited)) if limited else None
+    if wait is not None:
+        rejected = [
+            outcome(timestamp=received, kind=OutcomeKind.RATE_LIMITED, reason="key_quota",
+                    category=ITEM_CATEGORY.get(i.type, Category.DEFAULT), event_id=event_id, **common)
+            for i in envelope.items if i.type != "client_report"
+        ]
+        await publish(rt, [], rejected)
+        seconds = str(int(wait + 0.999))
+        raise _error(429, "Event dropped due to rate limiting", {
+            "Retry-After": seconds,
+            "X-Sentry-Rate-Limits": f"{seconds}:error;transaction;security:key:key_quota",
+        })
+
+    too_big = {id(item): reason for item, reason in oversized_items(envelope, limits)}
+    messages: list[tuple[str, IngestItem]] = []
+    outcomes: list[Outcome] = []
+    for item in envelope.items:
+        category = ITEM_CATEGORY.get(item.type, Category.DEFAULT)
+        if id(item) in too_big:
+            outcomes.append(outcome(timestamp=received, kind=OutcomeKind.INVALID, reason=too_big[id(item)],
+                                    category=category, event_id=event_id, **common))
+            continue
+        if item.type == "client_report":
+            try:
+                outcomes.extend(client_report_outcomes(item.payload, received=received, **common))
+            except ValueError:
+                pass  # a broken report is the client's loss, not a reason to refuse its events
+            continue
+        topic = ITEM_TOPICS.get(item.type)
+        if topic is None:
+            outcomes.append(outcome(timestamp=received, kind=OutcomeKind.INVALID, reason="unsupported_item",
+                                    category=category, event_id=event_id, **common))
+            continue
+        messages.append((topic_name(rt.settings, topic), IngestItem(
+            item_type=item.type, received=received, event_id=event_id, payload=item.payload,
+            headers=item.headers, remote_addr=request.client.host if request.client else None,
+            sdk=request.headers.get("user-agent"), **common,
+        )))
+    await publish(rt, messages, outcomes)
+    return JSONResponse({"id": event_id} if event_id else {}, headers=CORS_HEADERS)
+
+
+async def publish(rt: Runtime, messages: list[tuple[str, IngestItem]], outcomes: list[Outcome]) -> None:
+    """Produce everything and wait for every broker ack; 503 if the broker cannot take it."""
+    outcomes_topic = topic_name(rt.settings, t.OUTCOMES)
+    try:
+        futures = [
+            await rt.producer.send(name, _encode(msg), key=str(msg.project_id).encode())
+            for name, msg in messages
+        ] + [
+            await rt.producer.send(outcomes_topic, _encode(o), key=str(o.org_id).encode())
+            for o in outcomes
+        ]
+        await asyncio.wait_for(asyncio.gather(*futures), timeout=10)
+    except (KafkaError, asyncio.TimeoutError):
+        raise _error(503, "Ingestion is unavailable; try again.", {"Retry-After": "1"}) from None
+
+
+async def envelope_endpoint(request: Request) -> Response:
+    return await _accept(request, parse_envelope)
+
+
+async def store_endpoint(request: Request) -> Response:
+    return await _accept(request, store_payload_to_envelope)
+
+
+async def preflight(_: Request) -> Response:
+    return Response(status_code=200, headers={
+        **CORS_HEADERS,
+        "Access-Control-Allow-Methods": "POST, OPTIONS",
+        "Access-Control-Allow-Headers": "Content-Type, Content-Encoding, X-Sentry-Auth, Authorization, sentry-trace, baggage",
+        "Access-Control-Max-Age": "3600",
+    })
+
+
+routes = [
+    Route("/api/{project_id}/envelope/", envelope_endpoint, methods=["POST"]),
+    Route("/api/{project_id}/store/", store_endpoint, methods=["POST"]),
+    Route("/api/{project_id}/envelope/", preflight, methods=["OPTIONS"]),
+    Route("/api/{project_id}/store/", preflight, methods=["OPTIONS"]),
+]

@@ -1,0 +1,24 @@
+"""Outcome messages → `outcomes` rows. Pure.
+
+Outcomes about one event (errors, transactions, feedback) are keyed by the event id, so an
+event accepted twice — an SDK retry, a replayed envelope — counts once. All others are keyed by
+the Kafka coordinates of the outcome message, so only a replay of that message collapses.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from schemas.ingest import Outcome
+from services.ingest.outcomes import Category
+
+COLUMNS = ("org_id", "project_id", "key_id", "timestamp", "outcome", "category", "reason", "quantity", "dedupe_id")
+PER_EVENT = {Category.DEFAULT, Category.ERROR, Category.TRANSACTION, Category.SECURITY, Category.USER_REPORT_V2}
+
+
+def outcome_row(o: Outcome, origin: str) -> tuple[Any, ...]:
+    dedupe = f"event:{o.event_id}" if o.event_id and o.category in PER_EVENT else origin
+    return (
+        o.org_id, o.project_id, o.key_id or 0, o.timestamp.replace(microsecond=0), o.outcome, o.category,
+        o.reason or "", o.quantity, dedupe,
+    )

@@ -1,0 +1,658 @@
+"""Envelope ingestion: request decompression (bounded), envelope parsing, size limits, /store/ bodies."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import gzip
+import json
+import os
+import time
+import tracemalloc
+import zlib
+from datetime import datetime, timezone
+
+import brotli
+import pytest
+import sentry_sdk
+from sentry_sdk.attachments import Attachment
+from sentry_sdk.envelope import Envelope as SdkEnvelope
+from sentry_sdk.envelope import Item as SdkItem
+from sentry_sdk.envelope import PayloadRef
+from sentry_sdk.session import Session
+from sentry_sdk.transport import Transport
+
+from services.ingest.envelope import (
+    Envelope,
+    EnvelopeError,
+    Item,
+    PayloadTooLarge,
+    decompress,
+    enforce_item_limits,
+    normalize_event_id,
+    oversized_items,
+    parse_envelope,
+    store_payload_to_envelope,
+)
+from services.ingest.limits import DEFAULT_LIMITS, KIB, MIB, Limits
+
+DSN = "https://0123456789abcdef0123456789abcdef@o1.ingest.example.com/42"
+EVENT_ID = "9ec79c33ec9942ab8353589fcb2e04dc"
+BINARY = b"first line\nsecond line\r\n\x00\x01\xfe\xff\n\n{\"type\":\"event\"}\nend"
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers
+
+
+def raw_deflate(data: bytes) -> bytes:
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    return compressor.compress(data) + compressor.flush()
+
+
+def gzip_bytes(data: bytes) -> bytes:
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    return compressor.compress(data) + compressor.flush()
+
+
+def sdk_envelopes(action) -> list[bytes]:
+    """Envelopes, serialized, that a real sentry-sdk client sends while `action` runs."""
+    sent: list[bytes] = []
+
+    class RecordingTransport(Transport):
+        def capture_envelope(self, envelope):
+            sent.append(envelope.serialize())
+
+        def flush(self, timeout, callback=None):
+            pass
+
+        def kill(self):
+            pass
+
+    client = sentry_sdk.Client(
+        dsn=DSN,
+        transport=RecordingTransport,
+        default_integrations=False,
+        auto_enabling_integrations=False,
+        release="backend@1.2.3",
+        traces_sample_rate=1.0,
+    )
+    try:
+        with sentry_sdk.isolation_scope() as scope:
+            scope.set_client(client)
+            action()
+        client.flush()
+    finally:
+        client.close()
+    return sent
+
+
+def measure_peak(fn):
+    """(exception raised by fn, peak bytes allocated while it ran, seconds it took)."""
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    started = time.perf_counter()
+    try:
+        fn()
+    except Exception as exc:  # noqa: BLE001 - the caller asserts on the exception
+        raised = exc
+    else:
+        raised = None
+    elapsed = time.perf_counter() - started
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return raised, peak, elapsed
+
+
+# --------------------------------------------------------------------------------------------
+# Decompression
+
+
+@pytest.mark.parametrize(
+    ("encoding", "encode"),
+    [
+        (None, lambda d: d),
+        ("", lambda d: d),
+        ("identity", lambda d: d),
+        ("gzip", gzip.compress),
+        ("x-gzip", gzip.compress),
+        ("GZip", gzip.compress),
+        ("deflate", zlib.compress),  # zlib-wrapped, as the HTTP spec means it
+        ("deflate", raw_deflate),  # raw deflate, as some browsers and SDKs send it
+        ("br", brotli.compress),
+        (" br ", brotli.compress),
+    ],
+    ids=["none", "empty", "identity", "gzip", "x-gzip", "gzip-mixed-case", "deflate-zlib",
+         "deflate-raw", "br", "br-padded"],
+)
+def test_each_content_encoding_round_trips(encoding, encode):
+    data = BINARY * 500
+    assert decompress(encode(data), encoding, limit=len(data)) == data
+
+
+@pytest.mark.parametrize(
+    ("encoding", "encode"),
+    [("gzip", gzip.compress), ("deflate", zlib.compress), ("deflate", raw_deflate),
+     ("br", lambda d: brotli.compress(d, quality=5))],
+    ids=["gzip", "deflate-zlib", "deflate-raw", "br"],
+)
+def test_large_bodies_decoded_in_many_steps_round_trip(encoding, encode):
+    data = os.urandom(3 * MIB) + bytes(range(256)) * 40_000  # incompressible, then highly compressible
+    assert decompress(encode(data), encoding, limit=len(data)) == data
+
+
+def test_stacked_encodings_are_undone_right_to_left():
+    data = BINARY * 100
+    body = brotli.compress(gzip.compress(data))  # gzip applied first, then br
+    assert decompress(body, "gzip, br", limit=MIB) == data
+
+
+def test_concatenated_gzip_members_are_all_decoded():
+    body = gzip.compress(b"first member|") + gzip.compress(b"second member")
+    assert decompress(body, "gzip", limit=MIB) == b"first member|second member"
+
+
+def test_empty_identity_body_is_empty():
+    assert decompress(b"", None, limit=0) == b""
+
+
+def test_output_exactly_at_the_limit_is_accepted_and_one_byte_more_is_refused():
+    data = b"x" * 1000
+    for encoding, encode in [("gzip", gzip.compress), ("deflate", zlib.compress), ("br", brotli.compress),
+                             (None, lambda d: d)]:
+        assert decompress(encode(data), encoding, limit=1000) == data
+        with pytest.raises(PayloadTooLarge):
+            decompress(encode(data), encoding, limit=999)
+
+
+def test_a_gzip_bomb_is_refused_quickly_without_inflating_it():
+    bomb = gzip_bytes(bytes(50 * MIB))
+    assert len(bomb) < 64 * KIB  # deflate tops out near 1:1000
+    limit = 1 * MIB
+    raised, peak, elapsed = measure_peak(lambda: decompress(bomb, "gzip", limit))
+    assert isinstance(raised, PayloadTooLarge)
+    assert "exceeds the limit" in raised.detail
+    assert peak < 4 * limit
+    assert elapsed < 1.0
+
+
+def test_a_1kib_nested_gzip_bomb_of_50mib_is_refused_with_bounded_memory():
+    bomb = gzip_bytes(gzip_bytes(bytes(50 * MIB)))
+    assert len(bomb) < KIB
+    limit = 1 * MIB
+    raised, peak, elapsed = measure_peak(lambda: decompress(bomb, "gzip, gzip", limit))
+    assert isinstance(raised, PayloadTooLarge)
+    assert peak < 4 * limit
+    assert elapsed < 1.0
+
+
+def test_a_sub_kib_brotli_bomb_of_50mib_is_refused_with_bounded_memory():
+    bomb = brotli.compress(bytes(50 * MIB), quality=5)
+    assert len(bomb) < KIB
+    limit = 1 * MIB
+    raised, peak, elapsed = measure_peak(lambda: decompress(bomb, "br", limit))
+    assert isinstance(raised, PayloadTooLarge)
+    assert peak < 4 * limit
+    assert elapsed < 1.0
+
+
+@pytest.mark.parametrize("encode", [zlib.compress, raw_deflate], ids=["zlib", "raw"])
+def test_a_deflate_bomb_is_refused_with_bounded_memory(encode):
+    bomb = encode(bytes(50 * MIB))
+    limit = 1 * MIB
+    raised, peak, _ = measure_peak(lambda: decompress(bomb, "deflate", limit))
+    assert isinstance(raised, PayloadTooLarge)
+    assert peak < 4 * limit
+
+
+@pytest.mark.parametrize(
+    ("encoding", "encode"),
+    [("gzip", gzip.compress), ("deflate", zlib.compress), ("deflate", raw_deflate), ("br", brotli.compress)],
+    ids=["gzip", "deflate-zlib", "deflate-raw", "br"],
+)
+def test_a_truncated_body_is_an_envelope_error(encoding, encode):
+    body = encode(bytes(range(256)) * 200)
+    with pytest.raises(EnvelopeError) as caught:
+        decompress(body[: len(body) // 2], encoding, limit=MIB)
+    assert not isinstance(caught.value, PayloadTooLarge)
+    assert "truncated" in caught.value.detail or "corrupt" in caught.value.detail
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "br"])
+def test_a_body_that_is_not_in_the_labelled_encoding_is_an_envelope_error(encoding):
+    body = b'{"event_id":"' + EVENT_ID.encode() + b'"}\n{"type":"event"}\n{}\n'
+    with pytest.raises(EnvelopeError) as caught:
+        decompress(body, encoding, limit=MIB)
+    assert not isinstance(caught.value, PayloadTooLarge)
+    assert caught.value.detail
+
+
+def test_a_corrupted_gzip_checksum_is_an_envelope_error():
+    body = bytearray(gzip.compress(b"payload" * 100))
+    body[-6] ^= 0xFF  # inside the CRC32 trailer
+    with pytest.raises(EnvelopeError, match="corrupt gzip"):
+        decompress(bytes(body), "gzip", limit=MIB)
+
+
+def test_trailing_garbage_after_a_gzip_member_is_an_envelope_error():
+    with pytest.raises(EnvelopeError):
+        decompress(gzip.compress(b"payload") + b"garbage!", "gzip", limit=MIB)
+
+
+@pytest.mark.parametrize("encoding", ["zstd", "compress", "gzip, lz4", "bogus"])
+def test_an_unknown_encoding_is_an_envelope_error(encoding):
+    with pytest.raises(EnvelopeError, match="unsupported content encoding"):
+        decompress(b"whatever", encoding, limit=MIB)
+
+
+def test_an_identity_body_over_the_limit_is_too_large():
+    with pytest.raises(PayloadTooLarge):
+        decompress(b"x" * 11, None, limit=10)
+
+
+def test_payload_too_large_is_an_envelope_error_and_a_value_error():
+    error = PayloadTooLarge("too big")
+    assert isinstance(error, EnvelopeError) and isinstance(error, ValueError)
+    assert error.detail == "too big"
+
+
+# --------------------------------------------------------------------------------------------
+# Envelopes sent by the real sentry-sdk
+
+
+def test_an_sdk_error_event_with_a_binary_attachment_parses():
+    def action():
+        scope = sentry_sdk.get_current_scope()
+        scope.add_attachment(bytes=BINARY, filename="dump.bin", content_type="application/octet-stream")
+        try:
+            1 / 0
+        except ZeroDivisionError:
+            sentry_sdk.capture_exception()
+
+    (raw,) = sdk_envelopes(action)
+    envelope = parse_envelope(raw)
+
+    assert [item.type for item in envelope.items] == ["event", "attachment"]
+    event = envelope.items[0].json()
+    assert envelope.event_id == event["event_id"]
+    assert event["exception"]["values"][0]["type"] == "ZeroDivisionError"
+    attachment = envelope.items[1]
+    assert attachment.payload == BINARY
+    assert attachment.filename == "dump.bin"
+    assert attachment.content_type == "application/octet-stream"
+    assert envelope.headers["trace"]["public_key"] == "0123456789abcdef0123456789abcdef"
+    assert oversized_items(envelope) == []
+
+
+def test_sdk_message_transaction_and_check_in_envelopes_parse():
+    from sentry_sdk.crons import capture_checkin
+
+    def action():
+        sentry_sdk.capture_message("hello from the sdk")
+        with sentry_sdk.start_transaction(name="GET /things", op="http.server"):
+            with sentry_sdk.start_span(op="db", name="SELECT 1"):
+                pass
+        capture_checkin(monitor_slug="nightly-job", status="ok", duration=1.5)
+
+    raws = sdk_envelopes(action)
+    envelopes = [parse_envelope(raw) for raw in raws]
+    by_type = {env.items[0].type: env for env in envelopes}
+    assert set(by_type) == {"event", "transaction", "check_in"}
+    assert by_type["event"].items[0].json()["message"] == "hello from the sdk"
+    transaction = by_type["transaction"].items[0].json()
+    assert transaction["transaction"] == "GET /things"
+    assert transaction["spans"][0]["op"] == "db"
+    assert by_type["check_in"].items[0].json()["monitor_slug"] == "nightly-job"
+    for env in envelopes:
+        assert len(env.event_id) == 32
+        assert env.sent_at
+
+
+def test_sdk_built_session_client_report_and_attachment_envelope_parses():
+    started = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
+    sdk = SdkEnvelope(headers={"event_id": EVENT_ID, "dsn": DSN, "sdk": {"name": "sentry.python", "version": "2"},
+                               "sent_at": "2024-05-01T12:00:01Z"})
+    sdk.add_session(Session(release="backend@1.2.3", environment="prod", started=started, timestamp=started))
+    sdk.add_sessions({"aggregates": [{"started": "2024-05-01T12:00:00Z", "exited": 3}],
+                      "attrs": {"release": "backend@1.2.3"}})
+    sdk.add_item(SdkItem(payload=PayloadRef(json={
+        "timestamp": "2024-05-01T12:00:01Z",
+        "discarded_events": [{"reason": "queue_overflow", "category": "error", "quantity": 2}],
+    }), type="client_report"))
+    sdk.add_item(Attachment(bytes=b"", filename="empty.txt").to_envelope_item())
+    sdk.add_item(Attachment(bytes=BINARY, filename="data.bin").to_envelope_item())
+
+    envelope = parse_envelope(sdk.serialize())
+
+    assert envelope.event_id == EVENT_ID
+    assert envelope.dsn == DSN
+    assert envelope.sdk == {"name": "sentry.python", "version": "2"}
+    assert envelope.sent_at == "2024-05-01T12:00:01Z"
+    assert [item.type for item in envelope.items] == ["session", "sessions", "client_report", "attachment",
+                                                      "attachment"]
+    assert envelope.items[0].json()["attrs"]["release"] == "backend@1.2.3"
+    assert envelope.items[2].json()["discarded_events"][0]["quantity"] == 2
+    assert envelope.items[3].payload == b""
+    assert envelope.items[4].payload == BINARY
+    assert envelope.items[4].headers["length"] == len(BINARY)
+
+
+def test_a_reserialized_envelope_parses_back_identically():
+    sdk = SdkEnvelope(headers={"event_id": EVENT_ID})
+    sdk.add_event({"event_id": EVENT_ID, "message": "x"})
+    sdk.add_item(Attachment(bytes=BINARY, filename="a.bin").to_envelope_item())
+    envelope = parse_envelope(sdk.serialize())
+    again = parse_envelope(envelope.serialize())
+    assert again == envelope
+
+
+# --------------------------------------------------------------------------------------------
+# Hand-written envelopes: the framing rules
+
+
+@pytest.mark.parametrize("trailing", [b"", b"\n", b"\n\n"], ids=["no-newline", "newline", "two-newlines"])
+def test_items_without_length_run_to_the_next_newline(trailing):
+    body = (b'{"event_id":"' + EVENT_ID.encode() + b'"}\n'
+            b'{"type":"event"}\n{"message":"a"}\n'
+            b'{"type":"session"}\n{"sid":"s"}' + trailing)
+    envelope = parse_envelope(body)
+    assert [(i.type, i.payload) for i in envelope.items] == [
+        ("event", b'{"message":"a"}'),
+        ("session", b'{"sid":"s"}'),
+    ]
+
+
+@pytest.mark.parametrize("trailing", [b"", b"\n"], ids=["no-newline", "newline"])
+def test_items_with_length_take_exactly_that_many_bytes(trailing):
+    body = (b"{}\n"
+            + b'{"type":"attachment","length":%d,"filename":"b.bin"}\n' % len(BINARY) + BINARY + b"\n"
+            + b'{"type":"event","length":2}\n{}' + trailing)
+    envelope = parse_envelope(body)
+    assert [(i.type, i.payload) for i in envelope.items] == [("attachment", BINARY), ("event", b"{}")]
+
+
+def test_items_with_and_without_length_mix():
+    body = (b'{}\n{"type":"event"}\n{"a":1}\n'
+            b'{"type":"attachment","length":3}\n\n\n\n\n'
+            b'{"type":"check_in"}\n{"status":"ok"}\n')
+    envelope = parse_envelope(body)
+    assert [(i.type, i.payload) for i in envelope.items] == [
+        ("event", b'{"a":1}'),
+        ("attachment", b"\n\n\n"),
+        ("check_in", b'{"status":"ok"}'),
+    ]
+
+
+def test_empty_payloads_with_length_zero_in_the_middle_and_at_the_end():
+    body = (b'{}\n{"type":"attachment","length":0}\n\n'
+            b'{"type":"event","length":2}\n{}\n'
+            b'{"type":"attachment","length":0}')
+    envelope = parse_envelope(body)
+    assert [(i.type, i.payload) for i in envelope.items] == [
+        ("attachment", b""), ("event", b"{}"), ("attachment", b""),
+    ]
+
+
+def test_an_empty_payload_without_length_is_an_empty_line():
+    body = b'{}\n{"type":"client_report"}\n\n{"type":"event"}\n{}\n'
+    envelope = parse_envelope(body)
+    assert [(i.type, i.payload) for i in envelope.items] == [("client_report", b""), ("event", b"{}")]
+
+
+def test_a_header_only_item_at_the_end_has_an_empty_payload():
+    envelope = parse_envelope(b'{}\n{"type":"event"}')
+    assert [(i.type, i.payload) for i in envelope.items] == [("event", b"")]
+
+
+@pytest.mark.parametrize("body", [b"{}", b"{}\n", b'{"dsn":"x"}\n\n'])
+def test_an_envelope_may_have_no_items(body):
+    assert parse_envelope(body).items == []
+
+
+def test_blank_lines_between_items_are_skipped():
+    body = b'{}\n{"type":"event","length":2}\n{}\n\n\n{"type":"event","length":2}\n{}\n'
+    assert [i.payload for i in parse_envelope(body).items] == [b"{}", b"{}"]
+
+
+def test_unknown_item_types_and_extra_headers_are_kept():
+    body = b'{"custom":true}\n{"type":"future_thing","length":3,"x":[1]}\nabc\n'
+    envelope = parse_envelope(body)
+    assert envelope.headers == {"custom": True}
+    assert envelope.items == [Item({"type": "future_thing", "length": 3, "x": [1]}, b"abc")]
+
+
+@pytest.mark.parametrize(
+    ("raw", "normalized"),
+    [
+        (EVENT_ID, EVENT_ID),
+        (EVENT_ID.upper(), EVENT_ID),
+        ("9ec79c33-ec99-42ab-8353-589fcb2e04dc", EVENT_ID),
+        ("9EC79C33-EC99-42AB-8353-589FCB2E04DC", EVENT_ID),
+    ],
+)
+def test_the_envelope_event_id_is_normalized_to_32_lowercase_hex(raw, normalized):
+    envelope = parse_envelope(json.dumps({"event_id": raw}).encode() + b"\n")
+    assert envelope.event_id == normalized
+
+
+def test_a_null_event_id_is_treated_as_absent():
+    assert parse_envelope(b'{"event_id":null}\n').event_id is None
+
+
+@pytest.mark.parametrize(
+    "bad", ["", "xyz", EVENT_ID[:-1], EVENT_ID + "0", "9ec79c33ec99-42ab-8353-589fcb2e04dc-", "g" * 32, 12, ["a"]]
+)
+def test_an_invalid_event_id_is_an_envelope_error(bad):
+    with pytest.raises(EnvelopeError, match="event_id"):
+        parse_envelope(json.dumps({"event_id": bad}).encode() + b"\n")
+    with pytest.raises(EnvelopeError):
+        normalize_event_id(bad)
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        (b"", "missing envelope header"),
+        (b"\n", "missing envelope header"),
+        (b"not json\n", "invalid envelope header"),
+        (b'{"event_id": \n', "invalid envelope header"),
+        (b"[1,2]\n", "expected a JSON object"),
+        (b'{}\n{"type":"event"\n{}\n', "invalid header of item 0"),
+        (b'{}\n"event"\n{}\n', "invalid header of item 0"),
+        (b'{}\n{"length":2}\n{}\n', "has no 'type'"),
+        (b'{}\n{"type":""}\n{}\n', "has no 'type'"),
+        (b'{}\n{"type":7}\n{}\n', "has no 'type'"),
+        (b'{}\n{"type":"event","length":-1}\n{}\n', "invalid length"),
+        (b'{}\n{"type":"event","length":"2"}\n{}\n', "invalid length"),
+        (b'{}\n{"type":"event","length":2.0}\n{}\n', "invalid length"),
+        (b'{}\n{"type":"event","length":true}\n{}\n', "invalid length"),
+        (b'{}\n{"type":"event","length":50}\n{}\n', "truncated"),
+        (b'{}\n{"type":"event","length":1}', "truncated"),
+        (b'{}\n{"type":"event","length":1}\n{}\n', "missing newline"),
+    ],
+    ids=["empty", "blank", "header-not-json", "header-cut", "header-array", "item-header-not-json",
+         "item-header-string", "missing-type", "empty-type", "numeric-type", "negative-length",
+         "string-length", "float-length", "bool-length", "length-past-end", "length-past-eof",
+         "no-newline-after-payload"],
+)
+def test_malformed_envelopes_are_envelope_errors_with_a_detail(body, fragment):
+    with pytest.raises(EnvelopeError) as caught:
+        parse_envelope(body)
+    assert not isinstance(caught.value, PayloadTooLarge)
+    assert fragment in caught.value.detail
+
+
+def test_the_truncation_detail_names_the_item():
+    body = b'{}\n{"type":"event","length":2}\n{}\n{"type":"attachment","length":100}\nshort\n'
+    with pytest.raises(EnvelopeError) as caught:
+        parse_envelope(body)
+    assert "item 1 (attachment)" in caught.value.detail
+    assert "length 100" in caught.value.detail
+
+
+# --------------------------------------------------------------------------------------------
+# Size limits
+
+
+def test_relay_default_limits():
+    assert DEFAULT_LIMITS.max_event_size == 1 * MIB
+    assert DEFAULT_LIMITS.max_envelope_size == 200 * MIB
+    assert DEFAULT_LIMITS.max_attachment_size == 200 * MIB
+    assert DEFAULT_LIMITS.max_attachments_size == 200 * MIB
+    assert DEFAULT_LIMITS.max_check_in_size == 100 * KIB
+    assert DEFAULT_LIMITS.max_session_count == 100
+    assert DEFAULT_LIMITS.max_api_payload_size == 20 * MIB
+    assert DEFAULT_LIMITS.max_api_file_upload_size == 40 * MIB
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        DEFAULT_LIMITS.max_event_size = 1  # type: ignore[misc]
+
+
+def test_an_envelope_over_max_envelope_size_is_too_large():
+    limits = dataclasses.replace(DEFAULT_LIMITS, max_envelope_size=100)
+    body = b'{}\n{"type":"attachment","length":90}\n' + b"x" * 90 + b"\n"
+    with pytest.raises(PayloadTooLarge, match="max_envelope_size"):
+        parse_envelope(body, limits)
+    assert len(parse_envelope(body, DEFAULT_LIMITS).items) == 1
+
+
+def test_an_envelope_exactly_at_max_envelope_size_is_accepted():
+    body = b'{}\n{"type":"attachment","length":3}\nabc\n'
+    limits = dataclasses.replace(DEFAULT_LIMITS, max_envelope_size=len(body))
+    assert parse_envelope(body, limits).items[0].payload == b"abc"
+
+
+def _envelope(*items: tuple[str, bytes] | tuple[str, bytes, dict]) -> Envelope:
+    parsed = []
+    for entry in items:
+        item_type, payload, *extra = entry
+        parsed.append(Item({"type": item_type, "length": len(payload), **(extra[0] if extra else {})}, payload))
+    return Envelope({}, parsed)
+
+
+def test_oversized_items_reports_an_event_over_max_event_size():
+    big_event = b'{"message":"' + b"x" * MIB + b'"}'
+    envelope = parse_envelope(_envelope(("event", big_event), ("attachment", b"ok")).serialize())
+    assert [(item.type, reason) for item, reason in oversized_items(envelope)] == [("event", "max_event_size")]
+    with pytest.raises(PayloadTooLarge, match="max_event_size"):
+        enforce_item_limits(envelope)
+
+
+def test_transactions_and_feedback_share_the_event_limit_and_slot():
+    limits = Limits(max_event_size=10)
+    envelope = _envelope(("transaction", b"x" * 11), ("feedback", b"x" * 10), ("event", b"{}"))
+    assert [(i.type, r) for i, r in oversized_items(envelope, limits)] == [
+        ("transaction", "max_event_size"),
+        ("event", "max_one_per_envelope"),
+    ]
+
+
+def test_attachments_are_limited_one_by_one_in_total_and_in_number():
+    limits = Limits(max_attachment_size=10, max_attachments_size=14, max_attachment_count=3)
+    envelope = _envelope(("attachment", b"a" * 11), ("attachment", b"b" * 5), ("attachment", b"c" * 10),
+                         ("attachment", b"d" * 5), ("attachment", b"e"), ("attachment", b"f"))
+    report = [(item.payload[:1], reason) for item, reason in oversized_items(envelope, limits)]
+    assert report == [(b"a", "max_attachment_size"), (b"c", "max_attachments_size"),
+                      (b"f", "max_attachment_count")]
+
+
+def test_more_sessions_than_max_session_count_are_reported():
+    envelope = _envelope(*[("session", b'{"sid":"%d"}' % n) for n in range(101)])
+    report = oversized_items(envelope)
+    assert len(report) == 1
+    assert report[0][1] == "max_session_count"
+    assert report[0][0] is envelope.items[100]
+
+
+def test_a_check_in_over_max_check_in_size_is_reported():
+    envelope = _envelope(("check_in", b"x" * (100 * KIB + 1)))
+    assert [reason for _, reason in oversized_items(envelope)] == ["max_check_in_size"]
+
+
+def test_container_items_are_checked_per_entry_on_average():
+    limits = Limits(max_log_size=10, max_container_size=1000)
+    fine = ("log", b"x" * 50, {"item_count": 5, "content_type": "application/vnd.sentry.items.log+json"})
+    too_big = ("log", b"x" * 60, {"item_count": 5, "content_type": "application/vnd.sentry.items.log+json"})
+    assert oversized_items(_envelope(fine), limits) == []
+    assert [r for _, r in oversized_items(_envelope(too_big), limits)] == ["max_log_size"]
+
+
+def test_unknown_item_types_are_never_reported():
+    envelope = _envelope(("something_new", b"x" * (300 * MIB // 100)))
+    assert oversized_items(envelope, Limits(max_event_size=1)) == []
+    enforce_item_limits(envelope)
+
+
+# --------------------------------------------------------------------------------------------
+# Legacy /store/ bodies
+
+
+def test_a_plain_json_store_body_becomes_an_event_envelope():
+    body = json.dumps({"event_id": EVENT_ID.upper(), "message": "legacy", "level": "error"}).encode()
+    envelope = store_payload_to_envelope(body)
+    assert envelope.event_id == EVENT_ID
+    (item,) = envelope.items
+    assert item.type == "event"
+    assert item.payload == body
+    assert item.headers["length"] == len(body)
+    assert item.json()["message"] == "legacy"
+
+
+def test_a_transaction_store_body_becomes_a_transaction_item():
+    body = json.dumps({"type": "transaction", "transaction": "/x", "spans": []}).encode()
+    envelope = store_payload_to_envelope(body)
+    assert envelope.items[0].type == "transaction"
+    assert envelope.event_id is None
+
+
+def test_a_base64_zlib_store_body_from_old_sdks_is_decoded():
+    event = {"event_id": EVENT_ID, "message": "raven-era", "extra": {"blob": "y" * 2000}}
+    body = base64.b64encode(zlib.compress(json.dumps(event).encode()))
+    envelope = store_payload_to_envelope(body)
+    assert envelope.event_id == EVENT_ID
+    assert envelope.items[0].json() == event
+
+
+@pytest.mark.parametrize("encode", [raw_deflate, gzip.compress, lambda d: d], ids=["raw-deflate", "gzip", "plain"])
+def test_other_base64_store_body_variants_are_decoded(encode):
+    event = {"message": "variant"}
+    body = base64.b64encode(encode(json.dumps(event).encode()))
+    body = body.rstrip(b"=") + b"\n"  # missing padding and a trailing newline are tolerated
+    assert store_payload_to_envelope(body).items[0].json() == event
+
+
+def test_whitespace_around_a_json_store_body_is_ignored():
+    envelope = store_payload_to_envelope(b'\n  {"message":"m"}  \r\n')
+    assert envelope.items[0].payload == b'{"message":"m"}'
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        (b"", "empty store payload"),
+        (b"   ", "empty store payload"),
+        (b"!!not base64!!", "expected a JSON object"),
+        (base64.b64encode(b"\x00\x01garbage that is not compressed"), "deflate"),
+        (b'{"message": ', "not JSON"),
+        (b'{"event_id":"nope"}', "event_id"),
+    ],
+)
+def test_bad_store_bodies_are_envelope_errors(body, fragment):
+    with pytest.raises(EnvelopeError) as caught:
+        store_payload_to_envelope(body)
+    assert not isinstance(caught.value, PayloadTooLarge)
+    assert fragment in caught.value.detail
+
+
+@pytest.mark.parametrize("body", [b"[1, 2]", base64.b64encode(b"[1, 2]"), b'"a string"'])
+def test_a_store_body_that_is_not_a_json_object_is_rejected(body):
+    with pytest.raises(EnvelopeError, match="JSON object"):
+        store_payload_to_envelope(body)
+
+
+def test_a_store_event_over_max_event_size_is_too_large():
+    body = json.dumps({"message": "x" * 200}).encode()
+    with pytest.raises(PayloadTooLarge):
+        store_payload_to_envelope(body, Limits(max_event_size=100))
+    compressed = base64.b64encode(zlib.compress(body))
+    with pytest.raises(PayloadTooLarge):
+        store_payload_to_envelope(compressed, Limits(max_event_size=100))
