@@ -9,6 +9,7 @@
 | PICKET_TOPIC_PREFIX   | (empty)                         | prefix of every topic and consumer group  |
 | PICKET_PUBLIC_URL     | http://<host>:<port>            | base URL used in DSNs                     |
 | PICKET_REPLY_TIMEOUT  | 15                              | seconds the gateway waits for a verdict   |
+| PICKET_FEEDBACK_EDIT_WINDOW | 300                       | seconds user feedback stays replaceable   |
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ class Settings:
     reply_timeout: float
     # Idempotent producers need broker support the embedded broker lacks (InitProducerId).
     idempotent_producer: bool = True
+    # How long user feedback on an event may still be replaced (Sentry: 5 minutes).
+    feedback_edit_window: float = 300.0
     host: str = "127.0.0.1"
     port: int = 8000
 
@@ -57,6 +60,7 @@ def from_env(data_dir: str | None = None, host: str | None = None, port: int | N
         public_url=(env.get("PICKET_PUBLIC_URL") or f"http://{host}:{port}").rstrip("/"),
         reply_timeout=float(env.get("PICKET_REPLY_TIMEOUT") or 15),
         idempotent_producer=env.get("PICKET_KAFKA_IDEMPOTENCE", "1") != "0",
+        feedback_edit_window=float(env.get("PICKET_FEEDBACK_EDIT_WINDOW") or 300),
         host=host,
         port=port,
     )

@@ -171,7 +171,8 @@ format_storage() {
   local data_dir="$1" cp="$2"
   [[ -f $data_dir/kraft/meta.properties ]] && return 0
   local cluster_id
-  cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | cut -c1-22)"
+  # Letters and digits only: an id starting with '-' would read as an option.
+  cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' 'AB' | cut -c1-22)"
   "$java" "${opts[@]}" -cp "$cp" kafka.tools.StorageTool format --ignore-formatted \
     -t "$cluster_id" -c "$data_dir/server.properties" >&2
 }

@@ -80,4 +80,5 @@ async def body(request: Request, shape: type[T]) -> T:
 
 def path_int(value: str) -> int | None:
     """A numeric path id, or None when the value cannot name anything (→ 404 by the caller)."""
-    return int(value) if value.isdigit() and len(value) < 20 else None
+    # isascii: str.isdigit() also accepts digits such as "²" that int() refuses.
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 20 else None

@@ -7,7 +7,7 @@ they are right however often an event was delivered.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 import msgspec
@@ -158,11 +158,18 @@ def users(store: Store, project_id: int) -> list[tuple[str, str, datetime]]:
 
 
 def feedback(store: Store, project_id: int) -> list[tuple[Any, ...]]:
-    return store.query(
+    """(feedback id, event id, name, email, comments, date created in UTC), newest first."""
+    rows = store.query(
         "SELECT feedback_id, event_id, name, email, comments, date_created FROM {db}.feedback FINAL"
         " WHERE project_id = {p:UInt64} ORDER BY date_created DESC",
         {"p": project_id},
     )
+    return [(*r[:5], utc(r[5])) for r in rows]
+
+
+def utc(dt: datetime) -> datetime:
+    """ClickHouse answers naive datetimes for UTC columns: make them aware."""
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 
 def group_tags(store: Store, project_id: int, group_id: int, top: int = 9) -> list[dict[str, Any]]:

@@ -62,6 +62,14 @@ def ingest(kafka, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PicketPr
     p.stop()
 
 
+@pytest.fixture(autouse=True)
+def _sdk_closed_afterwards() -> Iterator[None]:
+    """Each test inits the global SDK client; close it so no other test inherits it."""
+    yield
+    sentry_sdk.get_client().close()
+    sentry_sdk.init()
+
+
 def _init(dsn: str, **options: Any) -> None:
     sentry_sdk.init(dsn=dsn, release="shop@1.0.0", environment="ci", default_integrations=False,
                     auto_session_tracking=False, **options)

@@ -31,7 +31,6 @@ from services.store import entities, issues_read
 FEEDBACK_READ = ("project:read", "project:write", "project:admin", "event:read")
 FEEDBACK_WRITE = ("project:write", "project:admin", "event:write")
 USERS_READ = ("event:read", "event:write", "event:admin", "project:read")
-MUTABLE_FOR = timedelta(minutes=5)
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 
@@ -84,7 +83,7 @@ async def create_feedback(request: Request) -> JSONResponse:
         raise bad_request("Invalid name or email.")
     now = datetime.now(timezone.utc)
     existing = [r for r in await rt.read(issues_read.feedback, project.id) if r[1] == event_id]
-    if existing and existing[0][5] < now - MUTABLE_FOR:
+    if existing and existing[0][5] < now - timedelta(seconds=rt.settings.feedback_edit_window):
         raise ApiError(409, "Feedback for this event cannot be modified.")
     payload = msgspec.json.encode({"event_id": event_id, "name": data.name, "email": data.email,
                                    "comments": data.comments})

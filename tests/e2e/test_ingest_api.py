@@ -1,0 +1,146 @@
+"""Ingestion endpoints beyond the SDK's happy path: rate limits, CORS, the legacy store
+endpoint, user feedback over the REST API, users seen, issue search and pagination."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.test_sdk_ingestion import eventually
+from tests.support.api import call
+from tests.support.picket import PicketProcess
+
+ORG = "feeds"
+
+
+@pytest.fixture(scope="module")
+def p(kafka, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PicketProcess]:  # type: ignore[no-untyped-def]
+    proc = PicketProcess(kafka.bootstrap, tmp_path_factory.mktemp("feeds"), org=ORG,
+                         env={"PICKET_FEEDBACK_EDIT_WINDOW": "1"}).start()
+    yield proc
+    proc.stop()
+
+
+def _key(p: PicketProcess) -> str:
+    return p.dsn.split("//")[1].split("@")[0]
+
+
+def _project_id(p: PicketProcess) -> str:
+    return p.dsn.rsplit("/", 1)[1]
+
+
+def _store(p: PicketProcess, event: dict[str, Any], **headers: str) -> httpx.Response:
+    return httpx.post(
+        f"{p.url}/api/{_project_id(p)}/store/",
+        json=event,
+        headers={"X-Sentry-Auth": f"Sentry sentry_version=7, sentry_key={_key(p)}, sentry_client=test/1.0", **headers},
+    )
+
+
+def _issues(p: PicketProcess, **params: str) -> list[dict[str, Any]]:
+    with p.client() as http:
+        return call(http, "GET", f"/api/0/projects/{ORG}/default/issues/", params=params).json()
+
+
+def test_store_endpoint_accepts_a_json_event(p: PicketProcess) -> None:
+    event_id = uuid.uuid4().hex
+    response = _store(p, {"event_id": event_id, "message": "stored the old way", "level": "info",
+                          "user": {"email": "ann@example.com"}})
+    assert response.status_code == 200 and response.json() == {"id": event_id}
+    eventually(lambda: _issues(p), lambda v: any(i["title"] == "stored the old way" for i in v))
+
+
+def test_cors_preflight_and_headers_for_browser_sdks(p: PicketProcess) -> None:
+    url = f"{p.url}/api/{_project_id(p)}/envelope/"
+    pre = httpx.options(url, headers={"Origin": "https://shop.example", "Access-Control-Request-Method": "POST"})
+    assert pre.status_code == 200
+    assert pre.headers["access-control-allow-origin"] == "*"
+    assert "x-sentry-auth" in pre.headers["access-control-allow-headers"].lower()
+    posted = _store(p, {"message": "from a browser"}, Origin="https://shop.example")
+    assert posted.headers["access-control-allow-origin"] == "*"
+
+
+def test_users_seen_in_events_with_query_prefixes(p: PicketProcess) -> None:
+    _store(p, {"message": "user one", "user": {"email": "bob@example.com"}})
+    _store(p, {"message": "user two", "user": {"id": "42", "username": "carol"}})
+    with p.client() as http:
+        users = eventually(
+            lambda: call(http, "GET", f"/api/0/projects/{ORG}/default/users/").json(),
+            lambda v: {"email:bob@example.com", "id:42"} <= {u["id"] for u in v},
+        )
+        assert next(u for u in users if u["id"] == "email:bob@example.com")["email"] == "bob@example.com"
+        only = call(http, "GET", f"/api/0/projects/{ORG}/default/users/", params={"query": "email:bob"}).json()
+        assert [u["id"] for u in only] == ["email:bob@example.com"]
+        assert http.get(f"/api/0/projects/{ORG}/default/users/", params={"query": "nonsense"}).status_code == 400
+
+
+def test_user_feedback_by_token_and_by_dsn_and_409_after_the_edit_window(p: PicketProcess) -> None:
+    event_id = uuid.uuid4().hex
+    body = {"event_id": event_id, "name": "Jane", "email": "jane@example.com", "comments": "It broke!"}
+    with p.client() as http:
+        created = call(http, "POST", f"/api/0/projects/{ORG}/default/user-feedback/", json=body)
+        assert created.status_code == 200 and created.json()["eventID"] == event_id
+        listed = eventually(
+            lambda: call(http, "GET", f"/api/0/projects/{ORG}/default/user-feedback/").json(),
+            lambda v: any(f["eventID"] == event_id for f in v),
+        )
+        assert next(f for f in listed if f["eventID"] == event_id)["comments"] == "It broke!"
+        time.sleep(1.5)  # the edit window of this Picket is one second
+        late = http.post(f"/api/0/projects/{ORG}/default/user-feedback/", json={**body, "comments": "again"})
+        assert late.status_code == 409 and late.json()["detail"]
+        bad = http.post(f"/api/0/projects/{ORG}/default/user-feedback/", json={**body, "event_id": "nope"})
+        assert bad.status_code == 400
+    other = uuid.uuid4().hex
+    by_dsn = httpx.post(f"{p.url}/api/0/projects/{ORG}/default/user-feedback/",
+                        json={**body, "event_id": other}, headers={"Authorization": f"DSN {p.dsn}"})
+    assert by_dsn.status_code == 200, by_dsn.text
+    wrong = httpx.post(f"{p.url}/api/0/projects/{ORG}/default/user-feedback/",
+                       json={**body, "event_id": other}, headers={"Authorization": "DSN http://0000@x/1"})
+    assert wrong.status_code == 401
+
+
+def test_issue_search_default_unresolved_and_cursor(p: PicketProcess) -> None:
+    # Words, not numbers: message grouping folds numbers, so "issue 1" and "issue 2" are one issue.
+    for word in ("alpha", "beta", "gamma"):
+        assert _store(p, {"message": f"paged issue {word}"}).status_code == 200
+    eventually(lambda: _issues(p, query=""), lambda v: sum(i["title"].startswith("paged issue") for i in v) == 3)
+    assert {i["status"] for i in _issues(p)} == {"unresolved"}, "the default query is is:unresolved"
+    assert _issues(p, query="is:resolved") == []
+    found = _issues(p, query="paged issue beta")
+    assert [i["title"] for i in found] == ["paged issue beta"]
+    with p.client() as http:
+        first = call(http, "GET", f"/api/0/projects/{ORG}/default/issues/", params={"query": "paged", "per_page": "2"})
+        assert len(first.json()) == 2 and 'rel="next"; results="true"' in first.headers["link"]
+        second = call(http, "GET", f"/api/0/projects/{ORG}/default/issues/",
+                      params={"query": "paged", "per_page": "2", "cursor": "2:1:0"})
+        assert len(second.json()) == 1
+        assert {i["id"] for i in first.json()}.isdisjoint({i["id"] for i in second.json()})
+        week = call(http, "GET", f"/api/0/projects/{ORG}/default/issues/", params={"statsPeriod": "14d", "query": ""})
+        assert len(week.json()) >= 3
+        assert http.get(f"/api/0/projects/{ORG}/default/issues/", params={"statsPeriod": "bogus"}).status_code == 400
+        full = call(http, "GET", f"/api/0/projects/{ORG}/default/events/", params={"full": "true"}).json()
+        assert full and "entries" in full[0]
+
+
+def test_key_rate_limit_gives_429_with_sentry_headers(p: PicketProcess) -> None:
+    with p.client() as http:
+        key = call(http, "POST", f"/api/0/projects/{ORG}/default/keys/", json={"name": "limited"}).json()
+        call(http, "PUT", f"/api/0/projects/{ORG}/default/keys/{key['id']}/",
+             json={"rateLimit": {"window": 3600, "count": 2}})
+    # The gateway caches keys for a few seconds; wait until it sees the limit.
+    url = f"{p.url}/api/{key['projectId']}/store/?sentry_key={key['public']}"
+    statuses: list[int] = []
+    deadline = time.monotonic() + 30
+    while 429 not in statuses and time.monotonic() < deadline:
+        statuses.append(httpx.post(url, json={"message": "limited"}).status_code)
+        time.sleep(0.2)
+    limited = httpx.post(url, json={"message": "limited"})
+    assert limited.status_code == 429
+    assert int(limited.headers["retry-after"]) > 0
+    assert limited.headers["x-sentry-rate-limits"].split(":")[1] == "error;transaction;security"
+    assert limited.json()["detail"]
