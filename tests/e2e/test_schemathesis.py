@@ -37,6 +37,15 @@ OPERATIONS = [
     ("GET", "/api/0/organizations/{organization_slug}/members/{member_id}/"),
     ("DELETE", "/api/0/organizations/{organization_slug}/members/{member_id}/"),
     ("GET", "/api/0/organizations/{organization_slug}/users/"),
+    ("GET", "/api/0/projects/{organization_slug}/{project_slug}/events/"),
+    ("GET", "/api/0/projects/{organization_slug}/{project_slug}/events/{event_id}/"),
+    ("GET", "/api/0/projects/{organization_slug}/{project_slug}/issues/"),
+    ("GET", "/api/0/issues/{issue_id}/"),
+    ("GET", "/api/0/organizations/{organization_slug}/eventids/{event_id}/"),
+    ("GET", "/api/0/organizations/{organization_slug}/shortids/{short_id}/"),
+    ("GET", "/api/0/projects/{organization_slug}/{project_slug}/user-feedback/"),
+    ("POST", "/api/0/projects/{organization_slug}/{project_slug}/user-feedback/"),
+    ("GET", "/api/0/projects/{organization_slug}/{project_slug}/users/"),
 ]
 
 # Path parameters point at the fuzz organization made by the `fuzz_target` fixture; the
