@@ -19,7 +19,7 @@ class RateLimiter:
 
     def admit(self, key_id: int, limit: RateLimit | None, quantity: int = 1) -> float | None:
         """Count `quantity` against the key; None if admitted, else seconds until the window ends."""
-        if limit is None or limit.count <= 0 and limit.window <= 0:
+        if limit is None or limit.window <= 0:  # no window, no limit (as Sentry clears it)
             return None
         now = self._clock()
         start = int(now // limit.window) * limit.window

@@ -11,6 +11,7 @@ from schemas.entities import Organization, Project
 from schemas.ingest import NormalizedEvent
 from services.gateway.render import iso
 from services.ingest.grouping import short_id
+from services.ingest.processed import as_datetime
 from services.store.issues_read import Group
 
 _to_builtins = msgspec.to_builtins
@@ -50,41 +51,116 @@ def event_summary(event: NormalizedEvent, group_id: int) -> dict[str, Any]:
     }
 
 
-def _entries(event: NormalizedEvent) -> list[dict[str, Any]]:
-    entries: list[dict[str, Any]] = []
-    if event.exceptions:
-        entries.append({"type": "exception", "data": {"values": [
-            {
-                "type": ex.type,
-                "value": ex.value,
-                "module": ex.module,
-                "mechanism": ex.mechanism,
-                "stacktrace": {"frames": [
-                    {
-                        "function": f.function, "module": f.module, "filename": f.filename,
-                        "absPath": f.abs_path, "lineNo": f.lineno, "colNo": f.colno, "inApp": f.in_app,
-                        "context": _context(f), "vars": f.vars or None,
-                    }
-                    for f in ex.frames
-                ]} if ex.frames else None,
-            }
-            for ex in event.exceptions
-        ], "hasSystemFrames": any(f.in_app is False for ex in event.exceptions for f in ex.frames)}})
-    if event.message:
-        entries.append({"type": "message", "data": {"formatted": event.message}})
-    if event.breadcrumbs:
-        entries.append({"type": "breadcrumbs", "data": {"values": event.breadcrumbs}})
-    if event.request:
-        entries.append({"type": "request", "data": event.request})
-    return entries
-
-
 def _context(frame: Any) -> list[list[Any]]:
     if frame.lineno is None or frame.context_line is None:
         return []
     start = frame.lineno - len(frame.pre_context)
     lines = [*frame.pre_context, frame.context_line, *frame.post_context]
     return [[start + i, line] for i, line in enumerate(lines)]
+
+
+def _frame(f: Any) -> dict[str, Any]:
+    # The reference types function/module/filename/lineNo/inApp as non-null: absent → empty.
+    return {
+        "function": f.function or "",
+        "module": f.module or "",
+        "filename": f.filename or "",
+        "absPath": f.abs_path,
+        "lineNo": f.lineno or 0,
+        "colNo": f.colno,
+        "inApp": bool(f.in_app),
+        "context": _context(f),
+        "vars": f.vars or None,
+        "package": None,
+        "platform": None,
+        "instructionAddr": None,
+        "symbolAddr": None,
+        "symbol": None,
+        "trust": None,
+        "errors": None,
+    }
+
+
+def _exception_entry(event: NormalizedEvent) -> dict[str, Any]:
+    system = any(f.in_app is False for ex in event.exceptions for f in ex.frames)
+    values = []
+    for ex in event.exceptions:
+        mechanism = ex.mechanism or None
+        values.append({
+            "type": ex.type or "Error",
+            "value": ex.value or "",
+            "module": ex.module,
+            "mechanism": {"type": str(mechanism.get("type", "generic")), "handled": bool(mechanism.get("handled", True))}
+            if mechanism else None,
+            "stacktrace": {
+                "frames": [_frame(f) for f in ex.frames],
+                "framesOmitted": None,
+                "registers": None,
+                "hasSystemFrames": system,
+            } if ex.frames else None,
+            "rawStacktrace": None,
+            "threadId": None,
+        })
+    return {"type": "exception", "data": {"values": values, "hasSystemFrames": system, "excOmitted": None}}
+
+
+def _breadcrumb(crumb: dict[str, Any], fallback: datetime) -> dict[str, Any]:
+    ts = crumb.get("timestamp")
+    when = as_datetime(ts, fallback)
+    data = crumb.get("data")
+    message = crumb.get("message")
+    return {
+        "type": str(crumb.get("type") or "default"),
+        "category": str(crumb.get("category") or ""),
+        "level": str(crumb.get("level") or "info"),
+        "message": message if isinstance(message, str) else None,
+        "data": data if isinstance(data, dict) else None,
+        "timestamp": iso(when),
+        "event_id": None,
+    }
+
+
+def _pairs(value: Any) -> list[list[str]]:
+    """Headers, cookies and query strings as Sentry lists them: [[name, value], ...]."""
+    if isinstance(value, dict):
+        return [[str(k), str(v)] for k, v in value.items()]
+    if isinstance(value, list):
+        return [[str(p[0]), str(p[1])] for p in value if isinstance(p, (list, tuple)) and len(p) == 2]
+    if isinstance(value, str) and value:
+        return [[k, v] for k, _, v in (part.partition("=") for part in value.split("&")) if k]
+    return []
+
+
+def _request_entry(request: dict[str, Any]) -> dict[str, Any]:
+    env = request.get("env")
+    data = request.get("data")
+    method = request.get("method")
+    fragment = request.get("fragment")
+    return {"type": "request", "data": {
+        "url": str(request.get("url") or ""),
+        "method": method if isinstance(method, str) else None,
+        "headers": _pairs(request.get("headers")),
+        "query": _pairs(request.get("query_string")),
+        "cookies": _pairs(request.get("cookies")),
+        "data": data if isinstance(data, dict) else None,
+        "env": {str(k): str(v) for k, v in env.items()} if isinstance(env, dict) else None,
+        "fragment": fragment if isinstance(fragment, str) else None,
+        "inferredContentType": None,
+    }}
+
+
+def _entries(event: NormalizedEvent) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = []
+    if event.exceptions:
+        entries.append(_exception_entry(event))
+    if event.message:
+        entries.append({"type": "message", "data": {"formatted": event.message}})
+    if event.breadcrumbs:
+        crumbs = [_breadcrumb(c, event.timestamp) for c in event.breadcrumbs if isinstance(c, dict)]
+        entries.append({"type": "breadcrumbs", "data": {"values": crumbs}})
+    if event.request:
+        entries.append(_request_entry(event.request))
+    return entries
 
 
 def event_detail(event: NormalizedEvent, group_id: int, previous: str | None = None,
@@ -106,7 +182,7 @@ def event_detail(event: NormalizedEvent, group_id: int, previous: str | None = N
         "dateReceived": iso(event.received),
         "entries": _entries(event),
         "packages": event.modules,
-        "sdk": {"name": str(sdk.get("name", "")), "version": str(sdk.get("version", ""))} if sdk else None,
+        "sdk": {"name": str(sdk.get("name", "")), "version": str(sdk.get("version", ""))},
         "_meta": {"user": None, "context": None, "entries": {}, "contexts": None, "message": None,
                   "packages": None, "tags": {}, "sdk": None},
         "contexts": event.contexts,
@@ -214,6 +290,8 @@ def feedback_item(row: tuple[Any, ...]) -> dict[str, Any]:
 def since(stats_period: str) -> timedelta | None:
     """Sentry's `statsPeriod` ("24h", "14d", "30m", "2w") as a duration; None if malformed."""
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-    if len(stats_period) < 2 or stats_period[-1] not in units or not stats_period[:-1].isdigit():
+    number = stats_period[:-1]
+    if not stats_period or stats_period[-1] not in units or not (number.isascii() and number.isdigit()):
         return None
-    return timedelta(seconds=int(stats_period[:-1]) * units[stats_period[-1]])
+    seconds = int(number) * units[stats_period[-1]]
+    return timedelta(seconds=seconds) if seconds <= 100 * 365 * 86400 else None

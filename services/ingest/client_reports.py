@@ -1,4 +1,8 @@
-"""Client reports (what SDKs dropped themselves) as `client_discard` outcomes. Pure."""
+"""Client reports (what SDKs dropped themselves) as outcomes. Pure.
+
+As Relay does: `discarded_events` become `client_discard`, `rate_limited_events` become
+`rate_limited` and `filtered_events` / `filtered_sampling_events` become `filtered` outcomes.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +17,9 @@ from services.ingest.outcomes import CATEGORY_NAMES, OutcomeKind, outcome
 # Which lists of a report become outcomes, and the outcome each list stands for.
 _LISTS = {
     "discarded_events": OutcomeKind.CLIENT_DISCARD,
-    "rate_limited_events": OutcomeKind.CLIENT_DISCARD,
-    "filtered_events": OutcomeKind.CLIENT_DISCARD,
-    "filtered_sampling_events": OutcomeKind.CLIENT_DISCARD,
+    "rate_limited_events": OutcomeKind.RATE_LIMITED,
+    "filtered_events": OutcomeKind.FILTERED,
+    "filtered_sampling_events": OutcomeKind.FILTERED,
 }
 
 
@@ -43,7 +47,8 @@ def client_report_outcomes(payload: bytes, *, received: datetime, org_id: int, p
             category = CATEGORY_NAMES.get(str(entry.get("category")))
             quantity = entry.get("quantity")
             reason = entry.get("reason")
-            if category is None or not isinstance(quantity, int) or quantity <= 0 or not isinstance(reason, str):
+            if (category is None or isinstance(quantity, bool) or not isinstance(quantity, int)
+                    or quantity <= 0 or not isinstance(reason, str)):
                 continue
             out.append(outcome(timestamp=at, org_id=org_id, project_id=project_id, key_id=key_id,
                                kind=kind, category=category, quantity=quantity, reason=reason[:200]))

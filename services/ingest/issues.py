@@ -62,7 +62,8 @@ def _user_tag(event: NormalizedEvent) -> str:
     u = event.user
     if u is None:
         return ""
-    for prefix, value in (("id", u.id), ("email", u.email), ("username", u.username), ("ip", u.ip_address)):
+    # Sentry's order, the same as the event's `user` tag.
+    for prefix, value in (("id", u.id), ("username", u.username), ("email", u.email), ("ip", u.ip_address)):
         if value:
             return f"{prefix}:{value}"
     return ""
