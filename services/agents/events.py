@@ -16,7 +16,7 @@ from aiokafka import AIOKafkaProducer
 from schemas import topics as t
 from schemas.ingest import Outcome
 from services.agents.batch import BatchConsumer
-from services.agents.ingest import DeadLetters, decode_item, publish_outcomes
+from services.agents.ingest import DeadLetters, decoded_items, publish_outcomes
 from services.config import Settings, topic_name
 from services.ingest import issues
 from services.ingest.grouping import grouping_hash, metadata
@@ -66,12 +66,7 @@ class EventProjection:
         outcomes: list[Outcome] = []
         # Work on copies: if the batch fails, the retry must start from the stored state.
         touched: dict[int, issues.ProjectGroups] = {}
-        for msg in messages:
-            try:
-                item = decode_item(msg.value)
-            except msgspec.DecodeError as exc:
-                await self._dead.send(msg, f"undecodable ingest item: {exc}")
-                continue
+        for _, item in await decoded_items(messages, self._dead):
             common = {"org_id": item.org_id, "project_id": item.project_id, "key_id": item.key_id}
             try:
                 raw = msgspec.json.decode(item.payload)

@@ -33,6 +33,17 @@ def origin(msg: Any) -> str:
     return f"{msg.topic}/{msg.partition}/{msg.offset}"
 
 
+async def decoded_items(messages: list[Any], dead: DeadLetters) -> list[tuple[Any, IngestItem]]:
+    """(message, item) for every decodable message; the others go to the dead-letter topic."""
+    out = []
+    for msg in messages:
+        try:
+            out.append((msg, decode_item(msg.value)))
+        except msgspec.DecodeError as exc:
+            await dead.send(msg, f"undecodable ingest item: {exc}")
+    return out
+
+
 class DeadLetters:
     def __init__(self, settings: Settings, producer: AIOKafkaProducer) -> None:
         self._topic = topic_name(settings, t.INGEST_DLQ)
@@ -66,12 +77,7 @@ class ItemProjection:
     async def __call__(self, messages: list[Any]) -> None:
         rows: list[tuple[Any, ...]] = []
         outcomes: list[Outcome] = []
-        for msg in messages:
-            try:
-                item = decode_item(msg.value)
-            except msgspec.DecodeError as exc:
-                await self._dead.send(msg, f"undecodable ingest item: {exc}")
-                continue
+        for msg, item in await decoded_items(messages, self._dead):
             done = self._process(item, origin(msg))
             rows.extend(done.rows)
             outcomes.extend(done.outcomes)

@@ -19,6 +19,9 @@ from schemas.replies import Outcome
 from services.tenancy.state import AggregateState, OrgState, SlugState, UserState
 
 
+NOT_FOUND = "The requested resource does not exist"
+
+
 @dataclass(frozen=True)
 class Accepted:
     events: list[Any]
@@ -142,6 +145,14 @@ def _changed(record: Any, changes: dict[str, object]) -> Any | None:
         return None
 
 
+def _new_key(cmd: Any, org_id: int, key_id: int, label: str, public: str, secret: str,
+             rate_limit: Any = None) -> ProjectKey:
+    return ProjectKey(
+        id=key_id, org_id=org_id, project_id=cmd.project_id, label=label, public=public, secret=secret,
+        rate_limit=rate_limit, date_created=cmd.meta.issued_at,
+    )
+
+
 def _team_slug_taken(state: OrgState, slug: str, except_id: int | None = None) -> bool:
     return any(t.slug == slug and t.id != except_id for t in state.teams.values())
 
@@ -174,7 +185,7 @@ def _decide_org(state: OrgState, cmd: Any, emit: _Emitter) -> Rejected | None:
         )
         return None
     if org is None or org.status != "active":
-        return Rejected("not_found", "The requested resource does not exist")
+        return Rejected("not_found", NOT_FOUND)
 
     match cmd:
         case c.UpdateOrganization():
@@ -207,7 +218,7 @@ def _decide_org(state: OrgState, cmd: Any, emit: _Emitter) -> Rejected | None:
         case c.UpdateTeam():
             team = state.teams.get(cmd.team_id)
             if team is None:
-                return Rejected("not_found", "The requested resource does not exist")
+                return Rejected("not_found", NOT_FOUND)
             changes: dict[str, Any] = {}
             if cmd.slug is not msgspec.UNSET:
                 if _team_slug_taken(state, cmd.slug, except_id=team.id):
@@ -220,7 +231,7 @@ def _decide_org(state: OrgState, cmd: Any, emit: _Emitter) -> Rejected | None:
         case c.DeleteTeam():
             team = state.teams.get(cmd.team_id)
             if team is None:
-                return Rejected("not_found", "The requested resource does not exist")
+                return Rejected("not_found", NOT_FOUND)
             emit(e.TeamDeletionScheduled, team=team)
             for member in state.members.values():
                 if team.id in member.team_ids:
@@ -241,7 +252,7 @@ def _decide_org(state: OrgState, cmd: Any, emit: _Emitter) -> Rejected | None:
 
         case c.CreateProject():
             if cmd.team_id not in state.teams:
-                return Rejected("not_found", "The requested resource does not exist")
+                return Rejected("not_found", NOT_FOUND)
             if _project_slug_taken(state, cmd.slug):
                 return Rejected("conflict", "A project with this slug already exists.")
             emit(
@@ -256,23 +267,12 @@ def _decide_org(state: OrgState, cmd: Any, emit: _Emitter) -> Rejected | None:
                     date_created=cmd.meta.issued_at,
                 ),
             )
-            emit(
-                e.KeyCreated,
-                key=ProjectKey(
-                    id=cmd.key_id,
-                    org_id=org.id,
-                    project_id=cmd.project_id,
-                    label="Default",
-                    public=cmd.key_public,
-                    secret=cmd.key_secret,
-                    date_created=cmd.meta.issued_at,
-                ),
-            )
+            emit(e.KeyCreated, key=_new_key(cmd, org.id, cmd.key_id, "Default", cmd.key_public, cmd.key_secret))
 
         case c.UpdateProject():
             project = state.projects.get(cmd.project_id)
             if project is None:
-                return Rejected("not_found", "The requested resource does not exist")
+                return Rejected("not_found", NOT_FOUND)
             slug = cmd.changes.get("slug")
             if isinstance(slug, str) and _project_slug_taken(state, slug, except_id=project.id):
                 return Rejected("conflict", "Another project is already using that slug.")
@@ -284,7 +284,7 @@ def _decide_org(state: OrgState, cmd: Any, emit: _Emitter) -> Rejected | None:
         case c.DeleteProject():
             project = state.projects.get(cmd.project_id)
             if project is None:
-                return Rejected("not_found", "The requested resource does not exist")
+                return Rejected("not_found", NOT_FOUND)
             emit(e.ProjectDeletionScheduled, project=project)
             for key in state.keys.values():
                 if key.project_id == project.id:
@@ -292,25 +292,14 @@ def _decide_org(state: OrgState, cmd: Any, emit: _Emitter) -> Rejected | None:
 
         case c.CreateKey():
             if cmd.project_id not in state.projects:
-                return Rejected("not_found", "The requested resource does not exist")
-            emit(
-                e.KeyCreated,
-                key=ProjectKey(
-                    id=cmd.key_id,
-                    org_id=org.id,
-                    project_id=cmd.project_id,
-                    label=cmd.label,
-                    public=cmd.public,
-                    secret=cmd.secret,
-                    rate_limit=cmd.rate_limit,
-                    date_created=cmd.meta.issued_at,
-                ),
-            )
+                return Rejected("not_found", NOT_FOUND)
+            emit(e.KeyCreated, key=_new_key(cmd, org.id, cmd.key_id, cmd.label, cmd.public, cmd.secret,
+                                            cmd.rate_limit))
 
         case c.UpdateKey():
             key = state.keys.get(cmd.key_id)
             if key is None or key.project_id != cmd.project_id:
-                return Rejected("not_found", "The requested resource does not exist")
+                return Rejected("not_found", NOT_FOUND)
             fields = ("label", "is_active", "rate_limit", "browser_sdk_version")
             changes = {f: getattr(cmd, f) for f in fields if getattr(cmd, f) is not msgspec.UNSET}
             emit(e.KeyUpdated, key=msgspec.structs.replace(key, **changes))
@@ -318,7 +307,7 @@ def _decide_org(state: OrgState, cmd: Any, emit: _Emitter) -> Rejected | None:
         case c.DeleteKey():
             key = state.keys.get(cmd.key_id)
             if key is None or key.project_id != cmd.project_id:
-                return Rejected("not_found", "The requested resource does not exist")
+                return Rejected("not_found", NOT_FOUND)
             emit(e.KeyDeleted, key=key)
 
         case c.AddMember():
@@ -344,7 +333,7 @@ def _decide_org(state: OrgState, cmd: Any, emit: _Emitter) -> Rejected | None:
         case c.RemoveMember():
             member = state.members.get(cmd.member_id)
             if member is None:
-                return Rejected("not_found", "The requested resource does not exist")
+                return Rejected("not_found", NOT_FOUND)
             owners = [m for m in state.members.values() if m.role == "owner" and not m.pending]
             if member.role == "owner" and len(owners) <= 1:
                 return Rejected("forbidden", "Cannot remove the only owner of the organization.")
