@@ -1,4 +1,5 @@
-"""The archived tenancy event log in ClickHouse: append in batches, read one aggregate back.
+"""Archived event logs in ClickHouse (one table per context): append in batches, read one
+aggregate back.
 
 Rows are keyed by (aggregate, version); an event archived twice is the same row.
 """
@@ -18,14 +19,16 @@ def event_row(event: Any, payload: bytes) -> tuple[Any, ...]:
     return (m.aggregate, m.version, m.event_id, type(event).__name__, payload.hex(), m.timestamp)
 
 
-def append(store: Store, rows: Sequence[tuple[Any, ...]]) -> None:
-    store.insert("tenancy_events", rows, COLUMNS)
+def append(store: Store, rows: Sequence[tuple[Any, ...]], table: str = "tenancy_events") -> None:
+    store.insert(table, rows, COLUMNS)
 
 
-def read_aggregate(store: Store, aggregate: str) -> list[bytes]:
+def read_aggregate(store: Store, aggregate: str, table: str = "tenancy_events") -> list[bytes]:
     """The encoded events of one aggregate, oldest first, each version once."""
+    if not table.replace("_", "").isalnum():
+        raise ValueError(f"invalid table {table!r}")
     rows = store.query(
-        "SELECT any(payload) FROM {db}.tenancy_events WHERE aggregate = {a:String}"
+        f"SELECT any(payload) FROM {{db}}.{table} WHERE aggregate = {{a:String}}"
         " GROUP BY version ORDER BY version",
         {"a": aggregate},
     )
