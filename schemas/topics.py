@@ -12,6 +12,7 @@ from typing import Any
 
 from schemas.commands import TenancyCommand
 from schemas.ingest import IngestItem, Outcome
+from schemas.monitors import MonitorCommand, MonitorEvent
 from schemas.events import TenancyEvent
 from schemas.replies import Reply
 
@@ -89,6 +90,46 @@ TENANCY_EVENTS_DLQ = Topic(
     doc="Domain events the projector could not decode; headers carry the reason.",
 )
 
+MONITORS_COMMANDS = Topic(
+    "monitors-commands",
+    partitions=4,
+    key="monitor:<org id>:<slug>",
+    value_type=MonitorCommand,
+    retention_ms=7 * DAY_MS,
+    dead_letter="monitors-commands-dlq",
+    doc="Monitor changes, check-ins (REST and envelopes) and clock ticks, one monitor per key.",
+)
+
+MONITORS_EVENTS = Topic(
+    "monitors-events",
+    partitions=4,
+    key="monitor:<org id>:<slug>",
+    value_type=MonitorEvent,
+    retention_ms=-1,
+    public=True,
+    dead_letter="monitors-commands-dlq",
+    doc="Domain events of cron monitors: monitor changes, check-ins, environment status changes.",
+)
+
+MONITORS_CLOCK_TICK = Topic(
+    "monitors-clock-tick",
+    partitions=1,
+    key="none",
+    value_type=MonitorCommand,
+    retention_ms=DAY_MS,
+    doc="One tick per minute of monitor time; the dispatcher turns a tick into clock tasks "
+        "(ClockTick commands) for the monitors due by then.",
+)
+
+MONITORS_COMMANDS_DLQ = Topic(
+    "monitors-commands-dlq",
+    partitions=1,
+    key="original key",
+    value_type=bytes,
+    retention_ms=30 * DAY_MS,
+    doc="Monitor commands and events that could not be decoded or decided; headers carry the reason.",
+)
+
 
 def _ingest(name: str, what: str) -> Topic:
     return Topic(
@@ -147,4 +188,8 @@ ALL_TOPICS: tuple[Topic, ...] = (
     *INGEST_TOPICS,
     OUTCOMES,
     INGEST_DLQ,
+    MONITORS_COMMANDS,
+    MONITORS_EVENTS,
+    MONITORS_CLOCK_TICK,
+    MONITORS_COMMANDS_DLQ,
 )

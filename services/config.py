@@ -10,6 +10,7 @@
 | PICKET_PUBLIC_URL     | http://<host>:<port>            | base URL used in DSNs                     |
 | PICKET_REPLY_TIMEOUT  | 15                              | seconds the gateway waits for a verdict   |
 | PICKET_FEEDBACK_EDIT_WINDOW | 300                       | seconds user feedback stays replaceable   |
+| PICKET_CLOCK          | wall                            | `manual`: monitors clock ticks come from outside (tests) |
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ class Settings:
     idempotent_producer: bool = True
     # How long user feedback on an event may still be replaced (Sentry: 5 minutes).
     feedback_edit_window: float = 300.0
+    # "wall": the worker ticks the monitors clock every minute; "manual": ticks come from outside.
+    clock: str = "wall"
     host: str = "127.0.0.1"
     port: int = 8000
 
@@ -61,6 +64,7 @@ def from_env(data_dir: str | None = None, host: str | None = None, port: int | N
         reply_timeout=float(env.get("PICKET_REPLY_TIMEOUT") or 15),
         idempotent_producer=env.get("PICKET_KAFKA_IDEMPOTENCE", "1") != "0",
         feedback_edit_window=float(env.get("PICKET_FEEDBACK_EDIT_WINDOW") or 300),
+        clock=env.get("PICKET_CLOCK") or "wall",
         host=host,
         port=port,
     )

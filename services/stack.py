@@ -16,13 +16,14 @@ import uuid
 
 import uvicorn
 
-from schemas.topics import COMMAND_REPLIES, TENANCY_COMMANDS
+from schemas.topics import COMMAND_REPLIES
 from services.admin import Admin, bootstrap
 from services.bus.kafka import ensure_topics, producer as make_producer
 from services.bus.replies import ReplyWaiter
 from services.config import Settings, topic_name
 from services.gateway.app import create_app
 from services.gateway.commands import CommandBus
+from services.gateway.routing import command_router
 from services.store.client import Store
 from services.store.migrate import migrate
 from services.worker import Worker
@@ -73,7 +74,7 @@ async def _admin_session(settings: Settings, bootstrap_servers: str, store: Stor
                          instance_id=f"admin-{uuid.uuid4().hex[:12]}")
     await producer.start()
     await waiter.start()
-    bus = CommandBus(producer, waiter, topic_name(settings, TENANCY_COMMANDS), max(settings.reply_timeout, 30))
+    bus = CommandBus(producer, waiter, command_router(settings), max(settings.reply_timeout, 30))
 
     async def close() -> None:
         await waiter.stop()

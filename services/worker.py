@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from services.agents import aggregate
+from schemas import topics as t
+from services.agents import aggregate, monitors
 from services.agents.tenancy import TENANCY
 from services.agents.faust_app import create_app
 from services.agents.batch import BatchConsumer
@@ -26,7 +27,7 @@ from services.store.migrate import migrate
 log = logging.getLogger(__name__)
 
 # The event-sourced contexts this worker decides and projects.
-CONTEXTS = (TENANCY,)
+CONTEXTS = (TENANCY, monitors.MONITORS)
 
 
 class Worker:
@@ -38,6 +39,7 @@ class Worker:
         self._producer = None
         self._watermarks: list[GroupWatermark] = []
         self._consumers: list[BatchConsumer] = []
+        self._ticker: monitors.Ticker | None = None
 
     async def start(self) -> None:
         await ensure_topics(self.bootstrap, self.settings.topic_prefix)
@@ -45,10 +47,21 @@ class Worker:
         self._producer = make_producer(self.bootstrap, idempotent=self.settings.idempotent_producer)
         await self._producer.start()
         args = (self.settings, self.bootstrap, self.store, self._producer)
+        forwarded = GroupWatermark(
+            self.bootstrap, topic_name(self.settings, t.INGEST_MONITORS), monitors.forwarder_group(self.settings)
+        )
+        await forwarded.start()
+        self._watermarks.append(forwarded)
         self._consumers = [
             *(aggregate.projector(ctx, *args) for ctx in CONTEXTS),
             events_consumer(*args),
             *ingest_consumers(*args),
+            monitors.check_in_forwarder(*args),
+            BatchConsumer(
+                "monitors-clock", self.bootstrap, topic_name(self.settings, t.MONITORS_CLOCK_TICK),
+                f"{self.settings.app_id}-monitors-clock",
+                monitors.ClockDispatcher(self.settings, self.store, self._producer, forwarded),
+            ),
         ]
         for consumer in self._consumers:
             await consumer.start()
@@ -61,8 +74,13 @@ class Worker:
             self._watermarks.append(watermark)
             aggregate.install(self._app, self.settings, ctx, aggregate.StateCache(ctx, self.store, watermark))
         await self._app.start()
+        if self.settings.clock == "wall":
+            self._ticker = monitors.Ticker(self.settings, self._producer)
+            self._ticker.start()
 
     async def stop(self) -> None:
+        if self._ticker:
+            await self._ticker.stop()
         if self._app:
             await self._app.stop()
         for watermark in self._watermarks:

@@ -19,7 +19,7 @@ from schemas import topics as t
 from schemas.ingest import IngestItem, Outcome
 from services.agents.batch import BatchConsumer
 from services.config import Settings, topic_name
-from services.ingest import attachments, checkins, feedback, outcome_rows, sessions
+from services.ingest import attachments, feedback, outcome_rows, sessions
 from services.ingest.outcomes import Category
 from services.ingest.processed import Processed
 from services.store.client import Store
@@ -110,7 +110,8 @@ def _transaction(item: IngestItem, _: str) -> Processed:
 
 
 def ingest_consumers(settings: Settings, bootstrap: str, store: Store, producer: AIOKafkaProducer) -> list[BatchConsumer]:
-    """Every ingest consumer but the events one (see `services.agents.events`)."""
+    """Every ingest consumer but those of events (`services.agents.events`) and check-ins
+    (`services.agents.monitors`)."""
 
     def consumer(topic: t.Topic, table: str, columns: Sequence[str], process: Any) -> BatchConsumer:
         handler = ItemProjection(settings, store, producer, table, columns, process)
@@ -119,7 +120,6 @@ def ingest_consumers(settings: Settings, bootstrap: str, store: Store, producer:
 
     return [
         consumer(t.INGEST_SESSIONS, "sessions_raw", sessions.COLUMNS, sessions.process_session_item),
-        consumer(t.INGEST_MONITORS, "checkins_raw", checkins.COLUMNS, lambda i, _: checkins.process_checkin_item(i)),
         consumer(t.INGEST_FEEDBACK, "feedback", feedback.COLUMNS, lambda i, _: feedback.process_feedback_item(i)),
         consumer(t.INGEST_ATTACHMENTS, "attachments", attachments.COLUMNS, attachments.process_attachment_item),
         consumer(t.INGEST_TRANSACTIONS, "outcomes", outcome_rows.COLUMNS, _transaction),

@@ -16,16 +16,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from schemas.topics import COMMAND_REPLIES, TENANCY_COMMANDS
+from schemas.topics import COMMAND_REPLIES
 from services.bus.kafka import producer as make_producer
 from services.bus.replies import ReplyWaiter
 from services.config import Settings, topic_name
 from services.gateway.auth import Authenticator
 from services.gateway.commands import CommandBus
+from services.gateway.routing import command_router
 from services.gateway.errors import HANDLERS
 from services.gateway.keys import KeyCache
 from services.gateway.rate_limits import RateLimiter
-from services.gateway.routes import events, feedback, ingest, keys, members, organizations, projects, teams
+from services.gateway.routes import events, feedback, ingest, keys, members, monitors, organizations, projects, teams
 from services.gateway.runtime import Runtime
 from services.store.client import Store
 
@@ -44,6 +45,7 @@ ROUTES: list[Any] = [
     *ingest.routes,
     *events.routes,
     *feedback.routes,
+    *monitors.routes,
 ]
 
 
@@ -61,7 +63,7 @@ def create_app(settings: Settings, bootstrap: str, store: Store) -> Starlette:
         )
         await producer.start()
         await waiter.start()
-        bus = CommandBus(producer, waiter, topic_name(settings, TENANCY_COMMANDS), settings.reply_timeout)
+        bus = CommandBus(producer, waiter, command_router(settings), settings.reply_timeout)
         app.state.runtime = Runtime(
             settings=settings, store=store, auth=Authenticator(store), bus=bus, producer=producer,
             keys=KeyCache(store), rate_limiter=RateLimiter(),

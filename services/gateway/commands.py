@@ -9,12 +9,13 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import datetime, timezone
+from collections.abc import Callable
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from schemas.commands import CommandMeta, aggregate_key
+from schemas.commands import CommandMeta
 from schemas.replies import Reply
 from services.agents.codec import encode
 from services.bus.replies import ReplyWaiter
@@ -36,10 +37,12 @@ _STATUS = {"conflict": 409, "not_found": 404, "invalid": 400, "forbidden": 403}
 
 
 class CommandBus:
-    def __init__(self, producer: AIOKafkaProducer, waiter: ReplyWaiter, topic: str, timeout: float) -> None:
+    def __init__(self, producer: AIOKafkaProducer, waiter: ReplyWaiter, route: Callable[[Any], tuple[str, str]],
+                 timeout: float) -> None:
+        """`route(command)` names the topic and the aggregate key a command is sent with."""
         self._producer = producer
         self._waiter = waiter
-        self._topic = topic
+        self._route = route
         self._timeout = timeout
 
     def meta(self, actor_user_id: int | None = None) -> CommandMeta:
@@ -57,13 +60,12 @@ class CommandBus:
         (e.g. a slug conflict on update is a 400 in Sentry, on create a 409).
         """
         command_id = command.meta.command_id
+        topic, key = self._route(command)
         fut = self._waiter.expect(command_id)
         try:
             try:
                 await asyncio.wait_for(
-                    self._producer.send_and_wait(
-                        self._topic, encode(command), key=aggregate_key(command).encode()
-                    ),
+                    self._producer.send_and_wait(topic, encode(command), key=key.encode()),
                     timeout=SEND_TIMEOUT,
                 )
             except (KafkaError, asyncio.TimeoutError) as exc:

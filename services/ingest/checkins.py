@@ -1,32 +1,68 @@
-"""Cron `check_in` items → `checkins_raw` rows, kept as received for the monitors model. Pure."""
+"""Cron `check_in` items → commands for the monitor they name, and raw rows. Pure.
+
+The raw row keeps the item as received (`checkins_raw`); the `RecordCheckIn` command makes it
+part of the monitor's model, decided by the monitor's agent. An SDK's `monitor_config` makes the
+command create or update the monitor first (upsert), as the SDKs expect. SDKs send durations in
+seconds; commands carry milliseconds.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from schemas.ingest import IngestItem
+from schemas.monitors import MonitorCommandMeta, RecordCheckIn
 from services.ingest.outcomes import Category
 from services.ingest.processed import Processed, json_object, number, text
+from services.monitors.schedule import ScheduleError, validate_config
+from services.tenancy.slugs import is_valid_slug
 
 COLUMNS = ("org_id", "project_id", "check_in_id", "monitor_slug", "status", "duration", "environment",
            "payload", "received")
 STATUSES = {"in_progress", "ok", "error"}
 
 
-def process_checkin_item(item: IngestItem) -> Processed:
+@dataclass
+class CheckInResult:
+    processed: Processed
+    command: RecordCheckIn | None = None
+
+
+def process_checkin_item(item: IngestItem, origin: str) -> CheckInResult:
     out = Processed()
     body = json_object(item.payload)
     if body is None:
         out.reject(item, Category.MONITOR, "invalid_json")
-        return out
+        return CheckInResult(out)
     check_in_id = text(body.get("check_in_id"), 64).replace("-", "").lower()
     slug = text(body.get("monitor_slug"), 50)
     status = body.get("status")
-    if len(check_in_id) != 32 or not slug or status not in STATUSES:
+    if len(check_in_id) != 32 or not is_valid_slug(slug) or status not in STATUSES:
         out.reject(item, Category.MONITOR, "invalid_checkin")
-        return out
+        return CheckInResult(out)
+    config = None
+    if isinstance(body.get("monitor_config"), dict):
+        try:
+            config = validate_config(body["monitor_config"])
+        except ScheduleError:
+            out.reject(item, Category.MONITOR, "invalid_monitor_config")
+            return CheckInResult(out)
+    seconds = number(body.get("duration"))
+    environment = text(body.get("environment"), 64) or "production"
+    command = RecordCheckIn(
+        meta=MonitorCommandMeta(command_id=f"checkin:{origin}", at=item.received),
+        org_id=item.org_id,
+        slug=slug,
+        check_in_id=check_in_id,
+        environment=environment,
+        status=None if status == "in_progress" else status,
+        duration=int(seconds * 1000) if seconds is not None and 0 <= seconds < 2**31 / 1000 else None,
+        project_id=item.project_id,
+        upsert_config=config,
+    )
     out.rows.append((
-        item.org_id, item.project_id, check_in_id, slug, status, number(body.get("duration")),
-        text(body.get("environment"), 64) or "production", item.payload.decode("utf-8", "replace"),
-        item.received,
+        item.org_id, item.project_id, check_in_id, slug, status, seconds, environment,
+        item.payload.decode("utf-8", "replace"), item.received,
     ))
     out.accept(item, Category.MONITOR)
-    return out
+    return CheckInResult(out, command)

@@ -21,6 +21,20 @@ KNOWN_DEVIATIONS = {
     # Sentry answers a key's rate limit as {"window", "count"}; the reference says string.
     ("/api/0/projects/{organization_slug}/{project_slug}/keys/", "$[*].rateLimit"),
     ("/api/0/projects/{organization_slug}/{project_slug}/keys/{key_id}/", "$.rateLimit"),
+    # Sentry answers a monitor's environments as a list; the reference shows one object.
+    ("/api/0/organizations/{organization_slug}/monitors/", "$[*].environments"),
+    ("/api/0/organizations/{organization_slug}/monitors/", "$.environments"),
+    ("/api/0/organizations/{organization_slug}/monitors/{monitor_slug}/", "$.environments"),
+    # Sentry answers null where a check-in has no duration, attachment or expected time yet.
+    ("/api/0/organization/{organization_slug}/monitors/{monitor_slug}/checkins/", "$[*].duration"),
+    ("/api/0/organization/{organization_slug}/monitors/{monitor_slug}/checkins/", "$[*].attachmentId"),
+    ("/api/0/organization/{organization_slug}/monitors/{monitor_slug}/checkins/", "$[*].expectedTime"),
+    ("/api/0/organization/{organization_slug}/monitors/{monitor_slug}/checkins/", "$.duration"),
+    ("/api/0/organization/{organization_slug}/monitors/{monitor_slug}/checkins/", "$.attachmentId"),
+    ("/api/0/organization/{organization_slug}/monitors/{monitor_slug}/checkins/", "$.expectedTime"),
+    ("/api/0/organization/{organization_slug}/monitors/{monitor_slug}/checkins/{checkin_id}/", "$.duration"),
+    ("/api/0/organization/{organization_slug}/monitors/{monitor_slug}/checkins/{checkin_id}/", "$.attachmentId"),
+    ("/api/0/organization/{organization_slug}/monitors/{monitor_slug}/checkins/{checkin_id}/", "$.expectedTime"),
 }
 
 

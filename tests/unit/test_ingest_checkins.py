@@ -1,4 +1,5 @@
-"""Cron `check_in` items become `checkins_raw` rows (kept as received) and monitor outcomes."""
+"""Cron `check_in` items become `checkins_raw` rows (kept as received), monitor outcomes, and
+`RecordCheckIn` commands for the monitor they name."""
 
 from __future__ import annotations
 
@@ -21,6 +22,13 @@ def _item(body: object) -> IngestItem:
                       payload=payload)
 
 
+ORIGIN = "ingest-monitors/0/7"
+
+
+def _process(item: IngestItem):  # type: ignore[no-untyped-def]
+    return process_checkin_item(item, ORIGIN).processed
+
+
 def _row(out) -> dict[str, object]:
     [row] = out.rows
     return dict(zip(COLUMNS, row, strict=True))
@@ -30,7 +38,7 @@ def test_a_finished_check_in_is_stored_as_received_and_accepted_as_a_monitor():
     body = {"check_in_id": CHECK_IN_ID, "monitor_slug": "nightly-backup", "status": "ok",
             "duration": 12.5, "environment": "staging"}
     item = _item(body)
-    out = process_checkin_item(item)
+    out = _process(item)
 
     row = _row(out)
     assert row["org_id"] == 1 and row["project_id"] == 30
@@ -51,7 +59,7 @@ def test_a_finished_check_in_is_stored_as_received_and_accepted_as_a_monitor():
 
 
 def test_an_in_progress_check_in_without_environment_or_duration_is_production():
-    out = process_checkin_item(_item({"check_in_id": CHECK_IN_ID.upper(), "monitor_slug": "job",
+    out = _process(_item({"check_in_id": CHECK_IN_ID.upper(), "monitor_slug": "job",
                                       "status": "in_progress"}))
     row = _row(out)
     assert row["check_in_id"] == "83a7c0f91e3c4b6c9f8e5c2a1d0b7e64"
@@ -62,7 +70,7 @@ def test_an_in_progress_check_in_without_environment_or_duration_is_production()
 
 @pytest.mark.parametrize("status", sorted(STATUSES))
 def test_every_check_in_status_an_sdk_sends_is_accepted(status):
-    out = process_checkin_item(_item({"check_in_id": CHECK_IN_ID, "monitor_slug": "job", "status": status}))
+    out = _process(_item({"check_in_id": CHECK_IN_ID, "monitor_slug": "job", "status": status}))
     assert _row(out)["status"] == status
     assert [o.outcome for o in out.outcomes] == [OutcomeKind.ACCEPTED]
 
@@ -77,7 +85,7 @@ def test_every_check_in_status_an_sdk_sends_is_accepted(status):
     {"check_in_id": CHECK_IN_ID, "monitor_slug": "job", "status": "OK"},
 ], ids=["no-id", "short-id", "no-slug", "empty-slug", "no-status", "server-side-status", "upper-status"])
 def test_a_check_in_missing_its_id_slug_or_a_known_status_is_invalid(body):
-    out = process_checkin_item(_item(body))
+    out = _process(_item(body))
 
     assert out.rows == []
     [rejected] = out.outcomes
@@ -88,7 +96,7 @@ def test_a_check_in_missing_its_id_slug_or_a_known_status_is_invalid(body):
 
 @pytest.mark.parametrize("payload", [b"{", b"[]", b"null"])
 def test_a_check_in_that_is_not_a_json_object_is_invalid_json(payload):
-    out = process_checkin_item(_item(payload))
+    out = _process(_item(payload))
     assert out.rows == []
     assert [(o.outcome, o.category, o.reason) for o in out.outcomes] == [
         (OutcomeKind.INVALID, Category.MONITOR, "invalid_json"),
@@ -96,10 +104,39 @@ def test_a_check_in_that_is_not_a_json_object_is_invalid_json(payload):
 
 
 def test_a_long_slug_is_cut_to_fifty_characters():
-    out = process_checkin_item(_item({"check_in_id": CHECK_IN_ID, "monitor_slug": "x" * 80, "status": "ok"}))
+    out = _process(_item({"check_in_id": CHECK_IN_ID, "monitor_slug": "x" * 80, "status": "ok"}))
     assert _row(out)["monitor_slug"] == "x" * 50
 
 
 def test_processing_the_same_check_in_twice_yields_the_same_row():
     item = _item({"check_in_id": CHECK_IN_ID, "monitor_slug": "job", "status": "error"})
-    assert process_checkin_item(item).rows == process_checkin_item(item).rows
+    assert process_checkin_item(item, ORIGIN) == process_checkin_item(item, ORIGIN)
+
+
+def test_a_check_in_becomes_a_command_for_its_monitor_in_milliseconds():
+    body = {"check_in_id": CHECK_IN_ID, "monitor_slug": "nightly", "status": "ok", "duration": 2.5,
+            "environment": "staging",
+            "monitor_config": {"schedule": {"type": "crontab", "value": "0 * * * *"}, "timezone": "Europe/Vienna"}}
+    command = process_checkin_item(_item(body), ORIGIN).command
+    assert command is not None
+    assert (command.org_id, command.slug, command.environment) == (1, "nightly", "staging")
+    assert command.check_in_id == "83a7c0f91e3c4b6c9f8e5c2a1d0b7e64"
+    assert command.status == "ok" and command.duration == 2500
+    assert command.upsert_config is not None and command.upsert_config.timezone == "Europe/Vienna"
+    assert command.project_id == 30 and command.meta.at == RECEIVED
+    # The command id comes from where the item was read: a replay is recognised as a duplicate.
+    assert command.meta.command_id == f"checkin:{ORIGIN}"
+
+
+def test_an_in_progress_check_in_is_a_command_without_status():
+    body = {"check_in_id": CHECK_IN_ID, "monitor_slug": "job", "status": "in_progress"}
+    command = process_checkin_item(_item(body), ORIGIN).command
+    assert command is not None and command.status is None
+
+
+def test_a_bad_monitor_config_makes_the_check_in_invalid_and_sends_nothing():
+    body = {"check_in_id": CHECK_IN_ID, "monitor_slug": "job", "status": "ok",
+            "monitor_config": {"schedule": {"type": "crontab", "value": "not cron"}}}
+    result = process_checkin_item(_item(body), ORIGIN)
+    assert result.command is None and result.processed.rows == []
+    assert [o.reason for o in result.processed.outcomes] == ["invalid_monitor_config"]

@@ -1,0 +1,177 @@
+"""The monitors context: its aggregate agent, the check-in forwarder and the clock.
+
+- Check-in items from envelopes (`ingest-monitors`) become `RecordCheckIn` commands on
+  `monitors-commands`, keyed by the monitor, so REST and SDK check-ins meet in one model.
+- The clock: a ticker publishes one tick per minute to `monitors-clock-tick` (unless the
+  clock is manual, as in tests, which publish ticks themselves). The dispatcher takes a tick
+  only once every check-in received before it has been forwarded (the forwarder's group has
+  caught up), so a lagging ingestion never produces a false "missed"; then it sends a
+  `ClockTick` task to every monitor whose deadline the tick passed. The monitor's agent
+  decides with its own state, so a stale deadline in the projection costs a no-op, never a
+  wrong verdict. Tick tasks carry ids derived from the tick, so duplicates are dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import msgspec
+from aiokafka import AIOKafkaProducer
+
+from schemas import monitors as m
+from schemas import topics as t
+from services.agents.aggregate import Context
+from services.agents.batch import BatchConsumer
+from services.agents.ingest import DeadLetters, decoded_items, origin, publish_outcomes
+from services.bus.watermark import GroupWatermark
+from services.config import Settings, topic_name
+from services.ingest import checkins
+from services.monitors import project as monitor_project
+from services.monitors.decide import decide
+from services.monitors.evolve import fold
+from services.monitors.state import initial_state
+from services.store.client import Store
+
+log = logging.getLogger(__name__)
+
+encode = msgspec.msgpack.Encoder().encode
+decode_command = msgspec.msgpack.Decoder(m.MonitorCommand).decode
+decode_event = msgspec.msgpack.Decoder(m.MonitorEvent).decode
+
+
+def _key(command: Any) -> str:
+    return m.monitor_key(command.org_id, command.slug)
+
+
+MONITORS = Context(
+    name="monitors",
+    commands=t.MONITORS_COMMANDS,
+    events=t.MONITORS_EVENTS,
+    dead_letters=t.MONITORS_COMMANDS_DLQ,
+    event_log_table="monitor_events",
+    decode_command=decode_command,
+    decode_event=decode_event,
+    key_of=_key,
+    decide=decide,
+    fold=fold,
+    initial_state=initial_state,
+    project=monitor_project.project,
+    columns=monitor_project.COLUMNS,
+)
+
+
+class CheckInForwarder:
+    """Batch handler of `ingest-monitors`: commands to the monitors, outcomes, raw rows."""
+
+    def __init__(self, settings: Settings, store: Store, producer: AIOKafkaProducer) -> None:
+        self._store = store
+        self._producer = producer
+        self._commands = topic_name(settings, t.MONITORS_COMMANDS)
+        self._outcomes = topic_name(settings, t.OUTCOMES)
+        self._dead = DeadLetters(settings, producer)
+
+    async def __call__(self, messages: list[Any]) -> None:
+        rows: list[tuple[Any, ...]] = []
+        outcomes = []
+        sends = []
+        for msg, item in await decoded_items(messages, self._dead):
+            result = checkins.process_checkin_item(item, origin(msg))
+            rows.extend(result.processed.rows)
+            outcomes.extend(result.processed.outcomes)
+            if result.command is not None:
+                key = m.monitor_key(result.command.org_id, result.command.slug).encode()
+                sends.append(await self._producer.send(self._commands, encode(result.command), key=key))
+        await asyncio.gather(*sends)
+        await publish_outcomes(self._producer, self._outcomes, outcomes)
+        await asyncio.to_thread(self._store.insert, "checkins_raw", rows, checkins.COLUMNS)
+
+
+def forwarder_group(settings: Settings) -> str:
+    return f"{settings.app_id}-{t.INGEST_MONITORS.name}"
+
+
+def check_in_forwarder(settings: Settings, bootstrap: str, store: Store, producer: AIOKafkaProducer) -> BatchConsumer:
+    return BatchConsumer("ingest-monitors-forwarder", bootstrap, topic_name(settings, t.INGEST_MONITORS),
+                         forwarder_group(settings), CheckInForwarder(settings, store, producer))
+
+
+def tick(at: datetime) -> m.ClockTick:
+    """The tick message for minute `at` (its id is the minute, so two tickers agree)."""
+    minute = at.astimezone(timezone.utc).replace(second=0, microsecond=0)
+    return m.ClockTick(meta=m.MonitorCommandMeta(command_id=f"tick:{minute.isoformat()}", at=minute),
+                       org_id=0, slug="")
+
+
+def due_monitors(store: Store, at: datetime) -> list[tuple[int, str]]:
+    """(org id, slug) of monitors with a check-in deadline or an open check-in's timeout by `at`."""
+    rows = store.query(
+        "SELECT DISTINCT org_id, slug FROM {db}.monitor_deadlines FINAL WHERE deleted = 0 AND"
+        " ((next_checkin_latest IS NOT NULL AND next_checkin_latest <= {at:DateTime64(3, 'UTC')})"
+        " OR (open_timeouts IS NOT NULL AND open_timeouts <= {at:DateTime64(3, 'UTC')}))",
+        {"at": at},
+    )
+    return [(org_id, slug) for org_id, slug in rows]
+
+
+class ClockDispatcher:
+    """Batch handler of `monitors-clock-tick`: one ClockTick task per due monitor per tick."""
+
+    def __init__(self, settings: Settings, store: Store, producer: AIOKafkaProducer, watermark: GroupWatermark) -> None:
+        self._store = store
+        self._producer = producer
+        self._watermark = watermark
+        self._commands = topic_name(settings, t.MONITORS_COMMANDS)
+        self._dead = topic_name(settings, t.MONITORS_COMMANDS_DLQ)
+
+    async def __call__(self, messages: list[Any]) -> None:
+        for msg in messages:
+            try:
+                tick_command = decode_command(msg.value)
+            except msgspec.DecodeError as exc:
+                await self._producer.send_and_wait(self._dead, msg.value, headers=[("reason", str(exc).encode())])
+                continue
+            at = tick_command.meta.at
+            for partition in range(t.INGEST_MONITORS.partitions):
+                await self._watermark.wait_caught_up(partition, timeout=300)
+            due = await asyncio.to_thread(due_monitors, self._store, at)
+            sends = []
+            for org_id, slug in due:
+                task = m.ClockTick(
+                    meta=m.MonitorCommandMeta(command_id=f"{tick_command.meta.command_id}:{org_id}:{slug}", at=at),
+                    org_id=org_id, slug=slug,
+                )
+                sends.append(await self._producer.send(self._commands, encode(task),
+                                                       key=m.monitor_key(org_id, slug).encode()))
+            await asyncio.gather(*sends)
+
+
+class Ticker:
+    """Publishes a tick at every minute boundary of the wall clock."""
+
+    def __init__(self, settings: Settings, producer: AIOKafkaProducer) -> None:
+        self._producer = producer
+        self._topic = topic_name(settings, t.MONITORS_CLOCK_TICK)
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="monitors-ticker")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            now = datetime.now(timezone.utc)
+            following = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+            await asyncio.sleep((following - now).total_seconds())
+            try:
+                await self._producer.send_and_wait(self._topic, encode(tick(following)))
+            except Exception:  # the next minute's tick covers this one: deadlines are "<= at"
+                log.warning("publishing the clock tick failed", exc_info=True)

@@ -1,0 +1,199 @@
+"""Cron monitors end to end: REST monitors and check-ins, the SDK and sentry-cli as clients,
+and the clock (driven by ticks the test publishes, not by sleeping) marking missed and
+timed-out check-ins and moving environments between ok and error."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sentry_sdk
+from aiokafka import AIOKafkaProducer
+
+from schemas.topics import MONITORS_CLOCK_TICK
+from services.agents.monitors import encode, tick
+from tests.e2e.test_sdk_ingestion import eventually
+from tests.support.api import call
+from tests.support.picket import PicketProcess
+
+ORG = "crons"
+
+
+@pytest.fixture(scope="module")
+def p(kafka, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PicketProcess]:  # type: ignore[no-untyped-def]
+    proc = PicketProcess(kafka.bootstrap, tmp_path_factory.mktemp("crons"), org=ORG,
+                         env={"PICKET_CLOCK": "manual"}).start()
+    yield proc
+    proc.stop()
+
+
+def publish_tick(p: PicketProcess, at: datetime) -> None:
+    async def send() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=p.bootstrap, acks="all")
+        await producer.start()
+        try:
+            await producer.send_and_wait(p.prefix + MONITORS_CLOCK_TICK.name, encode(tick(at)))
+        finally:
+            await producer.stop()
+
+    asyncio.run(send())
+
+
+def _create(p: PicketProcess, slug: str, config: dict[str, Any]) -> dict[str, Any]:
+    with p.client() as http:
+        created = call(http, "POST", f"/api/0/organizations/{ORG}/monitors/",
+                       json={"project": "default", "name": slug, "slug": slug, "type": "cron_job", "config": config})
+    assert created.status_code == 201, created.text
+    return created.json()
+
+
+def _check_ins(p: PicketProcess, slug: str) -> list[dict[str, Any]]:
+    with p.client() as http:
+        return call(http, "GET", f"/api/0/organization/{ORG}/monitors/{slug}/checkins/").json()
+
+
+def _environment(p: PicketProcess, slug: str) -> dict[str, Any]:
+    with p.client() as http:
+        monitor = call(http, "GET", f"/api/0/organizations/{ORG}/monitors/{slug}/").json()
+    return {e["name"]: e for e in monitor["environments"]}.get("production", {})
+
+
+def test_monitor_crud_and_validation(p: PicketProcess) -> None:
+    created = _create(p, "nightly-report", {"schedule_type": "crontab", "schedule": "*/5 * * * *",
+                                           "timezone": "Europe/Vienna", "checkin_margin": 5, "max_runtime": 30})
+    assert created["slug"] == "nightly-report" and created["config"]["schedule"] == "*/5 * * * *"
+    assert created["config"]["timezone"] == "Europe/Vienna"
+    with p.client() as http:
+        listed = call(http, "GET", f"/api/0/organizations/{ORG}/monitors/").json()
+        assert "nightly-report" in {x["slug"] for x in listed}
+        updated = call(http, "PUT", f"/api/0/organizations/{ORG}/monitors/nightly-report/",
+                       json={"project": "default", "name": "Nightly", "type": "cron_job",
+                             "config": {"schedule_type": "interval", "schedule": [2, "hour"]}})
+        assert updated.json()["name"] == "Nightly" and updated.json()["config"]["schedule"] == [2, "hour"]
+        for bad in (
+            {"schedule_type": "crontab", "schedule": "61 * * * *"},
+            {"schedule_type": "crontab", "schedule": "* * * *"},
+            {"schedule_type": "crontab", "schedule": "0 * * * *", "timezone": "Mars/Olympus"},
+            {"schedule_type": "interval", "schedule": [1, "fortnight"]},
+        ):
+            response = http.post(f"/api/0/organizations/{ORG}/monitors/",
+                                 json={"project": "default", "name": "bad", "type": "cron_job", "config": bad})
+            assert response.status_code == 400 and response.json()["detail"], bad
+        duplicate = http.post(f"/api/0/organizations/{ORG}/monitors/",
+                              json={"project": "default", "name": "x", "slug": "nightly-report", "type": "cron_job",
+                                    "config": {"schedule": "0 * * * *"}})
+        assert duplicate.status_code == 409
+        assert call(http, "DELETE", f"/api/0/organizations/{ORG}/monitors/nightly-report/").status_code == 202
+        assert http.get(f"/api/0/organizations/{ORG}/monitors/nightly-report/").status_code == 404
+
+
+def test_check_in_lifecycle_over_rest(p: PicketProcess) -> None:
+    _create(p, "backup", {"schedule_type": "crontab", "schedule": "0 * * * *", "max_runtime": 10})
+    base = f"/api/0/organization/{ORG}/monitors/backup/checkins/"
+    with p.client() as http:
+        started = call(http, "POST", base, json={})
+        assert started.status_code == 201 and started.json()["status"] == "in_progress"
+        check_in_id = started.json()["id"]
+        heartbeat = call(http, "PUT", f"{base}{check_in_id}/", json={})
+        assert heartbeat.json()["status"] == "in_progress"
+        done = call(http, "PUT", f"{base}latest/", json={"status": "ok", "duration": 1234})
+        assert done.json()["id"] == check_in_id and done.json()["status"] == "ok" and done.json()["duration"] == 1234
+        again = http.put(f"{base}{check_in_id}/", json={"status": "error"})
+        assert again.status_code == 400 and again.json()["detail"]
+        assert http.post(base, json={"status": "running"}).status_code == 400
+        assert http.post(f"/api/0/organization/{ORG}/monitors/nope/checkins/", json={}).status_code == 404
+    assert [c["status"] for c in _check_ins(p, "backup")] == ["ok"]
+    assert _environment(p, "backup")["status"] == "ok"
+
+
+def test_missed_check_ins_and_thresholds_follow_the_clock(p: PicketProcess) -> None:
+    _create(p, "every-minute", {"schedule_type": "interval", "schedule": [1, "minute"], "checkin_margin": 1,
+                                "failure_issue_threshold": 2, "recovery_threshold": 2})
+    base = f"/api/0/organization/{ORG}/monitors/every-minute/checkins/"
+    with p.client() as http:
+        call(http, "POST", base, json={"status": "ok"})
+    latest = datetime.fromisoformat(_environment(p, "every-minute")["nextCheckInLatest"].replace("Z", "+00:00"))
+    publish_tick(p, latest - timedelta(minutes=1))  # before the deadline: nothing happens
+    publish_tick(p, latest)  # the expected check-in's margin has passed: one missed
+    missed = eventually(lambda: _check_ins(p, "every-minute"),
+                        lambda v: sum(c["status"] == "missed" for c in v) >= 1)
+    assert sum(c["status"] == "missed" for c in missed) == 1
+    assert missed[0]["expectedTime"] is not None
+    assert _environment(p, "every-minute")["status"] == "ok", "one miss is below the threshold of 2"
+    publish_tick(p, latest + timedelta(minutes=1))
+    eventually(lambda: _environment(p, "every-minute"), lambda env: env.get("status") == "error")
+    with p.client() as http:
+        call(http, "POST", base, json={"status": "ok"})
+        assert _environment(p, "every-minute")["status"] == "error", "one success is below recovery"
+        call(http, "POST", base, json={"status": "ok"})
+    assert _environment(p, "every-minute")["status"] == "ok"
+
+
+def test_an_overrun_times_out_and_a_late_ok_does_not_reopen_it(p: PicketProcess) -> None:
+    _create(p, "long-job", {"schedule_type": "crontab", "schedule": "0 0 * * *", "max_runtime": 1})
+    base = f"/api/0/organization/{ORG}/monitors/long-job/checkins/"
+    with p.client() as http:
+        check_in_id = call(http, "POST", base, json={"status": "in_progress"}).json()["id"]
+        publish_tick(p, datetime.now(timezone.utc) + timedelta(minutes=5))
+        eventually(lambda: _check_ins(p, "long-job"), lambda v: v and v[0]["status"] == "timeout")
+        late = http.put(f"{base}{check_in_id}/", json={"status": "ok"})
+        assert late.status_code == 400
+    assert [c["status"] for c in _check_ins(p, "long-job")] == ["timeout"]
+
+
+def test_sdk_check_ins_create_and_feed_monitors(p: PicketProcess) -> None:
+    from sentry_sdk.crons import capture_checkin, monitor
+
+    sentry_sdk.init(dsn=p.dsn, default_integrations=False)
+    try:
+        config = {"schedule": {"type": "crontab", "value": "*/5 * * * *"}, "timezone": "Europe/Vienna",
+                  "checkin_margin": 2, "max_runtime": 10}
+        check_in_id = capture_checkin(monitor_slug="sdk-job", status="in_progress", monitor_config=config)
+        capture_checkin(monitor_slug="sdk-job", check_in_id=check_in_id, status="ok", duration=2.5,
+                        monitor_config=config)
+
+        @monitor(monitor_slug="decorated-job", monitor_config=config)
+        def job() -> None:
+            pass
+
+        job()
+        sentry_sdk.flush()
+    finally:
+        sentry_sdk.get_client().close()
+        sentry_sdk.init()
+    statuses = eventually(lambda: [c["status"] for c in _check_ins(p, "sdk-job")] if _exists(p, "sdk-job") else [],
+                          lambda v: v == ["ok"])
+    assert statuses == ["ok"]
+    assert _check_ins(p, "sdk-job")[0]["duration"] == 2500
+    eventually(lambda: _exists(p, "decorated-job") and _check_ins(p, "decorated-job"),
+               lambda v: bool(v) and v[0]["status"] == "ok")
+    with p.client() as http:
+        made = call(http, "GET", f"/api/0/organizations/{ORG}/monitors/sdk-job/").json()
+    assert made["config"]["timezone"] == "Europe/Vienna" and made["config"]["schedule"] == "*/5 * * * *"
+
+
+def _exists(p: PicketProcess, slug: str) -> bool:
+    with p.client() as http:
+        return http.get(f"/api/0/organizations/{ORG}/monitors/{slug}/").status_code == 200
+
+
+def test_sentry_cli_monitors_run(p: PicketProcess) -> None:
+    cli = Path(sys.executable).with_name("sentry-cli")
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(p.data_dir), "SENTRY_DSN": p.dsn,
+           "SENTRY_LOG_LEVEL": "warn"}
+    out = subprocess.run([str(cli), "monitors", "run", "--schedule", "0 * * * *", "cli-job", "--", "true"],
+                         env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+    deadline = time.monotonic() + 30
+    while not (_exists(p, "cli-job") and _check_ins(p, "cli-job")):
+        assert time.monotonic() < deadline, "sentry-cli's check-ins did not arrive"
+        time.sleep(0.3)
+    assert _check_ins(p, "cli-job")[0]["status"] == "ok"
