@@ -34,6 +34,11 @@ def fuzz_target(kafka, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tup
         assert httpx.post(url, json=event).status_code == 200
         feedback = {"event_id": uuid.uuid4().hex, "name": "Seed", "email": "seed@example.com", "comments": "seeded"}
         assert http.post("/api/0/projects/fuzz/fuzz-project/user-feedback/", json=feedback).status_code == 200
+        monitor = {"project": "fuzz-project", "name": "fuzz-monitor", "slug": "fuzz-monitor", "type": "cron_job",
+                   "config": {"schedule_type": "crontab", "schedule": "0 * * * *"}}
+        assert http.post("/api/0/organizations/fuzz/monitors/", json=monitor).status_code == 201
+        checkin = http.post("/api/0/organization/fuzz/monitors/fuzz-monitor/checkins/", json={"status": "ok"})
+        assert checkin.status_code == 201
         deadline = time.monotonic() + 30
         while not http.get("/api/0/projects/fuzz/fuzz-project/issues/").json():
             assert time.monotonic() < deadline, "the seed event did not become an issue"

@@ -197,3 +197,50 @@ def test_sentry_cli_monitors_run(p: PicketProcess) -> None:
         assert time.monotonic() < deadline, "sentry-cli's check-ins did not arrive"
         time.sleep(0.3)
     assert _check_ins(p, "cli-job")[0]["status"] == "ok"
+
+
+def test_environments_filters_environment_delete_and_dsn_check_ins(p: PicketProcess) -> None:
+    import httpx
+
+    _create(p, "multi-env", {"schedule_type": "crontab", "schedule": "0 * * * *"})
+    base = f"/api/0/organization/{ORG}/monitors/multi-env/checkins/"
+    with p.client() as http:
+        call(http, "POST", base, json={"status": "ok", "environment": "production"})
+        call(http, "POST", base, json={"status": "error", "environment": "staging"})
+        detail = call(http, "GET", f"/api/0/organizations/{ORG}/monitors/multi-env/").json()
+        assert {e["name"]: e["status"] for e in detail["environments"]} == {"production": "ok", "staging": "error"}
+        only = call(http, "GET", f"/api/0/organizations/{ORG}/monitors/multi-env/",
+                    params={"environment": "staging"}).json()
+        assert [e["name"] for e in only["environments"]] == ["staging"]
+        project_id = detail["project"]["id"]
+        by_project = call(http, "GET", f"/api/0/organizations/{ORG}/monitors/", params={"project": project_id}).json()
+        assert "multi-env" in {x["slug"] for x in by_project}
+        assert call(http, "GET", f"/api/0/organizations/{ORG}/monitors/", params={"project": "999"}).json() == []
+        gone = call(http, "DELETE", f"/api/0/organizations/{ORG}/monitors/multi-env/", params={"environment": "staging"})
+        assert gone.status_code == 202
+        after = call(http, "GET", f"/api/0/organizations/{ORG}/monitors/multi-env/").json()
+        assert [e["name"] for e in after["environments"]] == ["production"], "only that environment went"
+    # A DSN may check in and gets only the id back.
+    by_dsn = httpx.post(f"{p.url}{base}", json={"status": "ok"}, headers={"Authorization": f"DSN {p.dsn}"})
+    assert by_dsn.status_code == 201 and set(by_dsn.json()) == {"id"}
+    bad_dsn = httpx.post(f"{p.url}{base}", json={"status": "ok"}, headers={"Authorization": "DSN http://00@x/1"})
+    assert bad_dsn.status_code == 401
+
+
+def test_monitor_state_survives_a_restart(kafka, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The monitor agent rebuilds a monitor from its log: an open check-in can be finished,
+    and a finished one still cannot change, after a SIGKILL and a restart."""
+    proc = PicketProcess(kafka.bootstrap, tmp_path / "restart", org=ORG, env={"PICKET_CLOCK": "manual"}).start()
+    try:
+        _create(proc, "survivor", {"schedule_type": "crontab", "schedule": "0 * * * *"})
+        base = f"/api/0/organization/{ORG}/monitors/survivor/checkins/"
+        with proc.client() as http:
+            open_id = call(http, "POST", base, json={}).json()["id"]
+            done_id = call(http, "POST", base, json={"status": "ok"}).json()["id"]
+        proc.stop(kill=True)
+        proc.start()
+        with proc.client() as http:
+            assert call(http, "PUT", f"{base}{open_id}/", json={"status": "ok"}).json()["status"] == "ok"
+            assert http.put(f"{base}{done_id}/", json={"status": "error"}).status_code == 400
+    finally:
+        proc.stop(kill=True)

@@ -46,11 +46,20 @@ OPERATIONS = [
     ("GET", "/api/0/projects/{organization_slug}/{project_slug}/user-feedback/"),
     ("POST", "/api/0/projects/{organization_slug}/{project_slug}/user-feedback/"),
     ("GET", "/api/0/projects/{organization_slug}/{project_slug}/users/"),
+    ("GET", "/api/0/organizations/{organization_slug}/monitors/"),
+    ("POST", "/api/0/organizations/{organization_slug}/monitors/"),
+    ("GET", "/api/0/organizations/{organization_slug}/monitors/{monitor_slug}/"),
+    ("PUT", "/api/0/organizations/{organization_slug}/monitors/{monitor_slug}/"),
+    ("DELETE", "/api/0/organizations/{organization_slug}/monitors/{monitor_slug}/"),
+    ("GET", "/api/0/organization/{organization_slug}/monitors/{monitor_slug}/checkins/"),
+    ("POST", "/api/0/organization/{organization_slug}/monitors/{monitor_slug}/checkins/"),
+    ("PUT", "/api/0/organization/{organization_slug}/monitors/{monitor_slug}/checkins/{checkin_id}/"),
 ]
 
 # Path parameters point at the fuzz organization made by the `fuzz_target` fixture; the
 # generated bodies and query strings are what varies.
-FUZZ = {"organization_slug": "fuzz", "team_slug": "fuzz-team", "project_slug": "fuzz-project"}
+FUZZ = {"organization_slug": "fuzz", "team_slug": "fuzz-team", "project_slug": "fuzz-project",
+        "monitor_slug": "fuzz-monitor"}
 
 
 def _schema(mode: GenerationMode):  # type: ignore[no-untyped-def]
