@@ -26,7 +26,9 @@ from services.gateway.routing import command_router
 from services.gateway.errors import HANDLERS
 from services.gateway.keys import KeyCache
 from services.gateway.rate_limits import RateLimiter
-from services.gateway.routes import events, feedback, ingest, keys, members, monitors, organizations, projects, teams
+from services.gateway.routes import (
+    events, feedback, ingest, keys, members, monitors, organizations, projects, stats, teams,
+)
 from services.gateway.runtime import Runtime
 from services.store.client import Store
 
@@ -46,6 +48,7 @@ ROUTES: list[Any] = [
     *events.routes,
     *feedback.routes,
     *monitors.routes,
+    *stats.routes,
 ]
 
 

@@ -1,0 +1,46 @@
+"""Usage statistics over outcomes: `GET /api/0/organizations/{org}/stats_v2/`."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from services.gateway.errors import bad_request, forbidden
+from services.gateway.runtime import runtime
+from services.stats import stats_v2
+from services.stats.periods import InvalidParams
+
+READ = ("org:read", "org:write", "org:admin")
+
+
+def _params(request: Request) -> dict[str, list[str]]:
+    params: dict[str, list[str]] = {}
+    for name, value in request.query_params.multi_items():
+        params.setdefault(name, []).append(value)
+    return params
+
+
+async def organization_stats_v2(request: Request) -> JSONResponse:
+    rt = runtime(request)
+    access = await rt.auth.organization(request, request.path_params["organization_slug"], READ)
+    records = await rt.org_records(access.organization.id, "project")
+    try:
+        query = stats_v2.parse(
+            _params(request), org_id=access.organization.id,
+            accessible_project_ids=[p.id for p in records["project"]], now=datetime.now(timezone.utc),
+        )
+    except InvalidParams as exc:
+        raise bad_request(exc.detail) from None
+    except PermissionError:
+        raise forbidden() from None
+    sql, params = stats_v2.sql(query)
+    rows = await rt.store.aquery(sql, params)
+    return JSONResponse(stats_v2.response(query, rows))
+
+
+routes = [
+    Route("/api/0/organizations/{organization_slug}/stats_v2/", organization_stats_v2, methods=["GET"]),
+]
