@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -77,7 +76,7 @@ from schemas.monitors import (
 )
 from services.monitors import schedule
 from services.monitors.state import MonitorState
-from services.tenancy.decide import Accepted, Decision, Rejected
+from services.decisions import Accepted, Decision, Emitter, Rejected
 
 __all__ = ["Accepted", "Decision", "Rejected", "decide"]
 
@@ -97,49 +96,22 @@ _EPOCH_MS = 1_704_067_200_000
 _replace = msgspec.structs.replace
 
 
-@dataclass
-class _Emitter:
-    """Stamps events with ids, versions and the caller to answer; ids derive from the command.
+class _Emitter(Emitter):
+    """Also tracks `monitor`: the record as the events emitted so far leave it, so that `sync`
+    emits a `MonitorUpdated` only when the decision changed it since."""
 
-    `monitor` is the record as the events emitted so far leave it, so that `sync` emits a
-    `MonitorUpdated` only when the decision changed it since.
-    """
-
-    command: Any
-    key: str
-    version: int
-    monitor: Monitor | None
-    events: list[Any] = field(default_factory=list)
+    def __init__(self, command: Any, key: str, version: int, monitor: Monitor | None) -> None:
+        super().__init__(command, key, version, MonitorEventMeta, command.meta.at)
+        self.monitor = monitor
 
     def __call__(self, event_type: type, **payload: Any) -> None:
-        meta = self.command.meta
-        n = len(self.events)
-        self.events.append(
-            event_type(
-                meta=MonitorEventMeta(
-                    event_id=f"{meta.command_id}:{n}",
-                    aggregate=self.key,
-                    version=self.version + n + 1,
-                    timestamp=meta.at,
-                    command_id=meta.command_id,
-                ),
-                **payload,
-            )
-        )
+        super().__call__(event_type, **payload)
         if "monitor" in payload:
             self.monitor = None if event_type is MonitorDeleted else payload["monitor"]
 
     def sync(self, monitor: Monitor | None) -> None:
         if monitor is not None and monitor != self.monitor:
             self(MonitorUpdated, monitor=monitor)
-
-    def done(self) -> Accepted:
-        if self.events:
-            last = self.events[-1]
-            self.events[-1] = _replace(
-                last, meta=_replace(last.meta, reply_to=self.command.meta.reply_to)
-            )
-        return Accepted(self.events)
 
 
 def decide(key: str, state: MonitorState, command: Any) -> Decision:

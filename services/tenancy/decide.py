@@ -7,7 +7,6 @@ comes in the command, so deciding the same command on the same state gives the s
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
@@ -15,68 +14,24 @@ import msgspec
 from schemas import commands as c
 from schemas import events as e
 from schemas.entities import Member, Organization, Project, ProjectKey, Team, Token, User
-from schemas.replies import Outcome
+from services.decisions import Accepted, Decision, Emitter, Rejected
 from services.tenancy.state import AggregateState, OrgState, SlugState, UserState
 
 
 NOT_FOUND = "The requested resource does not exist"
 
-
-@dataclass(frozen=True)
-class Accepted:
-    events: list[Any]
-    duplicate: bool = False  # the command was decided before; nothing new happens
+__all__ = ["Accepted", "Decision", "Rejected", "decide"]
 
 
-@dataclass(frozen=True)
-class Rejected:
-    outcome: Outcome
-    detail: str
-    entity_id: int | None = None
-
-
-Decision = Accepted | Rejected
-
-
-@dataclass
-class _Emitter:
-    """Stamps events with ids, versions and the caller to answer; ids derive from the command."""
-
-    command: Any
-    key: str
-    version: int
-    events: list[Any] = field(default_factory=list)
-
-    def __call__(self, event_type: type, **payload: Any) -> None:
-        meta = self.command.meta
-        n = len(self.events)
-        self.events.append(
-            event_type(
-                meta=e.EventMeta(
-                    event_id=f"{meta.command_id}:{n}",
-                    aggregate=self.key,
-                    version=self.version + n + 1,
-                    timestamp=meta.issued_at,
-                    command_id=meta.command_id,
-                ),
-                **payload,
-            )
-        )
-
-    def done(self) -> Accepted:
-        if self.events:
-            last = self.events[-1]
-            self.events[-1] = msgspec.structs.replace(
-                last, meta=msgspec.structs.replace(last.meta, reply_to=self.command.meta.reply_to)
-            )
-        return Accepted(self.events)
+def _emitter(command: Any, key: str, version: int) -> Emitter:
+    return Emitter(command, key, version, e.EventMeta, command.meta.issued_at)
 
 
 def decide(key: str, state: AggregateState, command: Any) -> Decision:
     """Decide `command` against the state of aggregate `key`."""
     if command.meta.command_id in state.recent_commands:
         return Accepted([], duplicate=True)
-    emit = _Emitter(command, key, state.version)
+    emit = _emitter(command, key, state.version)
     match state:
         case SlugState():
             result = _decide_slug(state, command, emit)
@@ -87,7 +42,7 @@ def decide(key: str, state: AggregateState, command: Any) -> Decision:
     return result if isinstance(result, Rejected) else emit.done()
 
 
-def _decide_slug(state: SlugState, cmd: Any, emit: _Emitter) -> Rejected | None:
+def _decide_slug(state: SlugState, cmd: Any, emit: Emitter) -> Rejected | None:
     match cmd:
         case c.ClaimOrganizationSlug():
             if state.owner is not None and state.owner != cmd.org_id:
@@ -102,7 +57,7 @@ def _decide_slug(state: SlugState, cmd: Any, emit: _Emitter) -> Rejected | None:
     return None
 
 
-def _decide_user(state: UserState, cmd: Any, emit: _Emitter) -> Rejected | None:
+def _decide_user(state: UserState, cmd: Any, emit: Emitter) -> Rejected | None:
     match cmd:
         case c.CreateUser():
             if state.user is not None:
@@ -161,7 +116,7 @@ def _project_slug_taken(state: OrgState, slug: str, except_id: int | None = None
     return any(p.slug == slug and p.id != except_id for p in state.projects.values())
 
 
-def _decide_org(state: OrgState, cmd: Any, emit: _Emitter) -> Rejected | None:
+def _decide_org(state: OrgState, cmd: Any, emit: Emitter) -> Rejected | None:
     org = state.organization
     if isinstance(cmd, c.CreateOrganization):
         if org is not None:
