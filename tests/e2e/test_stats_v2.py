@@ -75,3 +75,52 @@ def test_invalid_combinations_are_400_with_detail(p: PicketProcess, params: dict
     response = _stats(p, **params)
     assert response.status_code == 400, response.text
     assert response.json()["detail"]
+
+
+def _session(sid: str, did: str, seq: int, status: str, init: bool, duration: float | None = None) -> dict:
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    body = {"sid": sid, "did": did, "seq": seq, "init": init, "started": now, "timestamp": now,
+            "status": status, "errors": 0, "attrs": {"release": "shop@2.0", "environment": "prod"}}
+    if duration is not None:
+        body["duration"] = duration
+    return body
+
+
+def test_sessions_count_each_session_once_with_its_final_status(p: PicketProcess) -> None:
+    project_id = p.dsn.rsplit("/", 1)[1]
+    key = p.dsn.split("//")[1].split("@")[0]
+    url = f"{p.url}/api/{project_id}/envelope/?sentry_key={key}"
+    healthy, crashed = uuid.uuid4().hex, uuid.uuid4().hex
+    updates = [
+        _session(healthy, "ann", 0, "ok", True),
+        _session(healthy, "ann", 1, "exited", False, duration=12.0),
+        _session(crashed, "bob", 0, "ok", True),
+        _session(crashed, "bob", 1, "crashed", False),
+    ]
+    for update in [*updates, updates[-1]]:  # the last update twice: still one session
+        env = Envelope(headers={})
+        env.add_item(Item(type="session", payload=PayloadRef(json=update)))
+        assert httpx.post(url, content=env.serialize()).status_code == 200
+
+    params = {"field": ["sum(session)", "count_unique(user)", "crash_free_rate(session)"],
+              "statsPeriod": "1d", "interval": "1h", "query": 'release:"shop@2.0"'}
+    deadline = time.monotonic() + 30
+    while True:
+        with p.client() as http:
+            body = call(http, "GET", f"/api/0/organizations/{ORG}/sessions/", params=params).json()
+        totals = body["groups"][0]["totals"] if body["groups"] else {}
+        if totals.get("sum(session)") == 2:
+            break
+        assert time.monotonic() < deadline, f"sessions never arrived: {body}"
+        time.sleep(0.5)
+    assert totals == {"sum(session)": 2, "count_unique(user)": 2, "crash_free_rate(session)": 0.5}
+    by_status = _sessions(p, field="sum(session)", groupBy="session.status", statsPeriod="1d", interval="1h")
+    counts = {g["by"]["session.status"]: g["totals"]["sum(session)"] for g in by_status.json()["groups"]}
+    assert counts["healthy"] == 1 and counts["crashed"] == 1
+    refused = _sessions(p, field="crash_free_rate(session)", groupBy="session.status", statsPeriod="1d")
+    assert refused.status_code == 400 and refused.json()["detail"]
+
+
+def _sessions(p: PicketProcess, **params: str) -> httpx.Response:
+    with p.client() as http:
+        return http.get(f"/api/0/organizations/{ORG}/sessions/", params=params)

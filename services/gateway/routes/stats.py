@@ -1,8 +1,10 @@
-"""Usage statistics over outcomes: `GET /api/0/organizations/{org}/stats_v2/`."""
+"""Aggregate queries: usage statistics over outcomes (`stats_v2`) and release health
+(`sessions`), each one bound ClickHouse query."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -10,7 +12,7 @@ from starlette.routing import Route
 
 from services.gateway.errors import bad_request, forbidden
 from services.gateway.runtime import runtime
-from services.stats import stats_v2
+from services.stats import sessions, stats_v2
 from services.stats.periods import InvalidParams
 
 READ = ("org:read", "org:write", "org:admin")
@@ -41,6 +43,40 @@ async def organization_stats_v2(request: Request) -> JSONResponse:
     return JSONResponse(stats_v2.response(query, rows))
 
 
+def _link(request: Request, pages: dict[str, dict[str, object]]) -> str:
+    links = []
+    for rel, page in pages.items():
+        params = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
+        params.append(("cursor", str(page["cursor"])))
+        url = str(request.url.replace(query=urlencode(params)))
+        results = "true" if page["results"] else "false"
+        links.append(f'<{url}>; rel="{rel}"; results="{results}"; cursor="{page["cursor"]}"')
+    return ", ".join(links)
+
+
+async def organization_sessions(request: Request) -> JSONResponse:
+    rt = runtime(request)
+    access = await rt.auth.organization(request, request.path_params["organization_slug"], READ)
+    records = await rt.org_records(access.organization.id, "project")
+    projects = records["project"]
+    try:
+        query = sessions.parse(
+            _params(request), org_id=access.organization.id, accessible_project_ids=[p.id for p in projects],
+            now=datetime.now(timezone.utc), project_slugs={p.slug: p.id for p in projects},
+        )
+    except InvalidParams as exc:
+        raise bad_request(exc.detail) from None
+    except PermissionError:
+        raise forbidden() from None
+    rows = []
+    if not query.empty:
+        sql, params = sessions.sql(query)
+        rows = await rt.store.aquery(sql, params)
+    return JSONResponse(sessions.response(query, rows),
+                        headers={"Link": _link(request, sessions.cursors(query, rows))})
+
+
 routes = [
     Route("/api/0/organizations/{organization_slug}/stats_v2/", organization_stats_v2, methods=["GET"]),
+    Route("/api/0/organizations/{organization_slug}/sessions/", organization_sessions, methods=["GET"]),
 ]
