@@ -54,6 +54,11 @@ OPERATIONS = [
     ("GET", "/api/0/organization/{organization_slug}/monitors/{monitor_slug}/checkins/"),
     ("POST", "/api/0/organization/{organization_slug}/monitors/{monitor_slug}/checkins/"),
     ("PUT", "/api/0/organization/{organization_slug}/monitors/{monitor_slug}/checkins/{checkin_id}/"),
+    ("GET", "/api/0/organizations/{organization_slug}/stats_v2/"),
+    ("GET", "/api/0/organizations/{organization_slug}/sessions/"),
+    ("GET", "/api/0/organizations/{organization_slug}/stats/"),
+    ("GET", "/api/0/teams/{organization_slug}/{team_slug}/stats/"),
+    ("GET", "/api/0/projects/{organization_slug}/{project_slug}/stats/"),
 ]
 
 # Path parameters point at the fuzz organization made by the `fuzz_target` fixture; the

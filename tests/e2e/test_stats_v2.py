@@ -124,3 +124,23 @@ def test_sessions_count_each_session_once_with_its_final_status(p: PicketProcess
 def _sessions(p: PicketProcess, **params: str) -> httpx.Response:
     with p.client() as http:
         return http.get(f"/api/0/organizations/{ORG}/sessions/", params=params)
+
+
+def test_legacy_stats_series_for_organization_team_and_project(p: PicketProcess) -> None:
+    """Received errors (accepted + filtered + rate limited) per hour, zero-filled, for the
+    organization and the project; the team endpoint counts its projects' stored events."""
+    deadline = time.monotonic() + 30
+    with p.client() as http:
+        while True:
+            org = call(http, "GET", f"/api/0/organizations/{ORG}/stats/", params={"stat": "received"}).json()
+            if sum(count for _, count in org) >= 3:
+                break
+            assert time.monotonic() < deadline, org
+            time.sleep(0.5)
+        assert len(org) == 24 and all(isinstance(ts, int) for ts, _ in org)
+        project = call(http, "GET", f"/api/0/projects/{ORG}/default/stats/", params={"stat": "received"}).json()
+        assert sum(c for _, c in project) == sum(c for _, c in org)
+        team = call(http, "GET", f"/api/0/teams/{ORG}/{ORG}/stats/").json()
+        assert sum(c for _, c in team) >= 3
+        bad = http.get(f"/api/0/projects/{ORG}/default/stats/", params={"resolution": "7m"})
+        assert bad.status_code == 400 and bad.json()["detail"]

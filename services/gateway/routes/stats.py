@@ -1,5 +1,5 @@
-"""Aggregate queries: usage statistics over outcomes (`stats_v2`) and release health
-(`sessions`), each one bound ClickHouse query."""
+"""Aggregate queries: usage statistics over outcomes (`stats_v2`, and the legacy `stats/` of
+organizations, teams and projects) and release health (`sessions`), each one bound query."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from starlette.routing import Route
 
 from services.gateway.errors import bad_request, forbidden
 from services.gateway.runtime import runtime
-from services.stats import sessions, stats_v2
+from services.gateway.routes.projects import project_access
+from services.gateway.routes.teams import team_access
+from services.stats import legacy, sessions, stats_v2
 from services.stats.periods import InvalidParams
 
 READ = ("org:read", "org:write", "org:admin")
@@ -76,7 +78,43 @@ async def organization_sessions(request: Request) -> JSONResponse:
                         headers={"Link": _link(request, sessions.cursors(query, rows))})
 
 
+async def _legacy(request: Request, scope: legacy.Scope, org_id: int, project_ids: list[int]) -> JSONResponse:
+    rt = runtime(request)
+    try:
+        query = legacy.parse(_params(request), scope=scope, now=datetime.now(timezone.utc))
+    except InvalidParams as exc:
+        raise bad_request(exc.detail) from None
+    keys = legacy.select_keys(query, org_id=org_id, project_ids=project_ids)
+    if not keys:
+        return JSONResponse([])
+    sql, params = legacy.sql(query, keys)
+    rows = await rt.store.aquery(sql, params)
+    return JSONResponse(legacy.response(query, rows, keys))
+
+
+async def organization_stats(request: Request) -> JSONResponse:
+    """Deprecated in Sentry in favour of stats_v2, still served."""
+    rt = runtime(request)
+    access = await rt.auth.organization(request, request.path_params["organization_slug"], READ)
+    records = await rt.org_records(access.organization.id, "project")
+    return await _legacy(request, "organization", access.organization.id, [p.id for p in records["project"]])
+
+
+async def team_stats(request: Request) -> JSONResponse:
+    _, access, team, records = await team_access(request, ("team:read", "team:write", "team:admin"))
+    project_ids = [p.id for p in records["project"] if team.id in p.team_ids]
+    return await _legacy(request, "team", access.organization.id, project_ids)
+
+
+async def project_stats(request: Request) -> JSONResponse:
+    _, access, project, _ = await project_access(request, ("project:read", "project:write", "project:admin"))
+    return await _legacy(request, "project", access.organization.id, [project.id])
+
+
 routes = [
     Route("/api/0/organizations/{organization_slug}/stats_v2/", organization_stats_v2, methods=["GET"]),
+    Route("/api/0/organizations/{organization_slug}/stats/", organization_stats, methods=["GET"]),
+    Route("/api/0/teams/{organization_slug}/{team_slug}/stats/", team_stats, methods=["GET"]),
+    Route("/api/0/projects/{organization_slug}/{project_slug}/stats/", project_stats, methods=["GET"]),
     Route("/api/0/organizations/{organization_slug}/sessions/", organization_sessions, methods=["GET"]),
 ]
