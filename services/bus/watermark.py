@@ -1,8 +1,9 @@
 """How far a consumer group has got on a topic partition, against the partition's end.
 
-The tenancy agent rebuilds an aggregate it does not hold from the archived event log; it
-first waits until the projector (which archives) has committed up to the end of the
-aggregate's event partition, so the archive holds every event the log has.
+An aggregate agent rebuilds an aggregate it does not hold from the archived event log; it
+first waits until the projection (which archives) has committed up to the end of the
+aggregate's event partition, so the archive holds every event the log has. The monitors
+clock waits the same way for the check-in forwarder before it acts on a tick.
 """
 
 from __future__ import annotations
