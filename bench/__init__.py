@@ -1,0 +1,1 @@
+"""Benchmarks: commands that measure Picket against a synthetic data set (not tests)."""
