@@ -42,13 +42,14 @@ def paginate(request: Request, items: Sequence[T], default_per_page: int = 100) 
     has_next = start + per_page < len(items)
     has_prev = page > 0
     links = [
-        _link(request, f"{per_page}:{page - 1}:1", "previous", has_prev),
-        _link(request, f"{per_page}:{page + 1}:0", "next", has_next),
+        link(request, f"{per_page}:{page - 1}:1", "previous", has_prev),
+        link(request, f"{per_page}:{page + 1}:0", "next", has_next),
     ]
     return chunk, ", ".join(links)
 
 
-def _link(request: Request, cursor: str, rel: str, results: bool) -> str:
+def link(request: Request, cursor: str, rel: str, results: bool) -> str:
+    """One entry of a `Link` header: this request's URL with `cursor` replaced."""
     params = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
     params.append(("cursor", cursor))
     url = str(request.url.replace(query=urlencode(params)))

@@ -4,13 +4,13 @@ organizations, teams and projects) and release health (`sessions`), each one bou
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from services.gateway.errors import bad_request, forbidden
+from services.gateway.pagination import link
 from services.gateway.runtime import runtime
 from services.gateway.routes.projects import project_access
 from services.gateway.routes.teams import team_access
@@ -45,17 +45,6 @@ async def organization_stats_v2(request: Request) -> JSONResponse:
     return JSONResponse(stats_v2.response(query, rows))
 
 
-def _link(request: Request, pages: dict[str, dict[str, object]]) -> str:
-    links = []
-    for rel, page in pages.items():
-        params = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
-        params.append(("cursor", str(page["cursor"])))
-        url = str(request.url.replace(query=urlencode(params)))
-        results = "true" if page["results"] else "false"
-        links.append(f'<{url}>; rel="{rel}"; results="{results}"; cursor="{page["cursor"]}"')
-    return ", ".join(links)
-
-
 async def organization_sessions(request: Request) -> JSONResponse:
     rt = runtime(request)
     access = await rt.auth.organization(request, request.path_params["organization_slug"], READ)
@@ -74,8 +63,9 @@ async def organization_sessions(request: Request) -> JSONResponse:
     if not query.empty:
         sql, params = sessions.sql(query)
         rows = await rt.store.aquery(sql, params)
-    return JSONResponse(sessions.response(query, rows),
-                        headers={"Link": _link(request, sessions.cursors(query, rows))})
+    pages = sessions.cursors(query, rows)
+    header = ", ".join(link(request, str(page["cursor"]), rel, bool(page["results"])) for rel, page in pages.items())
+    return JSONResponse(sessions.response(query, rows), headers={"Link": header})
 
 
 async def _legacy(request: Request, scope: legacy.Scope, org_id: int, project_ids: list[int]) -> JSONResponse:
