@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 
 MAX_POINTS = 1000
@@ -202,3 +202,32 @@ def interval_starts(start: datetime, end: datetime, interval: int) -> list[datet
         out.append(at)
         at += step
     return out
+
+
+ALL_PROJECTS = -1  # `project=-1`: every project the caller may see
+
+
+def requested_projects(params: Params) -> set[int]:
+    """The `project` ids asked for (empty: none given); 400 when one is not a number."""
+    try:
+        return {int(p) for p in param_list(params, "project")}
+    except ValueError:
+        raise InvalidParams("Invalid project parameter. Values must be numbers.") from None
+
+
+def accessible_projects(requested: set[int], accessible: Sequence[int]) -> tuple[int, ...]:
+    """The projects to query: all accessible ones for none or `-1`, else the requested ones.
+
+    Raises PermissionError (→ 403) for a requested project the caller may not see, and
+    InvalidParams when no project is left.
+    """
+    if not requested or ALL_PROJECTS in requested:
+        chosen = set(accessible)
+    else:
+        missing = requested - set(accessible)
+        if missing:
+            raise PermissionError(f"no access to projects {sorted(missing)}")
+        chosen = requested
+    if not chosen:
+        raise InvalidParams("No projects available")
+    return tuple(sorted(chosen))

@@ -58,6 +58,8 @@ from datetime import datetime, timezone
 from typing import Any, Union
 
 from services.stats.periods import (
+    accessible_projects,
+    requested_projects,
     MAX_POINTS,
     ONE_DAY,
     InvalidParams,
@@ -72,7 +74,6 @@ from services.stats.periods import (
 
 SNUBA_LIMIT = 5000  # Sentry's cap on data points (groups x intervals) and on per_page
 SMALLEST_INTERVAL = 10  # seconds: Sentry's metrics-backed sessions allow ten-second resolution
-ALL_PROJECTS = -1
 NIL_USER = "00000000-0000-0000-0000-000000000000"
 
 COUNT_FIELDS = ("sum(session)", "count_unique(user)")
@@ -205,7 +206,7 @@ def parse(params: Mapping[str, Sequence[str]], *, org_id: int, accessible_projec
     `project_slugs` (slug → id of the accessible projects) lets `project:<slug>` be used in `query`.
     Raises InvalidParams (400) or PermissionError (403: a requested project is not accessible).
     """
-    project_ids = _projects(params, accessible_project_ids)
+    project_ids = accessible_projects(requested_projects(params), accessible_project_ids)
     per_page = _per_page(param(params, "per_page"))
     offset = _cursor(param(params, "cursor"))
 
@@ -239,23 +240,6 @@ def parse(params: Mapping[str, Sequence[str]], *, org_id: int, accessible_projec
     _check_fields(q)
     order_by, descending = _order_by(q, param_list(params, "orderBy"))
     return replace(q, order_by=order_by, descending=descending)
-
-
-def _projects(params: Mapping[str, Sequence[str]], accessible: Sequence[int]) -> tuple[int, ...]:
-    try:
-        requested = {int(p) for p in param_list(params, "project")}
-    except ValueError:
-        raise InvalidParams("Invalid project parameter. Values must be numbers.") from None
-    if not requested or ALL_PROJECTS in requested:
-        chosen = set(accessible)
-    else:
-        missing = requested - set(accessible)
-        if missing:
-            raise PermissionError(f"no access to projects {sorted(missing)}")
-        chosen = requested
-    if not chosen:
-        raise InvalidParams("No projects available")
-    return tuple(sorted(chosen))
 
 
 def _per_page(raw: str | None) -> int | None:

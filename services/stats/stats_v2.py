@@ -30,6 +30,9 @@ from typing import Any
 
 from services.ingest.outcomes import CATEGORY_NAMES, Category, OutcomeKind
 from services.stats.periods import (
+    ALL_PROJECTS,
+    accessible_projects,
+    requested_projects,
     InvalidParams,
     constrained_date_range,
     interval_starts,
@@ -40,7 +43,6 @@ from services.stats.periods import (
 
 FIELDS = ("sum(quantity)", "sum(times_seen)")
 GROUP_BYS = ("outcome", "category", "reason", "project")
-ALL_PROJECTS = -1
 
 # Relay's names (`DataCategory::name`) for the categories the ingest vocabulary does not list.
 _EXTRA_CATEGORIES = {
@@ -141,23 +143,12 @@ def _unique(values: Sequence[str]) -> list[str]:
 
 def _projects(params: Mapping[str, Sequence[str]], group_by: Sequence[str],
               accessible: Sequence[int]) -> tuple[int, ...] | None:
-    try:
-        requested = {int(p) for p in param_list(params, "project")}
-    except ValueError:
-        raise InvalidParams("Invalid project parameter. Values must be numbers.") from None
-    everything = not requested or requested == {ALL_PROJECTS}
-    if everything and "project" not in group_by:
+    """None (no project condition, as Sentry's org-wide totals) when every project is asked for
+    and the answer is not per project; else the projects to query."""
+    requested = requested_projects(params)
+    if (not requested or requested == {ALL_PROJECTS}) and "project" not in group_by:
         return None
-    if ALL_PROJECTS in requested or not requested:
-        chosen = set(accessible)
-    else:
-        missing = requested - set(accessible)
-        if missing:
-            raise PermissionError(f"no access to projects {sorted(missing)}")
-        chosen = requested
-    if not chosen:
-        raise InvalidParams("No projects available")
-    return tuple(sorted(chosen))
+    return accessible_projects(requested, accessible)
 
 
 def _categories(raw: Sequence[str]) -> tuple[int, ...]:
