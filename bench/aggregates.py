@@ -8,8 +8,12 @@ applies the migrations, generates rows inside ClickHouse (`INSERT ... SELECT ...
 no Python tuples), then runs each typical query R times through the endpoints' own builders
 (`parse` → `sql` → `Store.query` → `response`) and prints p50/p99/min/max per query. Targets:
 p50 ≤ 50 ms for one organization, ≤ 500 ms across all organizations. With diagnosis on (the
-default) it also times variants of the stats_v2 queries (no FINAL, after OPTIMIZE FINAL, an
-hourly rollup) to show where the time goes.
+default) it also shows where the time goes: table sizes, the granules each query reads, and the
+sessions queries once their table is fully merged.
+
+Outcomes are loaded the way the worker leaves them in steady state: rows in `outcomes_raw`, every
+past hour sealed into `outcomes_hourly` by the same sealing pass the worker runs, and only the
+last two days in `outcomes_recent` (its TTL applied).
 
 Data shape: organizations have a skewed share of the traffic (the first is the largest, about
 K^(-2/3) of all rows), each has 10 projects; timestamps spread uniformly over the 90 days before
@@ -37,6 +41,7 @@ from services.stats import sessions as sessions_api
 from services.stats import stats_v2
 from services.store.client import Store
 from services.store.migrate import migrate
+from services.store.outcome_rollup import seal
 
 PROJECTS_PER_ORG = 10
 DAYS = 90
@@ -59,7 +64,7 @@ def _outcomes_insert(n: int, orgs: int, now_ts: int) -> str:
     span = DAYS * 86400
     u_org = "(cityHash64(number, 1) % 1000000) / 1000000.0"
     return f"""
-INSERT INTO {{db}}.outcomes
+INSERT INTO {{db}}.outcomes_raw
     (org_id, project_id, key_id, timestamp, outcome, category, reason, quantity, dedupe_id)
 SELECT
     org_id,
@@ -119,7 +124,7 @@ def _sessions_insert(updates: int, aggregates: int, orgs: int, now_ts: int) -> t
     """Two statements: `updates` session-update rows, `aggregates` pre-aggregated rows."""
     # Blocks of 6 rows: session 3b has 1 update, 3b+1 has 2, 3b+2 has 3.
     individual = f"""
-INSERT INTO {{db}}.sessions_raw
+INSERT INTO {{db}}.sessions
     (org_id, project_id, session_id, seq, distinct_id, init, status, errors, started, timestamp,
      duration, release, environment, quantity, exited, errored, abnormal, crashed, aggregate, received)
 SELECT
@@ -145,7 +150,7 @@ FROM (
     FROM numbers({updates})
 )"""
     aggregate = f"""
-INSERT INTO {{db}}.sessions_raw
+INSERT INTO {{db}}.sessions
     (org_id, project_id, session_id, seq, distinct_id, init, status, errors, started, timestamp,
      duration, release, environment, quantity, exited, errored, abnormal, crashed, aggregate, received)
 SELECT
@@ -178,6 +183,9 @@ class LoadReport:
     sessions_seconds: float
     outcomes_final: int  # rows counted with FINAL after loading
     sessions_final: int
+    seal_seconds: float = 0.0  # the first sealing pass over every loaded hour
+    sealed_hours: int = 0
+    recent_ttl_seconds: float = 0.0  # applying the recent table's TTL to the loaded rows
     python_insert_rows_per_s: float | None = None
 
     @property
@@ -186,12 +194,21 @@ class LoadReport:
 
 
 def load(store: Store, *, outcomes: int, sessions: int, orgs: int, now: datetime) -> LoadReport:
-    """Generate `outcomes` outcome rows and `sessions` sessions_raw rows (10% aggregates) in ClickHouse."""
+    """Generate `outcomes` outcome rows and `sessions` session rows (10% aggregates) in ClickHouse,
+    then bring the outcome tables to their steady state: every past hour sealed into the hourly
+    rollup (what the worker's sealer does), and the two-day TTL of `outcomes_recent` applied (what
+    its background TTL merges do: the loader wrote 90 days through it at once)."""
     now_ts = int(now.timestamp())
     t = time.perf_counter()
     if outcomes:
         store.command(_outcomes_insert(outcomes, orgs, now_ts))
     t_out = time.perf_counter() - t
+    t = time.perf_counter()
+    sealed = seal(store)
+    t_seal = time.perf_counter() - t
+    t = time.perf_counter()
+    store.command("OPTIMIZE TABLE {db}.outcomes_recent FINAL")
+    t_ttl = time.perf_counter() - t
     aggregates = sessions // 10
     individual, aggregate = _sessions_insert(sessions - aggregates, aggregates, orgs, now_ts)
     t = time.perf_counter()
@@ -202,8 +219,9 @@ def load(store: Store, *, outcomes: int, sessions: int, orgs: int, now: datetime
     t_ses = time.perf_counter() - t
     return LoadReport(
         outcomes=outcomes, sessions=sessions, outcomes_seconds=t_out, sessions_seconds=t_ses,
-        outcomes_final=int(store.query("SELECT count() FROM {db}.outcomes FINAL")[0][0]),
-        sessions_final=int(store.query("SELECT count() FROM {db}.sessions_raw FINAL")[0][0]),
+        outcomes_final=int(store.query("SELECT count() FROM {db}.outcomes_raw FINAL")[0][0]),
+        sessions_final=int(store.query("SELECT count() FROM {db}.sessions FINAL")[0][0]),
+        seal_seconds=t_seal, sealed_hours=len(sealed), recent_ttl_seconds=t_ttl,
     )
 
 
@@ -211,7 +229,7 @@ def python_insert_rate(store: Store, rows: int = 100_000) -> float:
     """Rows/s of the same outcome rows built as Python tuples and sent through `Store.insert`
     (in a scratch table), to show why the loader generates rows in ClickHouse instead."""
     store.command("DROP TABLE IF EXISTS {db}.outcomes_probe")
-    store.command("CREATE TABLE {db}.outcomes_probe AS {db}.outcomes")
+    store.command("CREATE TABLE {db}.outcomes_probe AS {db}.outcomes_raw")
     base = datetime.now(timezone.utc).replace(microsecond=0, tzinfo=None)
     t = time.perf_counter()
     batch = [
@@ -250,7 +268,7 @@ def _without_org(text: str) -> str:
     organization (neither builder can express "all organizations")."""
     if ORG_CONDITION not in text:
         raise RuntimeError("the builder's SQL no longer has the expected org condition")
-    return text.replace(ORG_CONDITION, "true")
+    return text.replace(ORG_CONDITION, "true")  # every occurrence: the outcome source has two
 
 
 def _params(**kw: str) -> dict[str, list[str]]:
@@ -375,60 +393,23 @@ def _read_stats(store: Store, text: str, params: Mapping[str, Any]) -> str:
 
 def diagnose(store: Store, *, org: int, orgs: int, now: datetime, repeat: int,
              progress: Callable[[tuple[str, str, float]], None] = lambda _: None) -> list[tuple[str, str, float]]:
-    """p50 (ms) of stats_v2/sessions SQL variants: as built, without FINAL, after OPTIMIZE FINAL,
-    and the stats_v2 queries over an hourly rollup. Mutates the store (OPTIMIZE, a rollup table)."""
+    """Where the time goes: table sizes and parts, the granules each query reads, and p50 (ms) of
+    the sessions queries once their table is fully merged (OPTIMIZE FINAL; mutates the store)."""
     out = _Reported(progress)
     all_cases = cases(org=org, orgs=orgs, now=now)
-
-    def measure(label: str) -> None:
-        for c in all_cases:
-            out.append((f"{c.scope}: {c.name}", label, _time_sql(store, c.sql, c.params, repeat)))
-            no_final = c.sql.replace(" FINAL", "")
-            out.append((f"{c.scope}: {c.name}", f"{label}, no FINAL", _time_sql(store, no_final, c.params, repeat)))
-
-    parts = store.query("SELECT table, count() FROM system.parts WHERE database = {d:String} AND active"
-                        " AND table IN ('outcomes', 'sessions_raw') GROUP BY table ORDER BY table",
-                        {"d": store.database})
-    out.append(("active parts", ", ".join(f"{t}={n}" for t, n in parts), float("nan")))
-    measure("as loaded")
-    for c in all_cases[:1]:
-        out.append(("EXPLAIN " + c.name, _read_stats(store, c.sql, c.params), float("nan")))
-
-    t = time.perf_counter()
-    store.command("OPTIMIZE TABLE {db}.outcomes FINAL")
-    store.command("OPTIMIZE TABLE {db}.sessions_raw FINAL")
-    out.append(("OPTIMIZE FINAL both tables", "seconds", time.perf_counter() - t))
-    measure("after OPTIMIZE FINAL")
-
-    # An hourly rollup, as a sealing job would build it from the deduplicated raw rows.
-    store.command("DROP TABLE IF EXISTS {db}.outcomes_hourly_bench")
-    store.command(
-        "CREATE TABLE {db}.outcomes_hourly_bench (org_id UInt64, project_id UInt64, key_id UInt64,"
-        " timestamp DateTime('UTC'), outcome UInt8, category UInt8, reason LowCardinality(String),"
-        " quantity UInt64, times_seen UInt64) ENGINE = SummingMergeTree((quantity, times_seen))"
-        " PARTITION BY toYYYYMM(timestamp)"
-        " ORDER BY (org_id, timestamp, project_id, key_id, category, outcome, reason)"
-    )
-    t = time.perf_counter()
-    store.command(
-        "INSERT INTO {db}.outcomes_hourly_bench SELECT org_id, project_id, key_id, toStartOfHour(timestamp),"
-        " outcome, category, reason, sum(quantity), count() FROM {db}.outcomes FINAL"
-        " GROUP BY org_id, project_id, key_id, toStartOfHour(timestamp), outcome, category, reason"
-    )
-    store.command("OPTIMIZE TABLE {db}.outcomes_hourly_bench FINAL")
-    build = time.perf_counter() - t
-    rollup_rows = store.query("SELECT count() FROM {db}.outcomes_hourly_bench")[0][0]
-    out.append(("hourly rollup build", f"{rollup_rows} rows, seconds", build))
+    sizes = store.query(
+        "SELECT table, sum(rows), count() FROM system.parts WHERE database = {d:String} AND active"
+        " AND table IN ('outcomes_raw', 'outcomes_recent', 'outcomes_hourly', 'sessions')"
+        " GROUP BY table ORDER BY table", {"d": store.database})
+    out.append(("rows (active parts)", ", ".join(f"{t}={n:,} ({k})" for t, n, k in sizes), float("nan")))
     for c in all_cases:
-        if not c.name.startswith("stats_v2"):
-            continue
-        text = (c.sql.replace("{db}.outcomes FINAL", "{db}.outcomes_hourly_bench")
-                .replace("count() AS times_seen", "sum(times_seen) AS times_seen"))
-        out.append((f"{c.scope}: {c.name}", "hourly rollup, no FINAL", _time_sql(store, text, c.params, repeat)))
-        out.append((f"{c.scope}: {c.name}", "hourly rollup, FINAL",
-                    _time_sql(store, text.replace("outcomes_hourly_bench", "outcomes_hourly_bench FINAL"),
-                              c.params, repeat)))
-    store.command("DROP TABLE {db}.outcomes_hourly_bench")
+        out.append((f"EXPLAIN {c.scope}: {c.name}", _read_stats(store, c.sql, c.params), float("nan")))
+    t = time.perf_counter()
+    store.command("OPTIMIZE TABLE {db}.sessions FINAL")
+    out.append(("OPTIMIZE FINAL sessions", "seconds", time.perf_counter() - t))
+    for c in all_cases:
+        if c.name.startswith("sessions"):
+            out.append((f"{c.scope}: {c.name}", "after OPTIMIZE FINAL", _time_sql(store, c.sql, c.params, repeat)))
     return out
 
 
@@ -488,16 +469,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         print(f"clickhouse {store.query('SELECT version()')[0][0]}, data in {data_dir}", flush=True)
         migrate(store)
-        store.command("TRUNCATE TABLE IF EXISTS {db}.outcomes")
-        store.command("TRUNCATE TABLE IF EXISTS {db}.sessions_raw")
+        for table in ("outcomes_raw", "outcomes_recent", "outcomes_hourly", "outcome_seals",
+                      "outcome_dirty_hours", "sessions"):
+            store.command(f"TRUNCATE TABLE IF EXISTS {{db}}.{table}")
         rate = python_insert_rate(store)
         print(f"python tuples through Store.insert: {rate:,.0f} rows/s "
               f"(10M rows ≈ {10_000_000 / rate:.0f} s, before building the tuples from real messages)", flush=True)
         rep = load(store, outcomes=args.outcomes, sessions=args.sessions, orgs=args.orgs, now=now)
         print(f"loaded in ClickHouse: outcomes {rep.outcomes:,} in {rep.outcomes_seconds:.1f} s, "
-              f"sessions_raw {rep.sessions:,} in {rep.sessions_seconds:.1f} s; "
+              f"sessions {rep.sessions:,} in {rep.sessions_seconds:.1f} s; "
               f"FINAL counts {rep.outcomes_final:,} / {rep.sessions_final:,}", flush=True)
-        share = store.query("SELECT countIf(org_id = {o:UInt64}), count() FROM {db}.outcomes", {"o": args.org})[0]
+        print(f"first sealing pass: {rep.sealed_hours:,} hours in {rep.seal_seconds:.1f} s; "
+              f"recent rows' TTL applied in {rep.recent_ttl_seconds:.1f} s", flush=True)
+        share = store.query("SELECT countIf(org_id = {o:UInt64}), count() FROM {db}.outcomes_raw", {"o": args.org})[0]
         print(f"org {args.org}: {share[0]:,} of {share[1]:,} outcome rows", flush=True)
         timings = run_queries(
             store, org=args.org, orgs=args.orgs, now=now, repeat=args.repeat,

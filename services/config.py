@@ -37,6 +37,8 @@ class Settings:
     feedback_edit_window: float = 300.0
     # "wall": the worker ticks the monitors clock every minute; "manual": ticks come from outside.
     clock: str = "wall"
+    # Seconds between passes of the outcome rollup's sealer.
+    seal_interval: float = 30.0
     host: str = "127.0.0.1"
     port: int = 8000
 
@@ -65,6 +67,7 @@ def from_env(data_dir: str | None = None, host: str | None = None, port: int | N
         idempotent_producer=env.get("PICKET_KAFKA_IDEMPOTENCE", "1") != "0",
         feedback_edit_window=float(env.get("PICKET_FEEDBACK_EDIT_WINDOW") or 300),
         clock=env.get("PICKET_CLOCK") or "wall",
+        seal_interval=float(env.get("PICKET_SEAL_INTERVAL") or 30),
         host=host,
         port=port,
     )

@@ -1,5 +1,6 @@
 """A worker: the Faust agents that decide commands, and the batch consumers that write ClickHouse
-(the projector of each context, the ingest consumers, the outcomes consumer).
+(the projector of each context, the ingest consumers, the outcomes consumer), and the sealer of
+the hourly outcome rollup.
 
 `Worker.start()` creates missing topics, applies ClickHouse migrations, then starts the Faust
 app (deciders) and the batch projectors. `picket worker` runs one; `picket run` runs one next to
@@ -18,6 +19,7 @@ from services.agents.faust_app import create_app
 from services.agents.batch import BatchConsumer
 from services.agents.events import events_consumer
 from services.agents.ingest import ingest_consumers
+from services.agents.sealer import Sealer
 from services.bus.kafka import ensure_topics, producer as make_producer
 from services.bus.watermark import GroupWatermark
 from services.config import Settings, topic_name
@@ -40,6 +42,7 @@ class Worker:
         self._watermarks: list[GroupWatermark] = []
         self._consumers: list[BatchConsumer] = []
         self._ticker: monitors.Ticker | None = None
+        self._sealer: Sealer | None = None
 
     async def start(self) -> None:
         await ensure_topics(self.bootstrap, self.settings.topic_prefix)
@@ -77,8 +80,12 @@ class Worker:
         if self.settings.clock == "wall":
             self._ticker = monitors.Ticker(self.settings, self._producer)
             self._ticker.start()
+        self._sealer = Sealer(self.store, self.settings.seal_interval)
+        self._sealer.start()
 
     async def stop(self) -> None:
+        if self._sealer:
+            await self._sealer.stop()
         if self._ticker:
             await self._ticker.stop()
         if self._app:

@@ -23,6 +23,7 @@ from services.ingest import attachments, feedback, outcome_rows, sessions
 from services.ingest.outcomes import Category
 from services.ingest.processed import Processed
 from services.store.client import Store
+from services.store.outcome_rollup import write_outcomes
 
 decode_item = msgspec.msgpack.Decoder(IngestItem).decode
 decode_outcome = msgspec.msgpack.Decoder(Outcome).decode
@@ -62,9 +63,10 @@ async def publish_outcomes(producer: AIOKafkaProducer, topic: str, outcomes: Seq
 
 
 class ItemProjection:
-    """Batch handler for one ingest topic whose items map to rows of one table."""
+    """Batch handler for one ingest topic whose items map to rows of one table (None: items that
+    are only counted, as outcomes)."""
 
-    def __init__(self, settings: Settings, store: Store, producer: AIOKafkaProducer, table: str,
+    def __init__(self, settings: Settings, store: Store, producer: AIOKafkaProducer, table: str | None,
                  columns: Sequence[str], process: Callable[[IngestItem, str], Processed]) -> None:
         self._store = store
         self._producer = producer
@@ -82,11 +84,12 @@ class ItemProjection:
             rows.extend(done.rows)
             outcomes.extend(done.outcomes)
         await publish_outcomes(self._producer, self._outcomes, outcomes)
-        await asyncio.to_thread(self._store.insert, self._table, rows, self._columns)
+        if self._table is not None:
+            await asyncio.to_thread(self._store.insert, self._table, rows, self._columns)
 
 
 class OutcomeProjection:
-    """Batch handler of `outcomes` → the `outcomes` table."""
+    """Batch handler of the `outcomes` topic → `outcomes_raw` (see `outcome_rollup.write_outcomes`)."""
 
     def __init__(self, settings: Settings, store: Store, producer: AIOKafkaProducer) -> None:
         self._store = store
@@ -99,7 +102,7 @@ class OutcomeProjection:
                 rows.append(outcome_rows.outcome_row(decode_outcome(msg.value), origin(msg)))
             except msgspec.DecodeError as exc:
                 await self._dead.send(msg, f"undecodable outcome: {exc}")
-        await asyncio.to_thread(self._store.insert, "outcomes", rows, outcome_rows.COLUMNS)
+        await asyncio.to_thread(write_outcomes, self._store, rows)
 
 
 def _transaction(item: IngestItem, _: str) -> Processed:
@@ -113,16 +116,16 @@ def ingest_consumers(settings: Settings, bootstrap: str, store: Store, producer:
     """Every ingest consumer but those of events (`services.agents.events`) and check-ins
     (`services.agents.monitors`)."""
 
-    def consumer(topic: t.Topic, table: str, columns: Sequence[str], process: Any) -> BatchConsumer:
+    def consumer(topic: t.Topic, table: str | None, columns: Sequence[str], process: Any) -> BatchConsumer:
         handler = ItemProjection(settings, store, producer, table, columns, process)
         return BatchConsumer(f"{topic.name}-consumer", bootstrap, topic_name(settings, topic),
                              f"{settings.app_id}-{topic.name}", handler)
 
     return [
-        consumer(t.INGEST_SESSIONS, "sessions_raw", sessions.COLUMNS, sessions.process_session_item),
+        consumer(t.INGEST_SESSIONS, "sessions", sessions.COLUMNS, sessions.process_session_item),
         consumer(t.INGEST_FEEDBACK, "feedback", feedback.COLUMNS, lambda i, _: feedback.process_feedback_item(i)),
         consumer(t.INGEST_ATTACHMENTS, "attachments", attachments.COLUMNS, attachments.process_attachment_item),
-        consumer(t.INGEST_TRANSACTIONS, "outcomes", outcome_rows.COLUMNS, _transaction),
+        consumer(t.INGEST_TRANSACTIONS, None, (), _transaction),
         BatchConsumer("outcomes-consumer", bootstrap, topic_name(settings, t.OUTCOMES),
                       f"{settings.app_id}-outcomes", OutcomeProjection(settings, store, producer)),
     ]

@@ -1,4 +1,4 @@
-"""Release-health items → `sessions_raw` rows. Pure.
+"""Release-health items → `sessions` rows. Pure.
 
 A `session` item is one update of one session (sid, seq): rows are keyed by (sid, seq) so a
 replayed update is stored once, and queries take each session's latest update. A `sessions`

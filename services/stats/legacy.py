@@ -56,6 +56,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
 from services.ingest.outcomes import Category, OutcomeKind
+from services.stats.outcome_source import hour_aligned, outcome_rows
 from services.stats.periods import InvalidParams, param, param_list
 
 Scope = Literal["organization", "team", "project"]
@@ -121,10 +122,6 @@ class LegacyQuery:
     def key_column(self) -> str:
         """What the keys of `sql()` are: the organization id, or project ids."""
         return "org_id" if self.scope == "organization" and self.group == "organization" else "project_id"
-
-    @property
-    def table(self) -> str:
-        return "events" if self.stat == GENERATED else "outcomes"
 
 
 def parse(params: Mapping[str, Sequence[str]], *, scope: Scope, now: datetime) -> LegacyQuery:
@@ -271,28 +268,24 @@ def sql(q: LegacyQuery, keys: Sequence[int]) -> tuple[str, dict[str, Any]]:
     """One query; rows are `(key, time, value)`, `key` in `q.key_column`, `time` a bucket start.
 
     `keys` are those of `select_keys()`: the organization's id when `q.key_column` is `org_id`, else
-    project ids.
+    project ids. Outcome stats read the deduplicated outcome rows (`outcome_source`), stored-event
+    counts the `events` table.
     """
     time = "intDiv(toUnixTimestamp(timestamp), {resolution:UInt32}) * {resolution:UInt32}"
-    params: dict[str, Any] = {
-        "keys": [int(k) for k in keys],
-        "resolution": q.resolution,
-        "start": q.start,
-        "end": q.end,
-    }
-    where = [
-        f"{q.key_column} IN {{keys:Array(UInt64)}}",
-        "toUnixTimestamp(timestamp) >= {start:Int64}",
-        "toUnixTimestamp(timestamp) < {end:Int64}",
-    ]
+    params: dict[str, Any] = {"keys": [int(k) for k in keys], "resolution": q.resolution}
+    where = [f"{q.key_column} IN {{keys:Array(UInt64)}}"]
     if q.stat == GENERATED:
-        value = "count()"
-        where.append("type != 'transaction'")
+        params.update(start=q.start, end=q.end)
+        where += ["toUnixTimestamp(timestamp) >= {start:Int64}", "toUnixTimestamp(timestamp) < {end:Int64}",
+                  "type != 'transaction'"]
         if q.environment is not None:
             where.append("environment = {environment:String}")
             params["environment"] = q.environment
+        source = "{db}.events FINAL\nWHERE " + "\n  AND ".join(where)
+        value = "count()"
     else:
-        value = "sum(quantity)"
+        params["start"] = datetime.fromtimestamp(q.start, timezone.utc).replace(tzinfo=None)
+        params["end"] = datetime.fromtimestamp(q.end, timezone.utc).replace(tzinfo=None)
         params["categories"] = list(ERROR_CATEGORIES)
         where.append("category IN {categories:Array(UInt8)}")
         params["outcomes"] = list(OUTCOME_STATS.get(q.stat, RECEIVED_OUTCOMES))
@@ -300,11 +293,14 @@ def sql(q: LegacyQuery, keys: Sequence[int]) -> tuple[str, dict[str, Any]]:
         if q.stat in FILTER_STATS:
             params["reason"] = q.stat
             where.append("reason = {reason:String}")
+        starts = datetime.fromtimestamp(q.start, timezone.utc)
+        hourly = hour_aligned(starts, datetime.fromtimestamp(q.end, timezone.utc), q.resolution)
+        source = f"(\n{outcome_rows(where, hourly=hourly)}\n)"
+        value = "sum(quantity)"
 
     text = (
         f"SELECT {q.key_column} AS key, {time} AS time, {value} AS value\n"
-        f"FROM {{db}}.{q.table} FINAL\nWHERE " + "\n  AND ".join(where)
-        + "\nGROUP BY key, time\nORDER BY key, time"
+        f"FROM {source}\nGROUP BY key, time\nORDER BY key, time"
     )
     return text, params
 

@@ -4,7 +4,7 @@ Follows Sentry's release-health sessions API as served from its metrics backend
 (`sentry.snuba.sessions_v2.QueryDefinition`, `get_constrained_date_range`,
 `sentry.release_health.metrics_sessions_v2`, `OrganizationSessionsEndpoint`):
 
-Data. `sessions_raw` holds session *updates* (one row per sid and seq) and pre-aggregated
+Data. `sessions` holds session *updates* (one row per sid and seq) and pre-aggregated
 `sessions` items (`aggregate = 1`). A session counts once however many updates it had; its latest
 update (highest seq, then timestamp) gives its status and duration, its highest `errors` whether
 it errored. Each session falls in exactly one class, as Sentry's `session.status`:
@@ -583,7 +583,10 @@ def _mentions_status(n: Node) -> bool:
 
 # --- SQL ----------------------------------------------------------------------------------------
 
-# Inner names are prefixed so that no alias shadows a column of sessions_raw in WHERE.
+# Inner names are prefixed so that no alias shadows a column of `sessions` in WHERE. Both parts
+# group by the row key instead of reading with FINAL: copies of one update or one aggregate row
+# (a replay not merged yet) collapse there, and `sessions` is ordered by start time, so the
+# range condition bounds what is read.
 _SESSIONS = """\
     SELECT
         project_id AS s_project,
@@ -602,29 +605,30 @@ _SESSIONS = """\
         s_outcome = 'abnormal' AS s_user_abnormal,
         s_outcome != 'healthy' AS s_user_errored,
         if(s_last_status = 'exited', argMax(tuple(duration), (seq, timestamp)).1, NULL) AS s_duration
-    FROM {db}.sessions_raw FINAL
+    FROM {db}.sessions
     WHERE aggregate = 0 AND %(where)s
     GROUP BY project_id, session_id"""
 
 _AGGREGATES = """\
     SELECT
         project_id AS s_project,
-        release AS s_release,
-        environment AS s_environment,
-        started AS s_started,
-        toUInt64(quantity) AS s_quantity,
+        any(release) AS s_release,
+        any(environment) AS s_environment,
+        any(started) AS s_started,
+        toUInt64(any(quantity)) AS s_quantity,
         'aggregate' AS s_last_status,
         'aggregate' AS s_outcome,
-        toUInt64(crashed) AS s_crashed,
-        toUInt64(abnormal) AS s_abnormal,
-        toUInt64(errored) AS s_errored,
-        if(distinct_id IN ('', {nil:String}), '', distinct_id) AS s_user,
-        crashed > 0 AS s_user_crashed,
-        abnormal > 0 AS s_user_abnormal,
-        errored + abnormal + crashed > 0 AS s_user_errored,
+        toUInt64(any(crashed)) AS s_crashed,
+        toUInt64(any(abnormal)) AS s_abnormal,
+        toUInt64(any(errored)) AS s_errored,
+        if(any(distinct_id) IN ('', {nil:String}), '', any(distinct_id)) AS s_user,
+        s_crashed > 0 AS s_user_crashed,
+        s_abnormal > 0 AS s_user_abnormal,
+        s_errored + s_abnormal + s_crashed > 0 AS s_user_errored,
         CAST(NULL AS Nullable(Float64)) AS s_duration
-    FROM {db}.sessions_raw FINAL
-    WHERE aggregate = 1 AND %(where)s"""
+    FROM {db}.sessions
+    WHERE aggregate = 1 AND %(where)s
+    GROUP BY project_id, session_id"""
 
 _OUTER_DIM = {"project_id": "s_project AS project_id", "release": "s_release AS release",
               "environment": "s_environment AS environment"}

@@ -29,6 +29,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from services.ingest.outcomes import CATEGORY_NAMES, Category, OutcomeKind
+from services.stats.outcome_source import hour_aligned, outcome_rows
 from services.stats.periods import (
     ALL_PROJECTS,
     accessible_projects,
@@ -200,20 +201,17 @@ def _key_ids(raw: str | None) -> tuple[int, ...]:
 
 
 def sql(q: StatsQuery) -> tuple[str, dict[str, Any]]:
-    """One query over `{db}.outcomes FINAL`; its columns are `q.columns`."""
+    """One query over the deduplicated outcome rows (`outcome_source`); its columns are
+    `q.columns`."""
     dims = [_COLUMN[g] for g in q.group_by]
     keys = list(dims)
     select = list(dims)
     if q.timeseries:
         select.append("toUnixTimestamp(toStartOfInterval(timestamp, INTERVAL {interval:UInt32} SECOND)) AS time")
         keys.append("time")
-    select += ["sum(quantity) AS quantity", "count() AS times_seen"]
+    select += ["sum(quantity) AS quantity", "sum(times_seen) AS times_seen"]
 
-    where = [
-        "org_id = {org_id:UInt64}",
-        "timestamp >= {start:DateTime('UTC')}",
-        "timestamp < {end:DateTime('UTC')}",
-    ]
+    where = ["org_id = {org_id:UInt64}"]
     params: dict[str, Any] = {
         "org_id": q.org_id,
         "start": q.start.astimezone(timezone.utc).replace(tzinfo=None),
@@ -232,7 +230,9 @@ def sql(q: StatsQuery) -> tuple[str, dict[str, Any]]:
             where.append(f"{column} IN {{{name}:{kind}}}")
             params[name] = list(values)
 
-    text = f"SELECT {', '.join(select)}\nFROM {{db}}.outcomes FINAL\nWHERE " + "\n  AND ".join(where)
+    bucket = int(q.interval.total_seconds()) if q.timeseries else 3600
+    source = outcome_rows(where, hourly=hour_aligned(q.start, q.end, bucket))
+    text = f"SELECT {', '.join(select)}\nFROM (\n{source}\n)"
     if keys:
         text += f"\nGROUP BY {', '.join(keys)}\nORDER BY {', '.join(keys)}"
     return text, params

@@ -227,7 +227,7 @@ def test_sessions_checkins_feedback_and_client_reports_are_stored_with_outcomes(
 
         store = Store(f"chdb:///{ingest.data_dir / 'clickhouse'}", "picket")
         try:
-            assert store.query("SELECT count() FROM {db}.sessions_raw FINAL")[0][0] >= 1
+            assert store.query("SELECT count() FROM {db}.sessions FINAL")[0][0] >= 1
             slugs = {r[0] for r in store.query("SELECT monitor_slug FROM {db}.checkins_raw FINAL")}
             assert {"nightly", "decorated"} <= slugs
             assert store.query("SELECT count() FROM {db}.checkins_raw FINAL WHERE check_in_id = {c:String}",

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from services.ingest.issues import EVENT_COLUMNS
-from services.ingest.outcome_rows import COLUMNS
 from services.stats.legacy import parse, response, select_keys, sql
 from services.store.client import Store
 from services.store.migrate import migrate
+from services.store.outcome_rollup import seal, write_outcomes
 
 DAY = datetime(2024, 3, 9, tzinfo=timezone.utc)
 DAY_TS = int(DAY.timestamp())
@@ -66,7 +66,8 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     # chdb serves one data directory per process: every test in this module shares it.
     s = Store(f"chdb:///{tmp_path_factory.mktemp('chdb') / 'ch'}", "legacy_test")
     migrate(s)
-    s.insert("outcomes", OUTCOMES, COLUMNS)
+    write_outcomes(s, OUTCOMES)
+    seal(s)  # every hour is long past: all of them read from the hourly rollup
     s.insert("events", EVENTS, EVENT_COLUMNS)
     yield s
     s.close()

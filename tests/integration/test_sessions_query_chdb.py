@@ -53,22 +53,22 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     s = Store(f"chdb:///{tmp_path_factory.mktemp('sessions')}/ch", "sessions_test")
     migrate(s)
     # a: three updates, the last one crashed — one crashed session of user u1
-    s.insert("sessions_raw", _update("a", 0, "ok", "2024-05-02T10:05:00Z", did="u1"), COLUMNS)
-    s.insert("sessions_raw", _update("a", 1, "ok", "2024-05-02T10:05:00Z", did="u1"), COLUMNS)
-    s.insert("sessions_raw", _update("a", 2, "crashed", "2024-05-02T10:05:00Z", did="u1"), COLUMNS)
-    s.insert("sessions_raw", _update("a", 2, "crashed", "2024-05-02T10:05:00Z", did="u1"), COLUMNS)  # replayed
+    s.insert("sessions", _update("a", 0, "ok", "2024-05-02T10:05:00Z", did="u1"), COLUMNS)
+    s.insert("sessions", _update("a", 1, "ok", "2024-05-02T10:05:00Z", did="u1"), COLUMNS)
+    s.insert("sessions", _update("a", 2, "crashed", "2024-05-02T10:05:00Z", did="u1"), COLUMNS)
+    s.insert("sessions", _update("a", 2, "crashed", "2024-05-02T10:05:00Z", did="u1"), COLUMNS)  # replayed
     # u2: a healthy exited session (10s) and one that exited with an error (30s)
-    s.insert("sessions_raw", _update("b", 0, "exited", "2024-05-02T10:20:00Z", did="u2", duration=10.0), COLUMNS)
-    s.insert("sessions_raw", _update("c", 0, "ok", "2024-05-02T11:00:00Z", did="u2"), COLUMNS)
-    s.insert("sessions_raw", _update("c", 1, "exited", "2024-05-02T11:00:00Z", did="u2", errors=1, duration=30.0),
+    s.insert("sessions", _update("b", 0, "exited", "2024-05-02T10:20:00Z", did="u2", duration=10.0), COLUMNS)
+    s.insert("sessions", _update("c", 0, "ok", "2024-05-02T11:00:00Z", did="u2"), COLUMNS)
+    s.insert("sessions", _update("c", 1, "exited", "2024-05-02T11:00:00Z", did="u2", errors=1, duration=30.0),
              COLUMNS)
     # no user, and the nil user: sessions but not users
-    s.insert("sessions_raw", _update("d", 0, "exited", "2024-05-02T11:30:00Z", duration=20.0), COLUMNS)
-    s.insert("sessions_raw", _update("e", 0, "exited", "2024-05-02T09:15:00Z", did=NIL, duration=40.0,
+    s.insert("sessions", _update("d", 0, "exited", "2024-05-02T11:30:00Z", duration=20.0), COLUMNS)
+    s.insert("sessions", _update("e", 0, "exited", "2024-05-02T09:15:00Z", did=NIL, duration=40.0,
                                      release="2.0"), COLUMNS)
     # outside the range, and in a project the caller does not see
-    s.insert("sessions_raw", _update("old", 0, "crashed", "2024-04-20T10:00:00Z", did="u9"), COLUMNS)
-    s.insert("sessions_raw", _update("x", 0, "crashed", "2024-05-02T10:00:00Z", did="u9",
+    s.insert("sessions", _update("old", 0, "crashed", "2024-04-20T10:00:00Z", did="u9"), COLUMNS)
+    s.insert("sessions", _update("x", 0, "crashed", "2024-05-02T10:00:00Z", did="u9",
                                      project_id=OTHER_PROJECT), COLUMNS)
     # pre-aggregated sessions: 3 at 10:00 (u3, one crashed), 5 at 11:00 (one errored)
     aggregates = process_session_item(_item("sessions", {
@@ -78,7 +78,8 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
             {"started": "2024-05-02T11:00:00Z", "exited": 4, "errored": 1},
         ],
     }), "ingest-sessions/0/2")
-    s.insert("sessions_raw", aggregates.rows, COLUMNS)
+    s.insert("sessions", aggregates.rows, COLUMNS)
+    s.insert("sessions", aggregates.rows, COLUMNS)  # the message replayed: its rows count once
     yield s
     s.close()
 

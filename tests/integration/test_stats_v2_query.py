@@ -7,10 +7,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from services.ingest.outcome_rows import COLUMNS
 from services.stats.stats_v2 import parse, response, sql
 from services.store.client import Store
 from services.store.migrate import migrate
+from services.store.outcome_rollup import seal, write_outcomes
 
 DAY = datetime(2024, 3, 9, tzinfo=timezone.utc)
 NOW = datetime(2024, 3, 10, 15, 30, tzinfo=timezone.utc)
@@ -41,7 +41,8 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     # chdb serves one data directory per process: every test in this module shares it.
     s = Store(f"chdb:///{tmp_path_factory.mktemp('chdb') / 'ch'}", "stats_test")
     migrate(s)
-    s.insert("outcomes", ROWS, COLUMNS)
+    write_outcomes(s, ROWS)
+    seal(s)  # every hour is long past: all of them read from the hourly rollup
     yield s
     s.close()
 

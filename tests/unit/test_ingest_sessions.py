@@ -1,4 +1,4 @@
-"""Release-health items (`session` updates and pre-aggregated `sessions`) become `sessions_raw`
+"""Release-health items (`session` updates and pre-aggregated `sessions`) become `sessions`
 rows and outcomes, as the sessions consumer stores them. Also the pure helpers they share
 (services.ingest.processed)."""
 

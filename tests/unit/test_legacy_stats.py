@@ -105,7 +105,8 @@ def test_project_stats() -> None:
 
 def test_team_always_counts_generated_events() -> None:
     query = q("team", stat="rejected", environment="prod")
-    assert (query.stat, query.group, query.environment, query.table) == ("generated", "team", "prod", "events")
+    assert (query.stat, query.group, query.environment) == ("generated", "team", "prod")
+    assert "{db}.events" in sql(query, [1])[0]
     assert q("team", stat="nonsense").stat == "generated"
 
 
@@ -116,7 +117,7 @@ def test_organization_groups_and_stats() -> None:
     grouped = q("organization", group="project", stat="blacklisted", projectID=["3", "1"], id=["1"])
     assert (grouped.group, grouped.key_column, grouped.by_project) == ("project", "project_id", True)
     assert (grouped.project_filter, grouped.id_filter) == ((3, 1), (1,))
-    assert q("organization", group="project", stat="generated").table == "events"
+    assert "{db}.events" in sql(q("organization", group="project", stat="generated"), [1])[0]
     assert error("organization", group="team") == "Invalid group: team"
     assert error("organization", stat="generated") == "Invalid group: organization, stat: generated"
     assert error("organization", stat="localhost") == "Invalid group: organization, stat: localhost"
@@ -142,7 +143,8 @@ def test_select_keys() -> None:
 
 def test_sql_maps_stats_to_error_outcomes() -> None:
     text, params = sql(q(), [5])
-    assert "FROM {db}.outcomes FINAL" in text and "project_id IN {keys:Array(UInt64)}" in text
+    assert "{db}.outcomes_hourly" in text and "{db}.outcomes_recent FINAL" in text  # hourly: the rollup
+    assert "project_id IN {keys:Array(UInt64)}" in text
     assert params["categories"] == [0, 1, 3]  # default, error, security
     assert params["outcomes"] == [0, 1, 2]  # accepted, filtered, rate_limited
     assert "sum(quantity)" in text and "reason" not in params
@@ -152,7 +154,9 @@ def test_sql_maps_stats_to_error_outcomes() -> None:
     assert params["reason"] == "web-crawlers" and params["outcomes"] == [0, 1, 2]
     assert "reason = {reason:String}" in text
     query = q()
-    assert (params["start"], params["end"], params["resolution"]) == (query.start, query.end, 3600)
+    assert (params["start"].timestamp(), params["end"].timestamp(), params["resolution"]) == (
+        query.start, query.end, 3600)
+    assert "{db}.outcomes_raw FINAL" in sql(q(resolution="10s"), [5])[0]  # finer than hours: the exact store
 
 
 def test_sql_for_the_organization_and_generated() -> None:

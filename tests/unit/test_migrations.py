@@ -27,13 +27,20 @@ def test_every_migration_has_a_name_and_up_and_down_statements():
             assert "{db}." in sql  # every statement names the database through the placeholder
 
 
-def test_up_creates_and_down_drops_the_same_tables():
+def _named(statements: list[str], *verbs: str) -> set[str]:
+    return {s.split("{db}.", 1)[1].split()[0] for s in statements if s.upper().startswith(verbs)}
+
+
+def test_down_undoes_what_up_leaves():
+    """Down drops every table and view up leaves behind, and recreates every one up removed (a
+    table up creates only to move its rows is removed: it existed before)."""
+    creates, drops = ("CREATE TABLE", "CREATE MATERIALIZED VIEW"), ("DROP TABLE",)
     for m in load_migrations():
-        created = {s.split("{db}.", 1)[1].split()[0] for s in m.up if s.upper().startswith("CREATE TABLE")}
-        dropped = {s.split("{db}.", 1)[1].split()[0].rstrip(";") for s in m.down
-                   if s.upper().startswith("DROP TABLE")}
-        assert created, f"migration {m.number} creates no table"
-        assert created == dropped, m.number
+        up_left = _named(m.up, *creates) - _named(m.up, *drops)
+        up_removed = _named(m.up, *drops) - up_left
+        assert up_left, f"migration {m.number} creates nothing"
+        assert _named(m.down, *drops) - _named(m.down, *creates) == up_left, m.number
+        assert _named(m.down, *creates) - _named(m.down, *drops) == up_removed, m.number
 
 
 def test_the_first_migration_creates_the_entities_table_the_projector_writes():

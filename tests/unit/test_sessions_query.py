@@ -266,8 +266,8 @@ def test_sql_binds_every_value_and_selects_q_columns():
         "org_id": 7, "project_ids": [1, 2, 3], "start_ms": 1714521600000, "end_ms": 1714694400000,
         "interval_ms": 86400000, "nil": "00000000-0000-0000-0000-000000000000", "q0": "x",
     }
-    assert "FROM {db}.sessions_raw FINAL" in text
-    assert "GROUP BY project_id, session_id" in text  # one row per session
+    assert "FROM {db}.sessions\n" in text and "FINAL" not in text
+    assert text.count("GROUP BY project_id, session_id") == 2  # one row per session, per aggregate row
     assert "argMax(status, (seq, timestamp))" in text  # its latest update decides
     assert "GROUP BY GROUPING SETS ((project_id, release, bucket), (project_id, release))" in text
     assert "'x'" not in text and "1714521600000" not in text

@@ -148,7 +148,7 @@ def test_sql_binds_every_value() -> None:
     query = q(field="sum(times_seen)", groupBy=["outcome", "category"], category="error", outcome="filtered",
               reason="x'; DROP TABLE outcomes; --", key_id="7", project=["10"], statsPeriod="1d", interval="4h")
     text, params = sql(query)
-    assert "FROM {db}.outcomes FINAL" in text
+    assert "FROM {db}.outcomes_hourly" in text and "FROM {db}.outcomes_recent FINAL" in text
     assert "toStartOfInterval(timestamp, INTERVAL {interval:UInt32} SECOND)" in text
     assert "DROP" not in text and "'" not in text.replace("'UTC'", "")
     assert not re.search(r"\b(10|7|14400)\b", text), "no value is interpolated"
