@@ -41,7 +41,8 @@ from services.stats import sessions as sessions_api
 from services.stats import stats_v2
 from services.store.client import Store
 from services.store.migrate import migrate
-from services.store.outcome_rollup import seal
+from services.store.rollup import seal
+from services.store.rollups import OUTCOMES, SESSIONS
 
 PROJECTS_PER_ORG = 10
 DAYS = 90
@@ -204,7 +205,7 @@ def load(store: Store, *, outcomes: int, sessions: int, orgs: int, now: datetime
         store.command(_outcomes_insert(outcomes, orgs, now_ts))
     t_out = time.perf_counter() - t
     t = time.perf_counter()
-    sealed = seal(store)
+    sealed = seal(store, OUTCOMES)
     t_seal = time.perf_counter() - t
     t = time.perf_counter()
     store.command("OPTIMIZE TABLE {db}.outcomes_recent FINAL")

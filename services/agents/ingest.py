@@ -23,7 +23,7 @@ from services.ingest import attachments, feedback, outcome_rows, sessions
 from services.ingest.outcomes import Category
 from services.ingest.processed import Processed
 from services.store.client import Store
-from services.store.outcome_rollup import write_outcomes
+from services.store.rollups import write_outcomes, write_sessions
 
 decode_item = msgspec.msgpack.Decoder(IngestItem).decode
 decode_outcome = msgspec.msgpack.Decoder(Outcome).decode
@@ -62,16 +62,22 @@ async def publish_outcomes(producer: AIOKafkaProducer, topic: str, outcomes: Seq
     await asyncio.gather(*futures)
 
 
-class ItemProjection:
-    """Batch handler for one ingest topic whose items map to rows of one table (None: items that
-    are only counted, as outcomes)."""
+Writer = Callable[[Store, Sequence[Sequence[Any]]], None]
 
-    def __init__(self, settings: Settings, store: Store, producer: AIOKafkaProducer, table: str | None,
-                 columns: Sequence[str], process: Callable[[IngestItem, str], Processed]) -> None:
+
+def table_writer(table: str, columns: Sequence[str]) -> Writer:
+    return lambda store, rows: store.insert(table, rows, columns)
+
+
+class ItemProjection:
+    """Batch handler for one ingest topic whose items map to rows written by `write` (None: items
+    that are only counted, as outcomes)."""
+
+    def __init__(self, settings: Settings, store: Store, producer: AIOKafkaProducer, write: Writer | None,
+                 process: Callable[[IngestItem, str], Processed]) -> None:
         self._store = store
         self._producer = producer
-        self._table = table
-        self._columns = columns
+        self._write = write
         self._process = process
         self._outcomes = topic_name(settings, t.OUTCOMES)
         self._dead = DeadLetters(settings, producer)
@@ -84,12 +90,12 @@ class ItemProjection:
             rows.extend(done.rows)
             outcomes.extend(done.outcomes)
         await publish_outcomes(self._producer, self._outcomes, outcomes)
-        if self._table is not None:
-            await asyncio.to_thread(self._store.insert, self._table, rows, self._columns)
+        if self._write is not None:
+            await asyncio.to_thread(self._write, self._store, rows)
 
 
 class OutcomeProjection:
-    """Batch handler of the `outcomes` topic → `outcomes_raw` (see `outcome_rollup.write_outcomes`)."""
+    """Batch handler of the `outcomes` topic → `outcomes_raw` (marking late hours of the rollup)."""
 
     def __init__(self, settings: Settings, store: Store, producer: AIOKafkaProducer) -> None:
         self._store = store
@@ -116,16 +122,16 @@ def ingest_consumers(settings: Settings, bootstrap: str, store: Store, producer:
     """Every ingest consumer but those of events (`services.agents.events`) and check-ins
     (`services.agents.monitors`)."""
 
-    def consumer(topic: t.Topic, table: str | None, columns: Sequence[str], process: Any) -> BatchConsumer:
-        handler = ItemProjection(settings, store, producer, table, columns, process)
+    def consumer(topic: t.Topic, write: Writer | None, process: Any) -> BatchConsumer:
+        handler = ItemProjection(settings, store, producer, write, process)
         return BatchConsumer(f"{topic.name}-consumer", bootstrap, topic_name(settings, topic),
                              f"{settings.app_id}-{topic.name}", handler)
 
     return [
-        consumer(t.INGEST_SESSIONS, "sessions", sessions.COLUMNS, sessions.process_session_item),
-        consumer(t.INGEST_FEEDBACK, "feedback", feedback.COLUMNS, lambda i, _: feedback.process_feedback_item(i)),
-        consumer(t.INGEST_ATTACHMENTS, "attachments", attachments.COLUMNS, attachments.process_attachment_item),
-        consumer(t.INGEST_TRANSACTIONS, None, (), _transaction),
+        consumer(t.INGEST_SESSIONS, write_sessions, sessions.process_session_item),
+        consumer(t.INGEST_FEEDBACK, table_writer("feedback", feedback.COLUMNS), lambda i, _: feedback.process_feedback_item(i)),
+        consumer(t.INGEST_ATTACHMENTS, table_writer("attachments", attachments.COLUMNS), attachments.process_attachment_item),
+        consumer(t.INGEST_TRANSACTIONS, None, _transaction),
         BatchConsumer("outcomes-consumer", bootstrap, topic_name(settings, t.OUTCOMES),
                       f"{settings.app_id}-outcomes", OutcomeProjection(settings, store, producer)),
     ]

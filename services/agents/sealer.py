@@ -1,4 +1,4 @@
-"""The periodic task that seals the hourly outcome rollup (`services.store.outcome_rollup`).
+"""The periodic task that seals the hourly rollups (`services.store.rollup`).
 
 Every worker runs one: passes are idempotent rewrites, so concurrent sealers only repeat work.
 A failed pass (ClickHouse unreachable) is logged and retried at the next period.
@@ -11,7 +11,8 @@ import contextlib
 import logging
 
 from services.store.client import Store
-from services.store.outcome_rollup import seal
+from services.store.rollup import seal
+from services.store.rollups import ALL
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +24,7 @@ class Sealer:
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="outcome-sealer")
+        self._task = asyncio.create_task(self._run(), name="rollup-sealer")
 
     async def stop(self) -> None:
         if self._task:
@@ -33,10 +34,11 @@ class Sealer:
 
     async def _run(self) -> None:
         while True:
-            try:
-                hours = await asyncio.to_thread(seal, self._store)
-                if hours:
-                    log.info("sealed %d outcome hours (%s .. %s)", len(hours), hours[0], hours[-1])
-            except Exception:
-                log.warning("sealing the outcome rollup failed; retrying next period", exc_info=True)
+            for rollup in ALL:
+                try:
+                    hours = await asyncio.to_thread(seal, self._store, rollup)
+                    if hours:
+                        log.info("sealed %d %s hours (%s .. %s)", len(hours), rollup.name, hours[0], hours[-1])
+                except Exception:
+                    log.warning("sealing the %s rollup failed; retrying next period", rollup.name, exc_info=True)
             await asyncio.sleep(self._period)

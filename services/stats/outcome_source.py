@@ -6,7 +6,7 @@ Columns: org_id, project_id, key_id, category, outcome, reason, timestamp, quant
 
 - Hour-aligned queries read the hourly rollup for the sealed hours and the recent rows (few,
   read with FINAL) for the hours after the horizon — the hour after the newest seal
-  (`services.store.outcome_rollup`). The horizon is a scalar subquery, so ClickHouse folds it to
+  (`services.store.rollup`). The horizon is a scalar subquery, so ClickHouse folds it to
   a constant before it picks the parts and granules to read.
 - Anything finer (10-second or 5-minute buckets, a range not on the hour) reads the exact store.
 """
@@ -16,17 +16,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-_HORIZON = "(SELECT max(hour) + INTERVAL 1 HOUR FROM {db}.outcome_seals)"
+from services.store.rollup import current_versions_sql, horizon_sql
+from services.store.rollups import OUTCOMES
 
 _SEALED = """\
     SELECT org_id, project_id, key_id, category, outcome, reason, hour AS timestamp, quantity, times_seen
     FROM {db}.outcomes_hourly
     WHERE %(where)s
       AND hour >= {start:DateTime('UTC')} AND hour < {end:DateTime('UTC')} AND hour < %(horizon)s
-      AND (hour, version) IN (
-        SELECT hour, max(version) FROM {db}.outcome_seals
-        WHERE hour >= {start:DateTime('UTC')} AND hour < {end:DateTime('UTC')}
-        GROUP BY hour)"""
+      AND (hour, version) IN (%(versions)s)"""
 
 _RECENT = """\
     SELECT org_id, project_id, key_id, category, outcome, reason, timestamp, quantity, toUInt64(1) AS times_seen
@@ -54,5 +52,5 @@ def outcome_rows(where: Sequence[str], *, hourly: bool) -> str:
     conditions = "\n      AND ".join(where) or "1"
     if not hourly:
         return _EXACT % {"where": conditions}
-    parts = {"where": conditions, "horizon": _HORIZON}
+    parts = {"where": conditions, "horizon": horizon_sql(OUTCOMES), "versions": current_versions_sql(OUTCOMES)}
     return _SEALED % parts + "\n    UNION ALL\n" + _RECENT % parts

@@ -71,10 +71,12 @@ from services.stats.periods import (
     parse_interval,
     to_intervals,
 )
+from services.stats.session_rows import MERGES, NIL_USER, STATES, per_session
+from services.store.rollup import current_versions_sql, horizon_sql
+from services.store.rollups import SESSIONS
 
 SNUBA_LIMIT = 5000  # Sentry's cap on data points (groups x intervals) and on per_page
 SMALLEST_INTERVAL = 10  # seconds: Sentry's metrics-backed sessions allow ten-second resolution
-NIL_USER = "00000000-0000-0000-0000-000000000000"
 
 COUNT_FIELDS = ("sum(session)", "count_unique(user)")
 DURATION_FIELDS = {
@@ -91,7 +93,6 @@ FIELDS = (*COUNT_FIELDS, *DURATION_FIELDS, *RATE_FIELDS)
 GROUP_BYS = ("project", "release", "environment", "session.status")
 STATUSES = ("abnormal", "crashed", "errored", "healthy")  # Sentry's SessionStatus order
 _UNSORTABLE = frozenset({"healthy", "errored"})
-_QUANTILES = (0.5, 0.75, 0.9, 0.95, 0.99)
 _DIM_COLUMN = {"project": "project_id", "release": "release", "environment": "environment"}
 _FILTER_KEYS = {
     "release": "release", "environment": "environment", "project": "project",
@@ -583,61 +584,16 @@ def _mentions_status(n: Node) -> bool:
 
 # --- SQL ----------------------------------------------------------------------------------------
 
-# Inner names are prefixed so that no alias shadows a column of `sessions` in WHERE. Both parts
-# group by the row key instead of reading with FINAL: copies of one update or one aggregate row
-# (a replay not merged yet) collapse there, and `sessions` is ordered by start time, so the
-# range condition bounds what is read.
-_SESSIONS = """\
-    SELECT
-        project_id AS s_project,
-        any(release) AS s_release,
-        any(environment) AS s_environment,
-        min(started) AS s_started,
-        toUInt64(1) AS s_quantity,
-        argMax(status, (seq, timestamp)) AS s_last_status,
-        multiIf(s_last_status = 'crashed', 'crashed', s_last_status = 'abnormal', 'abnormal',
-                s_last_status = 'errored' OR max(errors) > 0, 'errored', 'healthy') AS s_outcome,
-        toUInt64(s_outcome = 'crashed') AS s_crashed,
-        toUInt64(s_outcome = 'abnormal') AS s_abnormal,
-        toUInt64(s_outcome = 'errored') AS s_errored,
-        argMaxIf(distinct_id, (seq, timestamp), distinct_id NOT IN ('', {nil:String})) AS s_user,
-        s_outcome = 'crashed' AS s_user_crashed,
-        s_outcome = 'abnormal' AS s_user_abnormal,
-        s_outcome != 'healthy' AS s_user_errored,
-        if(s_last_status = 'exited', argMax(tuple(duration), (seq, timestamp)).1, NULL) AS s_duration
-    FROM {db}.sessions
-    WHERE aggregate = 0 AND %(where)s
-    GROUP BY project_id, session_id"""
-
-_AGGREGATES = """\
-    SELECT
-        project_id AS s_project,
-        any(release) AS s_release,
-        any(environment) AS s_environment,
-        any(started) AS s_started,
-        toUInt64(any(quantity)) AS s_quantity,
-        'aggregate' AS s_last_status,
-        'aggregate' AS s_outcome,
-        toUInt64(any(crashed)) AS s_crashed,
-        toUInt64(any(abnormal)) AS s_abnormal,
-        toUInt64(any(errored)) AS s_errored,
-        if(any(distinct_id) IN ('', {nil:String}), '', any(distinct_id)) AS s_user,
-        s_crashed > 0 AS s_user_crashed,
-        s_abnormal > 0 AS s_user_abnormal,
-        s_errored + s_abnormal + s_crashed > 0 AS s_user_errored,
-        CAST(NULL AS Nullable(Float64)) AS s_duration
-    FROM {db}.sessions
-    WHERE aggregate = 1 AND %(where)s
-    GROUP BY project_id, session_id"""
-
-_OUTER_DIM = {"project_id": "s_project AS project_id", "release": "s_release AS release",
-              "environment": "s_environment AS environment"}
+_DIM_AS = {"project_id": "s_project AS project_id", "release": "s_release AS release",
+           "environment": "s_environment AS environment"}
+_USERS = ("users", "users_crashed", "users_abnormal", "users_errored", "users_crashed_or_abnormal")
 
 
 def sql(q: SessionsQuery) -> tuple[str, dict[str, Any]]:
-    """One query: each session reduced to one row, unioned with the aggregate rows, grouped by the
-    dimensions per interval (`bucket` = index of the interval) and over the whole range (`bucket`
-    null). Its columns are `q.columns`."""
+    """One query: the sessions' mergeable aggregates per dimension and interval (`bucket` = index
+    of the interval) — from the hourly rollup for sealed hours when the buckets are whole hours,
+    from the sessions reduced one by one (`session_rows`) for the rest — merged per interval and
+    over the whole range (`bucket` null). Its columns are `q.columns`."""
     params: dict[str, Any] = {
         "org_id": q.org_id,
         "project_ids": list(q.project_ids),
@@ -646,52 +602,63 @@ def sql(q: SessionsQuery) -> tuple[str, dict[str, Any]]:
         "interval_ms": q.interval * 1000,
         "nil": NIL_USER,
     }
-    where = [
-        "org_id = {org_id:UInt64}",
-        "project_id IN {project_ids:Array(UInt64)}",
-        "started >= fromUnixTimestamp64Milli({start_ms:Int64}, 'UTC')",
-        "started < fromUnixTimestamp64Milli({end_ms:Int64}, 'UTC')",
-    ]
+    # conditions on columns `sessions` and `sessions_hourly` share
+    filters = ["org_id = {org_id:UInt64}", "project_id IN {project_ids:Array(UInt64)}"]
     if q.environments:
-        where.append("environment IN {environments:Array(String)}")
+        filters.append("environment IN {environments:Array(String)}")
         params["environments"] = list(q.environments)
     if q.condition is not None:
-        where.append(_condition_sql(q.condition, params))
-    where_text = "\n      AND ".join(where)
+        filters.append(_condition_sql(q.condition, params))
 
     dims = list(q.dimensions)
-    select = [
-        *(_OUTER_DIM[d] for d in dims),
-        "intDiv(toUnixTimestamp64Milli(s_started) - {start_ms:Int64}, {interval_ms:Int64}) AS bucket",
-        "sum(s_quantity) AS sessions", "sum(s_crashed) AS crashed", "sum(s_abnormal) AS abnormal",
-        "sum(s_errored) AS errored",
-    ]
-    if q.needs_users:
-        select += [
-            "uniqExactIf(s_user, s_user != '') AS users",
-            "uniqExactIf(s_user, s_user != '' AND s_user_crashed) AS users_crashed",
-            "uniqExactIf(s_user, s_user != '' AND s_user_abnormal) AS users_abnormal",
-            "uniqExactIf(s_user, s_user != '' AND s_user_errored) AS users_errored",
-            "uniqExactIf(s_user, s_user != '' AND (s_user_crashed OR s_user_abnormal)) AS users_crashed_or_abnormal",
-        ]
-    aggregates = {
-        "duration_avg": "avg(s_duration) AS duration_avg",
-        "duration_quantiles": (
-            f"quantilesExactInclusive({', '.join(map(str, _QUANTILES))})(s_duration) AS duration_quantiles"
-        ),
-        "duration_max": "max(s_duration) AS duration_max",
-    }
-    select += [aggregates[a] for a in q.duration_aggregates]
+    measures = ["sessions", "crashed", "abnormal", "errored",
+                *(_USERS if q.needs_users else ()), *q.duration_aggregates]
+    hourly = _hour_aligned(q)
+    in_range = ["started >= fromUnixTimestamp64Milli({start_ms:Int64}, 'UTC')",
+                "started < fromUnixTimestamp64Milli({end_ms:Int64}, 'UTC')"]
+    if hourly:
+        in_range.append(f"started >= {horizon_sql(SESSIONS)}")
+    per_session_where = "\n      AND ".join([*filters, *in_range])
+    exact = (
+        f"SELECT {_list([*(_DIM_AS[d] for d in dims), _bucket('toUnixTimestamp64Milli(s_started)')])},\n"
+        f"    {', '.join(f'{STATES[m]} AS {m}' for m in measures)}\n"
+        f"FROM (\n{per_session(per_session_where)}\n)\nGROUP BY {_list([*dims, 'bucket'])}"
+    )
+    parts = [exact]
+    if hourly:
+        params["start"] = q.start.astimezone(timezone.utc).replace(tzinfo=None)
+        params["end"] = q.end.astimezone(timezone.utc).replace(tzinfo=None)
+        sealed_where = "\n  AND ".join([
+            *filters,
+            "hour >= {start:DateTime('UTC')}", "hour < {end:DateTime('UTC')}",
+            f"hour < {horizon_sql(SESSIONS)}",
+            f"(hour, version) IN ({current_versions_sql(SESSIONS)})",
+        ])
+        parts.insert(0, (
+            f"SELECT {_list([*dims, _bucket('toUnixTimestamp(hour) * 1000')])}, {', '.join(measures)}\n"
+            f"FROM {{db}}.sessions_hourly\nWHERE {sealed_where}"
+        ))
 
-    sets = f"({', '.join([*dims, 'bucket'])}), ({', '.join(dims)})"
+    select = [*dims, "bucket", *(f"{MERGES[m]} AS {m}" for m in measures)]
+    sets = f"({_list([*dims, 'bucket'])}), ({', '.join(dims)})"
     text = (
-        f"SELECT {', '.join(select)}\nFROM (\n"
-        + _SESSIONS % {"where": where_text}
-        + "\n    UNION ALL\n"
-        + _AGGREGATES % {"where": where_text}
+        f"SELECT {', '.join(select)}\nFROM (\n" + "\nUNION ALL\n".join(parts)
         + f"\n)\nGROUP BY GROUPING SETS ({sets})\nSETTINGS group_by_use_nulls = 1"
     )
     return text, params
+
+
+def _bucket(epoch_ms: str) -> str:
+    return f"intDiv({epoch_ms} - {{start_ms:Int64}}, {{interval_ms:Int64}}) AS bucket"
+
+
+def _list(items: Sequence[str]) -> str:
+    return ", ".join(items)
+
+
+def _hour_aligned(q: SessionsQuery) -> bool:
+    """Whether every bucket is made of whole hours, so sealed hours can come from the rollup."""
+    return q.interval % 3600 == 0 and q.start.timestamp() % 3600 == 0 and q.end.timestamp() % 3600 == 0
 
 
 _SQL_COLUMN = {"release": ("release", "String"), "environment": ("environment", "String"),

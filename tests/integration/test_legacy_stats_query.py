@@ -12,7 +12,9 @@ from services.ingest.issues import EVENT_COLUMNS
 from services.stats.legacy import parse, response, select_keys, sql
 from services.store.client import Store
 from services.store.migrate import migrate
-from services.store.outcome_rollup import seal, write_outcomes
+from services.store.rollup import seal
+from services.store import rollups
+from services.store.rollups import write_outcomes
 
 DAY = datetime(2024, 3, 9, tzinfo=timezone.utc)
 DAY_TS = int(DAY.timestamp())
@@ -67,7 +69,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     s = Store(f"chdb:///{tmp_path_factory.mktemp('chdb') / 'ch'}", "legacy_test")
     migrate(s)
     write_outcomes(s, OUTCOMES)
-    seal(s)  # every hour is long past: all of them read from the hourly rollup
+    seal(s, rollups.OUTCOMES)  # every hour is long past: all of them read from the hourly rollup
     s.insert("events", EVENTS, EVENT_COLUMNS)
     yield s
     s.close()

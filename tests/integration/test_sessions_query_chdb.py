@@ -3,7 +3,8 @@ writes them (`process_session_item`), queried with `sql()` and rendered with `re
 
 A session sent as three updates (init ok → ok → crashed) counts once, as crashed; replayed updates
 count once; users are distinct non-nil distinct ids; pre-aggregated `sessions` items add their
-counts; durations come only from exited sessions."""
+counts; durations come only from exited sessions. Every test runs twice: on the sessions reduced
+one by one, and on the hourly rollup (every hour sealed) — both must give the same answers."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from services.ingest.sessions import COLUMNS, process_session_item
 from services.stats.sessions import SessionsQuery, parse, response, sql
 from services.store.client import Store
 from services.store.migrate import migrate
+from services.store.rollup import seal
+from services.store.rollups import SESSIONS
 
 NOW = datetime(2024, 5, 2, 12, 27, 28, tzinfo=timezone.utc)
 RECEIVED = datetime(2024, 5, 2, 12, 0, tzinfo=timezone.utc)
@@ -47,9 +50,9 @@ def _update(sid: str, seq: int, status: str, started: str, *, did: str | None = 
     return out.rows
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    # chdb allows one data directory per process: the whole module shares this one
+@pytest.fixture(scope="module", params=["per-session", "sealed"])
+def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    # chdb allows one data directory per process at a time: each parameter has its own in turn
     s = Store(f"chdb:///{tmp_path_factory.mktemp('sessions')}/ch", "sessions_test")
     migrate(s)
     # a: three updates, the last one crashed — one crashed session of user u1
@@ -80,6 +83,10 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     }), "ingest-sessions/0/2")
     s.insert("sessions", aggregates.rows, COLUMNS)
     s.insert("sessions", aggregates.rows, COLUMNS)  # the message replayed: its rows count once
+    if request.param == "sealed":
+        assert seal(s, SESSIONS)  # every hour is long past
+        # the 13 sessions in range, 'old' and 'x' (another project)
+        assert s.query("SELECT sum(sessions) FROM {db}.sessions_hourly")[0][0] == 15
     yield s
     s.close()
 

@@ -10,7 +10,8 @@ import pytest
 from services.stats.stats_v2 import parse, response, sql
 from services.store.client import Store
 from services.store.migrate import migrate
-from services.store.outcome_rollup import seal, write_outcomes
+from services.store.rollup import seal
+from services.store.rollups import OUTCOMES, write_outcomes
 
 DAY = datetime(2024, 3, 9, tzinfo=timezone.utc)
 NOW = datetime(2024, 3, 10, 15, 30, tzinfo=timezone.utc)
@@ -42,7 +43,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     s = Store(f"chdb:///{tmp_path_factory.mktemp('chdb') / 'ch'}", "stats_test")
     migrate(s)
     write_outcomes(s, ROWS)
-    seal(s)  # every hour is long past: all of them read from the hourly rollup
+    seal(s, OUTCOMES)  # every hour is long past: all of them read from the hourly rollup
     yield s
     s.close()
 

@@ -265,14 +265,19 @@ def test_sql_binds_every_value_and_selects_q_columns():
     assert params == {
         "org_id": 7, "project_ids": [1, 2, 3], "start_ms": 1714521600000, "end_ms": 1714694400000,
         "interval_ms": 86400000, "nil": "00000000-0000-0000-0000-000000000000", "q0": "x",
+        "start": datetime(2024, 5, 1), "end": datetime(2024, 5, 3),
     }
     assert "FROM {db}.sessions\n" in text and "FINAL" not in text
+    # whole-day buckets: sealed hours from the rollup, the rest reduced session by session
+    assert "FROM {db}.sessions_hourly" in text and "started >= (SELECT max(hour)" in text
     assert text.count("GROUP BY project_id, session_id") == 2  # one row per session, per aggregate row
     assert "argMax(status, (seq, timestamp))" in text  # its latest update decides
     assert "GROUP BY GROUPING SETS ((project_id, release, bucket), (project_id, release))" in text
     assert "'x'" not in text and "1714521600000" not in text
     # users and durations are only computed when asked for
     assert daily(field="sum(session)").columns == ("bucket", "sessions", "crashed", "abnormal", "errored")
+    five_minutes = q_(statsPeriod="1h", interval="5m", field="sum(session)")
+    assert "sessions_hourly" not in sql(five_minutes)[0]  # buckets finer than hours: no rollup
 
 
 # --- the response -------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
-"""The hourly outcome rollup on real chdb: sealed hours and recent rows answer together, each
+"""The hourly rollups on real chdb. Outcomes: sealed hours and recent rows answer together, each
 outcome counts once (also a retry received in a later hour), late rows reach sealed hours through
-a reseal, and sealing twice changes nothing."""
+a reseal, and sealing twice changes nothing. Sessions: sealed hours and running sessions count
+once, and a late update changes a sealed hour after its reseal."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from services.ingest.sessions import COLUMNS as SESSION_COLUMNS
+from services.stats import sessions as sessions_api
 from services.stats.stats_v2 import parse, response, sql
 from services.store.client import Store
 from services.store.migrate import migrate
-from services.store.outcome_rollup import seal, write_outcomes
+from services.store.rollup import seal
+from services.store.rollups import OUTCOMES, SESSIONS, write_outcomes, write_sessions
 
 NOW = datetime.now(timezone.utc)
 HOUR = NOW.replace(minute=0, second=0, microsecond=0)
@@ -64,8 +68,8 @@ def test_sealed_and_recent_hours_count_each_outcome_once(store: Store) -> None:
         row(at(0, 0), "event:now"),  # the current hour: recent rows
         row(at(0, 0), "event:now"),
     ])
-    sealed = seal(store)
-    assert len(sealed) >= 5 and sealed_hours(store) >= {5, 4, 3, 2}
+    sealed = seal(store, OUTCOMES)
+    assert len(sealed) >= 4 and sealed_hours(store) >= {5, 4, 3, 2}  # hour -1 too after minute 5
     assert 0 not in sealed_hours(store)
     assert errors_per_hour(store) == {5: 1, 4: 1, 3: 7, 0: 1}
     # The rollup holds exactly the sealed hours' groups, once each.
@@ -76,7 +80,7 @@ def test_sealed_and_recent_hours_count_each_outcome_once(store: Store) -> None:
 
 def test_a_second_seal_changes_nothing(store: Store) -> None:
     before = errors_per_hour(store)
-    assert seal(store) == []  # nothing new is due, nothing dirty
+    assert seal(store, OUTCOMES) == []  # nothing new is due, nothing dirty
     assert errors_per_hour(store) == before
 
 
@@ -86,7 +90,7 @@ def test_a_late_row_for_a_sealed_hour_is_counted_after_the_reseal(store: Store) 
     # they are in the exact store and the hour is marked).
     assert errors_per_hour(store)[3] == 7
     assert store.query("SELECT count() FROM {db}.outcome_dirty_hours")[0][0] >= 1
-    resealed = seal(store)
+    resealed = seal(store, OUTCOMES)
     assert [int((HOUR - h) / timedelta(hours=1)) for h in resealed] == [3]
     # +2 from the late message; the late copy of event:a stays counted in hour -5.
     assert errors_per_hour(store) == {5: 1, 4: 1, 3: 9, 0: 1}
@@ -110,3 +114,41 @@ def test_grouped_by_project_reads_the_rollup_too(store: Store) -> None:
     assert "outcomes_hourly" in text
     body = response(q, store.query(text, bound))
     assert body["groups"] == [{"by": {"project": 10}, "totals": {"sum(quantity)": 12, "sum(times_seen)": 5}}]
+
+
+# --- sessions -------------------------------------------------------------------------------------
+
+
+def session(sid: str, seq: int, status: str, started: datetime, user: str) -> tuple:
+    values = {
+        "org_id": 1, "project_id": 10, "session_id": sid, "seq": seq, "distinct_id": user, "init": int(seq == 0),
+        "status": status, "errors": 0, "started": started, "timestamp": started, "duration": None,
+        "release": "app@1", "environment": "production", "quantity": 0, "exited": 0, "errored": 0,
+        "abnormal": 0, "crashed": 0, "aggregate": 0, "received": started,
+    }
+    return tuple(values[c] for c in SESSION_COLUMNS)
+
+
+def release_health(store: Store) -> dict[str, object]:
+    params = {"field": ["sum(session)", "count_unique(user)", "crash_free_rate(session)"],
+              "statsPeriod": ["1d"], "interval": ["1h"]}
+    q = sessions_api.parse(params, org_id=1, accessible_project_ids=[10], now=NOW)
+    text, bound = sessions_api.sql(q)
+    return sessions_api.response(q, store.query(text, bound))["groups"][0]["totals"]
+
+
+def test_sessions_sealed_and_running_count_once_and_late_updates_reseal(store: Store) -> None:
+    write_sessions(store, [
+        session("s1", 0, "ok", at(3), "ann"),
+        session("s1", 1, "exited", at(3), "ann"),
+        session("s2", 0, "ok", at(3), "bob"),
+        session("s3", 0, "ok", at(0, 0), "ann"),  # started this hour: reduced per session
+    ])
+    assert {3, 2} <= {int((HOUR - h) / timedelta(hours=1)) for h in seal(store, SESSIONS)}
+    assert release_health(store) == {"sum(session)": 3, "count_unique(user)": 2, "crash_free_rate(session)": 1.0}
+    # s2 crashes hours after it started: its hour is sealed, so the update marks it dirty
+    write_sessions(store, [session("s2", 1, "crashed", at(3), "bob")])
+    assert release_health(store)["crash_free_rate(session)"] == 1.0  # the sealed version, until resealed
+    assert [int((HOUR - h) / timedelta(hours=1)) for h in seal(store, SESSIONS)] == [3]
+    assert release_health(store) == {"sum(session)": 3, "count_unique(user)": 2,
+                                     "crash_free_rate(session)": 1 - 1 / 3}  # computed as 1 - crash rate
