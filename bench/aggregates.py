@@ -11,9 +11,10 @@ p50 ≤ 50 ms for one organization, ≤ 500 ms across all organizations. With di
 default) it also shows where the time goes: table sizes, the granules each query reads, and the
 sessions queries once their table is fully merged.
 
-Outcomes are loaded the way the worker leaves them in steady state: rows in `outcomes_raw`, every
-past hour sealed into `outcomes_hourly` by the same sealing pass the worker runs, and only the
-last two days in `outcomes_recent` (its TTL applied).
+Tables are loaded the way the worker leaves them in steady state: rows in `outcomes_raw` and
+`sessions`, every past hour sealed into `outcomes_hourly` and `sessions_hourly` by the same
+sealing passes the worker runs, and only the last two days in `outcomes_recent` (its TTL
+applied).
 
 Data shape: organizations have a skewed share of the traffic (the first is the largest, about
 K^(-2/3) of all rows), each has 10 projects; timestamps spread uniformly over the 90 days before
@@ -187,6 +188,8 @@ class LoadReport:
     seal_seconds: float = 0.0  # the first sealing pass over every loaded hour
     sealed_hours: int = 0
     recent_ttl_seconds: float = 0.0  # applying the recent table's TTL to the loaded rows
+    session_seal_seconds: float = 0.0  # the first sealing pass of the sessions rollup
+    sealed_session_hours: int = 0
     python_insert_rows_per_s: float | None = None
 
     @property
@@ -196,9 +199,9 @@ class LoadReport:
 
 def load(store: Store, *, outcomes: int, sessions: int, orgs: int, now: datetime) -> LoadReport:
     """Generate `outcomes` outcome rows and `sessions` session rows (10% aggregates) in ClickHouse,
-    then bring the outcome tables to their steady state: every past hour sealed into the hourly
-    rollup (what the worker's sealer does), and the two-day TTL of `outcomes_recent` applied (what
-    its background TTL merges do: the loader wrote 90 days through it at once)."""
+    then bring the tables to their steady state: every past hour sealed into the hourly rollups
+    (what the worker's sealer does), and the two-day TTL of `outcomes_recent` applied (what its
+    background TTL merges do: the loader wrote 90 days through it at once)."""
     now_ts = int(now.timestamp())
     t = time.perf_counter()
     if outcomes:
@@ -218,11 +221,15 @@ def load(store: Store, *, outcomes: int, sessions: int, orgs: int, now: datetime
     if aggregates:
         store.command(aggregate)
     t_ses = time.perf_counter() - t
+    t = time.perf_counter()
+    sealed_sessions = seal(store, SESSIONS)
+    t_seal_sessions = time.perf_counter() - t
     return LoadReport(
         outcomes=outcomes, sessions=sessions, outcomes_seconds=t_out, sessions_seconds=t_ses,
         outcomes_final=int(store.query("SELECT count() FROM {db}.outcomes_raw FINAL")[0][0]),
         sessions_final=int(store.query("SELECT count() FROM {db}.sessions FINAL")[0][0]),
         seal_seconds=t_seal, sealed_hours=len(sealed), recent_ttl_seconds=t_ttl,
+        session_seal_seconds=t_seal_sessions, sealed_session_hours=len(sealed_sessions),
     )
 
 
@@ -400,7 +407,7 @@ def diagnose(store: Store, *, org: int, orgs: int, now: datetime, repeat: int,
     all_cases = cases(org=org, orgs=orgs, now=now)
     sizes = store.query(
         "SELECT table, sum(rows), count() FROM system.parts WHERE database = {d:String} AND active"
-        " AND table IN ('outcomes_raw', 'outcomes_recent', 'outcomes_hourly', 'sessions')"
+        " AND table IN ('outcomes_raw', 'outcomes_recent', 'outcomes_hourly', 'sessions', 'sessions_hourly')"
         " GROUP BY table ORDER BY table", {"d": store.database})
     out.append(("rows (active parts)", ", ".join(f"{t}={n:,} ({k})" for t, n, k in sizes), float("nan")))
     for c in all_cases:
@@ -471,7 +478,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"clickhouse {store.query('SELECT version()')[0][0]}, data in {data_dir}", flush=True)
         migrate(store)
         for table in ("outcomes_raw", "outcomes_recent", "outcomes_hourly", "outcome_seals",
-                      "outcome_dirty_hours", "sessions"):
+                      "outcome_dirty_hours", "sessions", "sessions_hourly", "session_seals", "session_dirty_hours"):
             store.command(f"TRUNCATE TABLE IF EXISTS {{db}}.{table}")
         rate = python_insert_rate(store)
         print(f"python tuples through Store.insert: {rate:,.0f} rows/s "
@@ -480,8 +487,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"loaded in ClickHouse: outcomes {rep.outcomes:,} in {rep.outcomes_seconds:.1f} s, "
               f"sessions {rep.sessions:,} in {rep.sessions_seconds:.1f} s; "
               f"FINAL counts {rep.outcomes_final:,} / {rep.sessions_final:,}", flush=True)
-        print(f"first sealing pass: {rep.sealed_hours:,} hours in {rep.seal_seconds:.1f} s; "
-              f"recent rows' TTL applied in {rep.recent_ttl_seconds:.1f} s", flush=True)
+        print(f"first sealing pass: outcomes {rep.sealed_hours:,} hours in {rep.seal_seconds:.1f} s "
+              f"(recent rows' TTL applied in {rep.recent_ttl_seconds:.1f} s), sessions "
+              f"{rep.sealed_session_hours:,} hours in {rep.session_seal_seconds:.1f} s", flush=True)
         share = store.query("SELECT countIf(org_id = {o:UInt64}), count() FROM {db}.outcomes_raw", {"o": args.org})[0]
         print(f"org {args.org}: {share[0]:,} of {share[1]:,} outcome rows", flush=True)
         timings = run_queries(

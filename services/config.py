@@ -37,8 +37,10 @@ class Settings:
     feedback_edit_window: float = 300.0
     # "wall": the worker ticks the monitors clock every minute; "manual": ticks come from outside.
     clock: str = "wall"
-    # Seconds between passes of the outcome rollup's sealer.
+    # Seconds between passes of the rollups' sealer.
     seal_interval: float = 30.0
+    # Seconds ingestion waits for the broker's acks before answering 503 + Retry-After.
+    ingest_ack_timeout: float = 1.0
     host: str = "127.0.0.1"
     port: int = 8000
 
@@ -68,6 +70,7 @@ def from_env(data_dir: str | None = None, host: str | None = None, port: int | N
         feedback_edit_window=float(env.get("PICKET_FEEDBACK_EDIT_WINDOW") or 300),
         clock=env.get("PICKET_CLOCK") or "wall",
         seal_interval=float(env.get("PICKET_SEAL_INTERVAL") or 30),
+        ingest_ack_timeout=float(env.get("PICKET_INGEST_ACK_TIMEOUT") or 1),
         host=host,
         port=port,
     )

@@ -4,10 +4,15 @@ The raw row keeps the item as received (`checkins_raw`); the `RecordCheckIn` com
 part of the monitor's model, decided by the monitor's agent. An SDK's `monitor_config` makes the
 command create or update the monitor first (upsert), as the SDKs expect. SDKs send durations in
 seconds; commands carry milliseconds.
+
+The accepted outcome names the check-in message by a uuid derived from (check-in id, status), so
+an SDK's retry of the same message counts once while a check-in's `in_progress` and its final
+status count as the two items they are.
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 from schemas.ingest import IngestItem
@@ -64,5 +69,13 @@ def process_checkin_item(item: IngestItem, origin: str) -> CheckInResult:
         item.org_id, item.project_id, check_in_id, slug, status, seconds, environment,
         item.payload.decode("utf-8", "replace"), item.received,
     ))
-    out.accept(item, Category.MONITOR)
+    out.accept(item, Category.MONITOR, event_id=message_id(check_in_id, status))
     return CheckInResult(out, command)
+
+
+_MESSAGE_IDS = uuid.UUID("6d0b1f5c-3f0e-4a43-9a4e-2c1b5e0f7a11")
+
+
+def message_id(check_in_id: str, status: str) -> str:
+    """The stable id of one check-in message: (check-in id, status) as a uuid, in hex."""
+    return uuid.uuid5(_MESSAGE_IDS, f"{check_in_id}:{status}").hex

@@ -1,7 +1,7 @@
-"""Outcome messages → `outcomes` rows. Pure.
+"""Outcome messages → `outcomes_raw` rows. Pure.
 
-Outcomes about one event (errors, transactions, feedback) are keyed by the event id, so an
-event accepted twice — an SDK retry, a replayed envelope — counts once. All others are keyed by
+Outcomes about one event (errors, transactions, feedback) or one check-in message are keyed by
+its id, so an item accepted twice — an SDK retry, a replayed envelope — counts once. All others are keyed by
 the Kafka coordinates of the outcome message, so only a replay of that message collapses.
 """
 
@@ -10,14 +10,20 @@ from __future__ import annotations
 from typing import Any
 
 from schemas.ingest import Outcome
-from services.ingest.outcomes import Category
+from services.ingest.outcomes import Category, OutcomeKind
 
 COLUMNS = ("org_id", "project_id", "key_id", "timestamp", "outcome", "category", "reason", "quantity", "dedupe_id")
 PER_EVENT = {Category.DEFAULT, Category.ERROR, Category.TRANSACTION, Category.SECURITY, Category.USER_REPORT_V2}
 
 
+def _per_item(o: Outcome) -> bool:
+    """Whether `o.event_id` names the one item the outcome is about. Accepted check-ins carry the
+    id of their message (`checkins.message_id`); a check-in refused at the gateway does not."""
+    return o.category in PER_EVENT or (o.category == Category.MONITOR and o.outcome == OutcomeKind.ACCEPTED)
+
+
 def outcome_row(o: Outcome, origin: str) -> tuple[Any, ...]:
-    dedupe = f"event:{o.event_id}" if o.event_id and o.category in PER_EVENT else origin
+    dedupe = f"event:{o.event_id}" if o.event_id and _per_item(o) else origin
     return (
         o.org_id, o.project_id, o.key_id or 0, o.timestamp.replace(microsecond=0), o.outcome, o.category,
         o.reason or "", o.quantity, dedupe,

@@ -10,6 +10,7 @@ import pytest
 from schemas import events as e
 from schemas.entities import Team
 from services.agents.codec import encode
+from services.ingest import outcome_rows, sessions
 from services.store import entities, event_log
 from services.store.client import Store
 from services.store.migrate import applied, load_migrations, migrate, rollback
@@ -74,3 +75,21 @@ def test_rollback_undoes_and_migrate_reapplies(store: Store) -> None:
     assert rollback(store, last - 1) == [last]
     assert last not in applied(store)
     assert migrate(store) == [last]
+
+
+def test_migrations_that_replace_a_table_move_its_rows(store: Store) -> None:
+    """6 and 7 replace `outcomes` and `sessions_raw` by tables ordered for the aggregate queries:
+    the rows stored before survive the upgrade (and a downgrade moves them back)."""
+    rollback(store, 5)
+    at = datetime(2026, 1, 2, 3, 4, 5)
+    store.insert("outcomes", [(1, 2, 3, at, 0, 1, "", 1, "event:kept")], outcome_rows.COLUMNS)
+    session = dict.fromkeys(sessions.COLUMNS, 0) | {
+        "session_id": "kept", "distinct_id": "", "status": "exited", "started": at, "timestamp": at,
+        "duration": None, "release": "r", "environment": "e", "received": at}
+    store.insert("sessions_raw", [tuple(session[c] for c in sessions.COLUMNS)], sessions.COLUMNS)
+    assert migrate(store) == [6, 7, 8]
+    assert store.query("SELECT dedupe_id FROM {db}.outcomes_raw WHERE dedupe_id = 'event:kept'") == [("event:kept",)]
+    assert store.query("SELECT count() FROM {db}.sessions WHERE session_id = 'kept'") == [(1,)]
+    tables = {r[0] for r in store.query("SELECT name FROM system.tables WHERE database = {d:String}",
+                                        {"d": store.database})}
+    assert not {"outcomes", "sessions_raw"} & tables

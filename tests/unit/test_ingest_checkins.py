@@ -9,7 +9,7 @@ import msgspec
 import pytest
 
 from schemas.ingest import IngestItem
-from services.ingest.checkins import COLUMNS, STATUSES, process_checkin_item
+from services.ingest.checkins import COLUMNS, STATUSES, message_id, process_checkin_item
 from services.ingest.outcomes import Category, OutcomeKind
 
 RECEIVED = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
@@ -56,6 +56,8 @@ def test_a_finished_check_in_is_stored_as_received_and_accepted_as_a_monitor():
     assert accepted.outcome == OutcomeKind.ACCEPTED
     assert accepted.category == Category.MONITOR == 10
     assert accepted.quantity == 1
+    # named by (check-in id, status): a retry of this message counts once, its other status apart
+    assert accepted.event_id == message_id(row["check_in_id"], "ok") != message_id(row["check_in_id"], "in_progress")
 
 
 def test_an_in_progress_check_in_without_environment_or_duration_is_production():

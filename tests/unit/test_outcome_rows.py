@@ -89,7 +89,7 @@ def test_outcomes_for_different_events_have_different_dedupe_ids():
     assert a["dedupe_id"] != b["dedupe_id"]
 
 
-@pytest.mark.parametrize("category", [Category.ATTACHMENT, Category.SESSION, Category.MONITOR, Category.PROFILE,
+@pytest.mark.parametrize("category", [Category.ATTACHMENT, Category.SESSION, Category.PROFILE,
                                       Category.REPLAY, Category.SPAN])
 def test_outcomes_of_other_categories_are_keyed_by_their_message(category):
     # Two attachments of one event are two quantities, not a retry: they must not collapse.
@@ -97,6 +97,13 @@ def test_outcomes_of_other_categories_are_keyed_by_their_message(category):
     second = _row(_outcome(category), "outcomes/0/11")
     assert first["dedupe_id"] == "outcomes/0/10"
     assert second["dedupe_id"] == "outcomes/0/11"
+
+
+def test_an_accepted_check_in_is_keyed_by_its_message_id_a_refused_one_by_its_message():
+    accepted = _outcome(Category.MONITOR, event_id="c" * 32)
+    assert _row(accepted, "outcomes/0/1")["dedupe_id"] == _row(accepted, "outcomes/2/9")["dedupe_id"] == f"event:{'c' * 32}"
+    refused = _outcome(Category.MONITOR, kind=OutcomeKind.RATE_LIMITED, reason="key_quota")
+    assert _row(refused, "outcomes/0/1")["dedupe_id"] == "outcomes/0/1"
 
 
 def test_a_replayed_outcome_message_keeps_its_dedupe_id():

@@ -167,9 +167,12 @@ async def _accept(request: Request, parse: Any) -> Response:
 
 
 async def publish(rt: Runtime, messages: list[tuple[str, IngestItem]], outcomes: list[Outcome]) -> None:
-    """Produce everything and wait for every broker ack; 503 if the broker cannot take it."""
+    """Produce everything and wait for every broker ack; 503 with `Retry-After` if the broker does
+    not take it within `ingest_ack_timeout` (unreachable, or too slow to keep up: the client backs
+    off instead of requests piling up here)."""
     outcomes_topic = topic_name(rt.settings, t.OUTCOMES)
-    try:
+
+    async def produce() -> None:
         futures = [
             await rt.producer.send(name, _encode(msg), key=str(msg.project_id).encode())
             for name, msg in messages
@@ -177,7 +180,10 @@ async def publish(rt: Runtime, messages: list[tuple[str, IngestItem]], outcomes:
             await rt.producer.send(outcomes_topic, _encode(o), key=str(o.org_id).encode())
             for o in outcomes
         ]
-        await asyncio.wait_for(asyncio.gather(*futures), timeout=10)
+        await asyncio.gather(*futures)
+
+    try:
+        await asyncio.wait_for(produce(), timeout=rt.settings.ingest_ack_timeout)
     except (KafkaError, asyncio.TimeoutError):
         raise _error(503, "Ingestion is unavailable; try again.", {"Retry-After": "1"}) from None
 
