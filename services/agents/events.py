@@ -85,7 +85,9 @@ class EventProjection:
             hash_ = grouping_hash(event)
             version = int(item.received.timestamp() * 1000)
             issues.add_event(touched[item.project_id], event, hash_, metadata(event), version, rows)
-            category = Category.ERROR if event.type == "error" else Category.DEFAULT
+            # As Relay's data category of an event type: errors and default (message) events
+            # count as error, security reports as security.
+            category = Category.SECURITY if item.item_type == "security" else Category.ERROR
             outcomes.append(outcome(timestamp=item.received, kind=OutcomeKind.ACCEPTED, category=category,
                                     event_id=event.event_id, **common))
         await publish_outcomes(self._producer, self._outcomes, outcomes)

@@ -305,6 +305,15 @@ def sql(q: LegacyQuery, keys: Sequence[int]) -> tuple[str, dict[str, Any]]:
     return text, params
 
 
+def environment_seen_sql(project_ids: Sequence[int], environment: str) -> tuple[str, dict[str, Any]]:
+    """A query with a row when an event of these projects was stored in `environment`."""
+    return (
+        "SELECT 1 FROM {db}.events WHERE project_id IN {projects:Array(UInt64)}"
+        " AND environment = {environment:String} LIMIT 1",
+        {"projects": [int(p) for p in project_ids], "environment": environment},
+    )
+
+
 def response(q: LegacyQuery, rows: Sequence[Sequence[Any]],
              keys: Sequence[int]) -> list[list[int]] | dict[str, list[list[int]]]:
     """Sentry's body from the rows of `sql(q, keys)`.

@@ -509,13 +509,6 @@ def test_stats_v2_totals(w: World, extra: dict[str, Any], group_by: list[str],
                 assert sum(group["series"][f]) == group["totals"][f], key
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "A message-only event (event type `default`) gets its accepted outcome in data category "
-    "default (0) from services/agents/events.py; Sentry records it in category error "
-    "(DataCategory.from_event_type, i.e. Relay's DataCategory::from(EventType::Default) == Error), "
-    "so `category=default` must hold only the client report's default discard; Picket answers "
-    "{accepted: 1 (E3), client_discard: 1}."
-))
 def test_stats_v2_category_default_holds_no_accepted_events(w: World) -> None:
     """`category=default` alone: only the default-category discard of the client report at TB."""
     body = w.get(STATS, {**_everything(w), "field": Q, "category": "default", "groupBy": "outcome"}).json()
@@ -762,12 +755,6 @@ def test_legacy_until_alone_and_since_equal_to_until(w: World) -> None:
     assert one == [[w.at(EDGE + HOUR), 100]]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Sentry's ProjectStatsEndpoint (stat=generated, get_environment_id) and TeamStatsEndpoint "
-    "(_get_environment_id_from_request) look the `environment` up and raise ResourceDoesNotExist "
-    "(404) when the organization has no such environment; services/stats/legacy.py only filters "
-    "events by the name, so Picket answers 200 with zero counts."
-))
 @pytest.mark.parametrize("path", [f"/api/0/projects/{ORG}/backend/stats/", f"/api/0/teams/{ORG}/{ORG}/stats/"],
                          ids=["project", "team"])
 def test_legacy_unknown_environment_is_404(w: World, path: str) -> None:

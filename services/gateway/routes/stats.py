@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from services.gateway.errors import bad_request, forbidden
+from services.gateway.errors import bad_request, forbidden, not_found
 from services.gateway.pagination import link
 from services.gateway.runtime import runtime
 from services.gateway.routes.projects import project_access
@@ -74,6 +74,12 @@ async def _legacy(request: Request, scope: legacy.Scope, org_id: int, project_id
         query = legacy.parse(_params(request), scope=scope, now=datetime.now(timezone.utc))
     except InvalidParams as exc:
         raise bad_request(exc.detail) from None
+    if query.environment is not None:
+        # As Sentry: an environment the organization never saw is an unknown resource.
+        org_projects = [p.id for p in (await rt.org_records(org_id, "project"))["project"]]
+        sql, params = legacy.environment_seen_sql(org_projects, query.environment)
+        if not await rt.store.aquery(sql, params):
+            raise not_found()
     keys = legacy.select_keys(query, org_id=org_id, project_ids=project_ids)
     if not keys:
         return JSONResponse([])
