@@ -55,7 +55,7 @@ from pathlib import Path
 from bench import procs
 from bench.load import Connection, LoadRunner, Result, Workload
 from bench.probes import Api, Fixture, Visibility, prepare
-from bench.report import Report, Row, format_table, machine, percentile, processed_rate
+from bench.report import Report, Row, format_table, load_average, machine, percentile, processed_rate
 
 KIND_NAMES = {
     "checkin-rest": "check-in REST",
@@ -347,6 +347,7 @@ async def run(opts: Options) -> Report:
         print("picket run...", flush=True)
         await picket_stack(opts, runner, work, bare, report)
     finally:
+        report.load_at_end = load_average()
         runner.close()
         if opts.keep:
             print(f"kept {work}", flush=True)

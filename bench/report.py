@@ -76,6 +76,7 @@ class Report:
     reported_ready_s: float | None = None
     bare_rss_peak: int | None = None
     notes: list[str] = field(default_factory=list)
+    load_at_end: str = ""
 
 
 def _n(v: float | None, fmt: str = ",.0f") -> str:
@@ -115,6 +116,9 @@ def format_table(report: Report) -> str:
     if report.ready_s is not None:
         lines.append(f"picket run ready: {report.ready_s:.1f} s from exec to credentials printed and HTTP "
                      f"answering (Picket's own 'ready in' figure: {_n(report.reported_ready_s, '.1f')} s)")
+    if report.load_at_end:
+        lines.append(f"load average at end {report.load_at_end} (other work on the machine shows here "
+                     "and in the CPU notes)")
     lines.append("targets:")
     lines.extend(f"  {t}" for t in verdicts(report))
     lines.extend(report.notes)
@@ -161,6 +165,9 @@ def machine() -> str:
         ram = f"{kb / 1024 / 1024:.0f} GiB"
     except (OSError, StopIteration, ValueError):
         ram = "unknown RAM"
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     return (f"{os.cpu_count()} cores ({model}), {ram}, {platform.system()} {platform.release()}, "
-            f"Python {platform.python_version()}; load average at start {load}")
+            f"Python {platform.python_version()}; load average at start {load_average()}")
+
+
+def load_average() -> str:
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
