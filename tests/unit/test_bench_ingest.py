@@ -1,0 +1,105 @@
+"""The ingestion benchmark's pure parts: percentiles, rates, options, the table, request bodies."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+
+import msgspec
+import pytest
+
+from bench import ingest, load, report
+from schemas.ingest import IngestItem
+from services.ingest.checkins import process_checkin_item
+from services.ingest.envelope import parse_envelope
+from services.ingest.feedback import process_feedback_item
+
+
+def test_percentile_is_nearest_rank() -> None:
+    values = list(range(1, 101))
+    assert report.percentile(values, 50) == 50
+    assert report.percentile(values, 99) == 99
+    assert report.percentile([3.0], 99) == 3.0
+    assert math.isnan(report.percentile([], 50))
+    assert math.isinf(report.percentile([1.0, math.inf], 99))
+
+
+def test_processed_rate_drained_counts_every_item_until_the_tail() -> None:
+    accepted = [100.0 + i / 100 for i in range(1000)]  # 1000 items over 10 s
+    rate, exact = report.processed_rate(accepted, {}, {}, started=100.0, tail_seen=120.0)
+    assert exact and rate == pytest.approx(50.0)
+
+
+def test_processed_rate_not_drained_is_a_lower_bound_from_the_last_visible_probe() -> None:
+    accepted = [100.0 + i / 100 for i in range(1000)]
+    probes = {"a": 102.0, "b": 105.0, "c": 109.0}  # answered at these times
+    seen = {"a": 104.0, "b": 110.0}  # c never seen
+    rate, exact = report.processed_rate(accepted, probes, seen, started=100.0, tail_seen=None)
+    assert not exact
+    assert rate == pytest.approx(500 / 10.0)  # 500 items were ahead of b, visible 10 s in
+    assert report.processed_rate(accepted, probes, {}, 100.0, None) == (0.0, False)
+
+
+def test_options_quick_and_kinds() -> None:
+    opts = ingest.parse_args(["--quick", "--kinds", "event,feedback", "--concurrency", "8"])
+    assert opts.duration == 4.0 and opts.drain == 20.0 and opts.concurrency == 8
+    assert opts.kinds == ["event", "feedback"] and opts.bootstrap is None
+    full = ingest.parse_args(["--duration", "30", "--bootstrap", "127.0.0.1:9092"])
+    assert full.duration == 30.0 and full.bootstrap == "127.0.0.1:9092" and len(full.kinds) == 4
+    with pytest.raises(SystemExit):
+        ingest.parse_args(["--kinds", "transactions"])
+
+
+def test_table_shows_figures_ratios_and_verdicts() -> None:
+    rep = report.Report("test machine", "test run", rss_peak=2 * 1024**3, rss_at_ready=1024**3, ready_s=8.0,
+                        reported_ready_s=7.5)
+    rep.rows = [
+        report.Row("bare Starlette→Kafka", "max (C=64)", accepted_per_s=8000, p50_ms=7.0, p99_ms=20.0),
+        report.Row("check-in REST", "max (C=64)", accepted_per_s=100, p50_ms=600, p99_ms=900,
+                   processed_per_s=100, sync=True, gateway_ratio=100 / 8000),
+        report.Row("check-in envelope", "max (C=64)", accepted_per_s=6000, p50_ms=9, p99_ms=30,
+                   processed_per_s=5200, lag_p50_s=0.4, lag_p99_s=1.1, gateway_ratio=0.75, processed_ratio=0.5),
+        report.Row("check-in envelope", "half (2,600/s)", accepted_per_s=2600, processed_per_s=150,
+                   processed_exact=False, lag_p50_s=3.0, lag_p99_s=math.inf, unseen=4),
+    ]
+    text = report.format_table(rep)
+    assert "sync" in text and "≥150" in text and ">wait (4)" in text and "0.75×" in text
+    assert "check-in envelope: ≥ 5,000/s accepted and processed: 6,000 / 5,200 → met" in text
+    assert "check-in REST: gateway ≥ 0.7× bare Starlette→Kafka: 0.01× → MISSED" in text
+    assert "check-in envelope: lag p99 ≤ 2 s at half load: >wait (4) s → MISSED" in text
+    assert "stack RSS ≤ 1.5 GiB: peak 2.00 GiB → MISSED" in text
+    assert "picket run ready ≤ 10 s: 8.0 s → met" in text
+
+
+def _item(item_type: str, payload: bytes) -> IngestItem:
+    return IngestItem(item_type=item_type, received=datetime.now(timezone.utc), event_id=None, payload=payload,
+                      org_id=1, project_id=2, key_id=3)
+
+
+@pytest.mark.parametrize("kind", ["checkin-envelope", "event", "feedback"])
+def test_generated_envelopes_are_what_picket_accepts(kind: str) -> None:
+    wl = load.Workload(kind, "127.0.0.1", 8000, project_id=2, key="k" * 32, monitors=("m-1", "m-2"),
+                       probe_project_id=9, probe_key="p" * 32, probe_monitors=("probe-0",), tag="0a0b0c0d")
+    raw = wl.build(7, probe=True)
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"POST /api/9/envelope/ HTTP/1.1") and b"sentry_key=" + b"p" * 32 in head
+    assert f"Content-Length: {len(body)}".encode() in head
+    probe_id = wl.item_id(7, True)
+    assert len(probe_id) == 32 and int(probe_id, 16) >= 0 and probe_id != wl.item_id(7, False)
+    (item,) = parse_envelope(body).items
+    if kind == "checkin-envelope":
+        result = process_checkin_item(_item("check_in", item.payload), "t/0/0")
+        assert result.command is not None and result.command.check_in_id == probe_id
+        assert result.command.slug == "probe-0"
+    elif kind == "feedback":
+        (row,) = process_feedback_item(_item("feedback", item.payload)).rows
+        assert row[2] == probe_id
+    else:
+        assert msgspec.json.decode(item.payload)["event_id"] == probe_id
+
+
+def test_rest_checkin_request_uses_the_token_and_a_bulk_monitor() -> None:
+    wl = load.Workload("checkin-rest", "h", 1, org="acme", token="t0k", monitors=("m-1", "m-2"))
+    raw = wl.build(3, probe=False)
+    assert raw.startswith(b"POST /api/0/organization/acme/monitors/m-2/checkins/ HTTP/1.1\r\n")
+    assert b"Authorization: Bearer t0k" in raw
