@@ -41,6 +41,9 @@ class Settings:
     seal_interval: float = 30.0
     # Seconds ingestion waits for the broker's acks before answering 503 + Retry-After.
     ingest_ack_timeout: float = 1.0
+    # Short consumer-group timings: set for the embedded broker, where a join waits half the
+    # session timeout.
+    fast_group_join: bool = False
     host: str = "127.0.0.1"
     port: int = 8000
 

@@ -91,7 +91,7 @@ async def run_all(settings: Settings) -> None:
     if servers is None:
         broker = _start_broker(settings)  # main thread: the broker dies with this process
         servers = broker.bootstrap
-        settings = settings.with_(idempotent_producer=False)
+        settings = settings.with_(idempotent_producer=False, fast_group_join=True)
         (settings.data_dir / "kafka_bootstrap").write_text(servers)
     store = Store(settings.clickhouse_url, settings.database)
     worker = Worker(settings, servers, store)

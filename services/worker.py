@@ -1,6 +1,7 @@
-"""A worker: the Faust agents that decide commands, and the batch consumers that write ClickHouse
-(the projector of each context, the ingest consumers, the outcomes consumer), and the sealer of
-the hourly outcome rollup.
+"""A worker: the agents that decide commands (a Faust agent per command for tenancy, a batch
+consumer for the high-volume monitors), the batch consumers that write ClickHouse (the projector
+of each context, the ingest consumers, the outcomes consumer), and the sealer of the hourly
+rollups.
 
 `Worker.start()` creates missing topics, applies ClickHouse migrations, then starts the Faust
 app (deciders) and the batch projectors. `picket worker` runs one; `picket run` runs one next to
@@ -30,6 +31,9 @@ log = logging.getLogger(__name__)
 
 # The event-sourced contexts this worker decides and projects.
 CONTEXTS = (TENANCY, monitors.MONITORS)
+# Contexts decided in batches (high volume: every SDK check-in is a command); the others by a
+# Faust agent per command.
+BATCH_DECIDED = (monitors.MONITORS,)
 
 
 class Worker:
@@ -55,8 +59,18 @@ class Worker:
         )
         await forwarded.start()
         self._watermarks.append(forwarded)
+        states: dict[str, aggregate.StateCache] = {}
+        for ctx in CONTEXTS:
+            watermark = GroupWatermark(
+                self.bootstrap, topic_name(self.settings, ctx.events), ctx.projector_group(self.settings)
+            )
+            await watermark.start()
+            self._watermarks.append(watermark)
+            states[ctx.name] = aggregate.StateCache(ctx, self.store, watermark)
         self._consumers = [
             *(aggregate.projector(ctx, *args) for ctx in CONTEXTS),
+            *(aggregate.decider(ctx, self.settings, self.bootstrap, states[ctx.name], self._producer)
+              for ctx in BATCH_DECIDED),
             events_consumer(*args),
             *ingest_consumers(*args),
             monitors.check_in_forwarder(*args),
@@ -64,18 +78,15 @@ class Worker:
                 "monitors-clock", self.bootstrap, topic_name(self.settings, t.MONITORS_CLOCK_TICK),
                 f"{self.settings.app_id}-monitors-clock",
                 monitors.ClockDispatcher(self.settings, self.store, self._producer, forwarded),
+                fast_join=self.settings.fast_group_join,
             ),
         ]
         for consumer in self._consumers:
             await consumer.start()
         self._app = create_app(self.settings, self.bootstrap)
         for ctx in CONTEXTS:
-            watermark = GroupWatermark(
-                self.bootstrap, topic_name(self.settings, ctx.events), ctx.projector_group(self.settings)
-            )
-            await watermark.start()
-            self._watermarks.append(watermark)
-            aggregate.install(self._app, self.settings, ctx, aggregate.StateCache(ctx, self.store, watermark))
+            if ctx not in BATCH_DECIDED:
+                aggregate.install(self._app, self.settings, ctx, states[ctx.name])
         await self._app.start()
         if self.settings.clock == "wall":
             self._ticker = monitors.Ticker(self.settings, self._producer)

@@ -16,6 +16,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
 
+from services.bus.embedded_broker import CONSUMER_GROUP_TIMINGS
+
 log = logging.getLogger(__name__)
 
 RETRY_DELAYS = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
@@ -24,7 +26,10 @@ Handler = Callable[[list[Any]], Awaitable[None]]
 
 class BatchConsumer:
     def __init__(self, name: str, bootstrap: str, topic: str, group: str, handler: Handler,
-                 max_batch: int = 2000, on_rebalance: Callable[[], None] | None = None) -> None:
+                 max_batch: int = 2000, on_rebalance: Callable[[], None] | None = None,
+                 fast_join: bool = False) -> None:
+        """`fast_join`: short group timings, for the embedded broker (which makes a join wait half
+        the session timeout; Apache Kafka refuses sessions under 6 s by default)."""
         self.name = name
         self._topic = topic
         self._handler = handler
@@ -35,8 +40,7 @@ class BatchConsumer:
             group_id=group,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            session_timeout_ms=6000,
-            heartbeat_interval_ms=1000,
+            **(CONSUMER_GROUP_TIMINGS if fast_join else {"session_timeout_ms": 6000, "heartbeat_interval_ms": 1000}),
             fetch_max_wait_ms=20,
         )
         self._task: asyncio.Task[None] | None = None

@@ -102,4 +102,5 @@ class EventProjection:
 def events_consumer(settings: Settings, bootstrap: str, store: Store, producer: AIOKafkaProducer) -> BatchConsumer:
     handler = EventProjection(settings, store, producer)
     return BatchConsumer("ingest-events-consumer", bootstrap, topic_name(settings, t.INGEST_EVENTS),
-                         f"{settings.app_id}-ingest-events", handler, on_rebalance=handler.forget)
+                         f"{settings.app_id}-ingest-events", handler, on_rebalance=handler.forget,
+                         fast_join=settings.fast_group_join)

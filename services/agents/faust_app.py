@@ -20,8 +20,8 @@ def create_app(settings: Settings, bootstrap: str) -> faust.App:
         consumer_auto_offset_reset="earliest",
         # Apache Kafka answers a group join at once (initial rebalance delay 0); Kafka-compatible
         # brokers that wait half the session timeout join faster with a short one.
-        broker_session_timeout=6,
-        broker_heartbeat_interval=1,
+        broker_session_timeout=2 if settings.fast_group_join else 6,
+        broker_heartbeat_interval=0.6 if settings.fast_group_join else 1,
         broker_commit_every=1,
         broker_commit_interval=0.5,
         producer_acks=-1,

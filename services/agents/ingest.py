@@ -125,7 +125,7 @@ def ingest_consumers(settings: Settings, bootstrap: str, store: Store, producer:
     def consumer(topic: t.Topic, write: Writer | None, process: Any) -> BatchConsumer:
         handler = ItemProjection(settings, store, producer, write, process)
         return BatchConsumer(f"{topic.name}-consumer", bootstrap, topic_name(settings, topic),
-                             f"{settings.app_id}-{topic.name}", handler)
+                             f"{settings.app_id}-{topic.name}", handler, fast_join=settings.fast_group_join)
 
     return [
         consumer(t.INGEST_SESSIONS, write_sessions, sessions.process_session_item),
@@ -133,5 +133,6 @@ def ingest_consumers(settings: Settings, bootstrap: str, store: Store, producer:
         consumer(t.INGEST_ATTACHMENTS, table_writer("attachments", attachments.COLUMNS), attachments.process_attachment_item),
         consumer(t.INGEST_TRANSACTIONS, None, _transaction),
         BatchConsumer("outcomes-consumer", bootstrap, topic_name(settings, t.OUTCOMES),
-                      f"{settings.app_id}-outcomes", OutcomeProjection(settings, store, producer)),
+                      f"{settings.app_id}-outcomes", OutcomeProjection(settings, store, producer),
+                      fast_join=settings.fast_group_join),
     ]

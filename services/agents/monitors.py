@@ -96,7 +96,8 @@ def forwarder_group(settings: Settings) -> str:
 
 def check_in_forwarder(settings: Settings, bootstrap: str, store: Store, producer: AIOKafkaProducer) -> BatchConsumer:
     return BatchConsumer("ingest-monitors-forwarder", bootstrap, topic_name(settings, t.INGEST_MONITORS),
-                         forwarder_group(settings), CheckInForwarder(settings, store, producer))
+                         forwarder_group(settings), CheckInForwarder(settings, store, producer),
+                         fast_join=settings.fast_group_join)
 
 
 def tick(at: datetime) -> m.ClockTick:

@@ -233,7 +233,7 @@ def test_sessions_checkins_feedback_and_client_reports_are_stored_with_outcomes(
             assert store.query("SELECT count() FROM {db}.checkins_raw FINAL WHERE check_in_id = {c:String}",
                                {"c": check_in.replace("-", "")})[0][0] == 1
             outcomes = dict(store.query(
-                "SELECT (outcome, category), sum(quantity) FROM {db}.outcomes FINAL GROUP BY outcome, category"))
+                "SELECT (outcome, category), sum(quantity) FROM {db}.outcomes_raw FINAL GROUP BY outcome, category"))
             assert outcomes.get((0, 5), 0) >= 1, "an accepted session outcome"
             assert outcomes.get((0, 10), 0) >= 3, "accepted check-in outcomes"
             assert outcomes.get((0, 14), 0) >= 1, "an accepted feedback outcome"
