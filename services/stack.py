@@ -47,10 +47,15 @@ async def _wait_for_signal() -> None:
     await stop.wait()
 
 
+MAX_REQUESTS_IN_PROGRESS = 2048
+
+
 async def _serve(settings: Settings, bootstrap_servers: str, store: Store) -> uvicorn.Server:
     app = create_app(settings, bootstrap_servers, store)
+    # limit_concurrency bounds the requests in progress (beyond it: 503), so a flood waits in
+    # the clients' retries, not in this process's memory.
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
-                            lifespan="on", access_log=False)
+                            lifespan="on", access_log=False, limit_concurrency=MAX_REQUESTS_IN_PROGRESS)
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # we own signals
     task = asyncio.create_task(server.serve())

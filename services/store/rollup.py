@@ -110,11 +110,14 @@ def write(store: Store, rollup: Rollup, rows: Sequence[Sequence[Any]], now: date
 def seal(store: Store, rollup: Rollup) -> list[datetime]:
     """One sealing pass: roll up the hours due (see `hours_to_seal`) under a fresh version.
     Returns the hours sealed."""
-    version, now, seals, last_sealed, rows, first_data = store.query(f"""
+    version, now, seals, last_sealed = store.query(f"""
         SELECT toUnixTimestamp64Nano(now64(9)), now(),
-               (SELECT count() FROM {{db}}.{rollup.seals}), (SELECT max(hour) FROM {{db}}.{rollup.seals}),
-               (SELECT count() FROM {{db}}.{rollup.source}),
-               (SELECT toDateTime(min({rollup.time_column})) FROM {{db}}.{rollup.source})""")[0]
+               (SELECT count() FROM {{db}}.{rollup.seals}), (SELECT max(hour) FROM {{db}}.{rollup.seals})""")[0]
+    first_data = None
+    if not seals:  # where the first pass starts (a scan of the time column: only until then)
+        rows, oldest = store.query(f"SELECT count(), toDateTime(min({rollup.time_column}))"
+                                   f" FROM {{db}}.{rollup.source}")[0]
+        first_data = _utc(oldest) if rows else None
     dirty = store.query(f"""
         SELECT d.hour
         FROM (SELECT hour, max(marked) AS marked FROM {{db}}.{rollup.dirty} GROUP BY hour) AS d
@@ -124,7 +127,7 @@ def seal(store: Store, rollup: Rollup) -> list[datetime]:
     hours = hours_to_seal(
         now=_utc(now),
         last_sealed=_utc(last_sealed) if seals else None,
-        first_data=_utc(first_data) if rows else None,
+        first_data=first_data,
         dirty=[_utc(r[0]) for r in dirty],
     )
     if hours:

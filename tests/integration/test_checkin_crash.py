@@ -18,14 +18,17 @@ import time
 import uuid
 from pathlib import Path
 
+from urllib.parse import urlsplit
+
 import httpx
 
+from bench.load import Connection
 from tests.support.kafka import KafkaBroker
 from tests.support.picket import PicketProcess
 
 CHECK_INS = int(os.environ.get("PICKET_CRASH_CHECK_INS", "100000"))
 MONITORS = 20
-CONCURRENCY = 16
+CONCURRENCY = 32
 KILLS = 3
 CONFIG = {"schedule": {"type": "interval", "value": 1, "unit": "day"}, "checkin_margin": 60, "max_runtime": 60}
 
@@ -39,32 +42,38 @@ def _envelope(check_in_id: str, slug: str) -> bytes:
 
 
 class Sender:
-    """Sends every envelope until it gets a 2xx, from a thread of its own."""
+    """Sends every envelope until it gets a 2xx, over keep-alive connections, from a thread of
+    its own (a plain HTTP/1.1 client: the test must not be slower than the server)."""
 
     def __init__(self, url: str, envelopes: list[bytes]) -> None:
-        self.url = url
-        self.pending = list(enumerate(envelopes))
+        parts = urlsplit(url)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+        self.path = f"{parts.path}?{parts.query}"
+        self.pending = list(envelopes)
         self.acked = 0
         self.attempts = 0
         self.thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
 
     async def _run(self) -> None:
-        async with httpx.AsyncClient(timeout=10) as http:
-            await asyncio.gather(*(self._worker(http) for _ in range(CONCURRENCY)))
+        await asyncio.gather(*(self._worker() for _ in range(CONCURRENCY)))
 
-    async def _worker(self, http: httpx.AsyncClient) -> None:
+    async def _worker(self) -> None:
+        connection = Connection(self.host, self.port)
         while self.pending:
-            _, body = self.pending.pop()
+            body = self.pending.pop()
+            raw = (f"POST {self.path} HTTP/1.1\r\nHost: {self.host}\r\n"
+                   f"Content-Type: application/x-sentry-envelope\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
             while True:
                 self.attempts += 1
                 try:
-                    r = await http.post(self.url, content=body)
-                    if r.status_code == 200:
+                    status, _ = await asyncio.wait_for(connection.request(raw), timeout=10)
+                    if status == 200:
                         self.acked += 1
                         break
-                except httpx.TransportError:
-                    pass
+                except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError, ConnectionError):
+                    connection.close()
                 await asyncio.sleep(0.2)
+        connection.close()
 
 
 def _count_check_ins(http: httpx.Client, org: str, slug: str, expected: int) -> int:
