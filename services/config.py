@@ -38,7 +38,7 @@ class Settings:
     # "wall": the worker ticks the monitors clock every minute; "manual": ticks come from outside.
     clock: str = "wall"
     # Seconds between passes of the rollups' sealer.
-    seal_interval: float = 30.0
+    seal_interval: float = 10.0
     # Seconds ingestion waits for the broker's acks before answering 503 + Retry-After.
     ingest_ack_timeout: float = 1.0
     # Short consumer-group timings: set for the embedded broker, where a join waits half the
@@ -72,7 +72,7 @@ def from_env(data_dir: str | None = None, host: str | None = None, port: int | N
         idempotent_producer=env.get("PICKET_KAFKA_IDEMPOTENCE", "1") != "0",
         feedback_edit_window=float(env.get("PICKET_FEEDBACK_EDIT_WINDOW") or 300),
         clock=env.get("PICKET_CLOCK") or "wall",
-        seal_interval=float(env.get("PICKET_SEAL_INTERVAL") or 30),
+        seal_interval=float(env.get("PICKET_SEAL_INTERVAL") or 10),
         ingest_ack_timeout=float(env.get("PICKET_INGEST_ACK_TIMEOUT") or 1),
         host=host,
         port=port,

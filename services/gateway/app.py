@@ -24,6 +24,7 @@ from services.gateway.auth import Authenticator
 from services.gateway.commands import CommandBus
 from services.gateway.routing import command_router
 from services.gateway.errors import HANDLERS
+from services.gateway.horizons import Horizons
 from services.gateway.keys import KeyCache
 from services.gateway.rate_limits import RateLimiter
 from services.gateway.routes import (
@@ -69,7 +70,7 @@ def create_app(settings: Settings, bootstrap: str, store: Store) -> Starlette:
         bus = CommandBus(producer, waiter, command_router(settings), settings.reply_timeout)
         app.state.runtime = Runtime(
             settings=settings, store=store, auth=Authenticator(store), bus=bus, producer=producer,
-            keys=KeyCache(store), rate_limiter=RateLimiter(),
+            keys=KeyCache(store), rate_limiter=RateLimiter(), horizons=Horizons(store),
         )
         try:
             yield

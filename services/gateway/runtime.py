@@ -17,6 +17,7 @@ from services.config import Settings
 from services.gateway.auth import Authenticator
 from services.gateway.commands import CommandBus
 from services.gateway.errors import bad_request, not_found
+from services.gateway.horizons import Horizons
 from services.gateway.keys import KeyCache
 from services.gateway.rate_limits import RateLimiter
 from services.ingest.limits import DEFAULT_LIMITS, Limits
@@ -36,6 +37,7 @@ class Runtime:
     producer: AIOKafkaProducer
     keys: KeyCache
     rate_limiter: RateLimiter
+    horizons: Horizons
     limits: Limits = DEFAULT_LIMITS
 
     async def read(self, fn: Any, *args: Any, **kwargs: Any) -> Any:

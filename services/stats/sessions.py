@@ -589,11 +589,15 @@ _DIM_AS = {"project_id": "s_project AS project_id", "release": "s_release AS rel
 _USERS = ("users", "users_crashed", "users_abnormal", "users_errored", "users_crashed_or_abnormal")
 
 
-def sql(q: SessionsQuery) -> tuple[str, dict[str, Any]]:
+def sql(q: SessionsQuery, *, horizon: datetime | None = None, now: datetime | None = None) -> tuple[str, dict[str, Any]]:
     """One query: the sessions' mergeable aggregates per dimension and interval (`bucket` = index
     of the interval) — from the hourly rollup for sealed hours when the buckets are whole hours,
     from the sessions reduced one by one (`session_rows`) for the rest — merged per interval and
-    over the whole range (`bucket` null). Its columns are `q.columns`."""
+    over the whole range (`bucket` null). Its columns are `q.columns`.
+
+    `horizon`: the rollup's horizon as read a moment ago (any past reading is a safe bound); when
+    it is past `now` the rollup covers everything and the per-session part is left out. Without
+    it the query reads the horizon itself."""
     params: dict[str, Any] = {
         "org_id": q.org_id,
         "project_ids": list(q.project_ids),
@@ -614,24 +618,29 @@ def sql(q: SessionsQuery) -> tuple[str, dict[str, Any]]:
     measures = ["sessions", "crashed", "abnormal", "errored",
                 *(_USERS if q.needs_users else ()), *q.duration_aggregates]
     hourly = _hour_aligned(q)
+    bound = horizon_sql(SESSIONS)
+    if horizon is not None:
+        params["horizon"] = horizon.astimezone(timezone.utc).replace(tzinfo=None)
+        bound = "{horizon:DateTime('UTC')}"
     in_range = ["started >= fromUnixTimestamp64Milli({start_ms:Int64}, 'UTC')",
                 "started < fromUnixTimestamp64Milli({end_ms:Int64}, 'UTC')"]
     if hourly:
-        in_range.append(f"started >= {horizon_sql(SESSIONS)}")
+        in_range.append(f"started >= {bound}")
     per_session_where = "\n      AND ".join([*filters, *in_range])
     exact = (
         f"SELECT {_list([*(_DIM_AS[d] for d in dims), _bucket('toUnixTimestamp64Milli(s_started)')])},\n"
         f"    {', '.join(f'{STATES[m]} AS {m}' for m in measures)}\n"
         f"FROM (\n{per_session(per_session_where)}\n)\nGROUP BY {_list([*dims, 'bucket'])}"
     )
-    parts = [exact]
+    covered = hourly and horizon is not None and now is not None and horizon > now
+    parts = [] if covered else [exact]
     if hourly:
         params["start"] = q.start.astimezone(timezone.utc).replace(tzinfo=None)
         params["end"] = q.end.astimezone(timezone.utc).replace(tzinfo=None)
         sealed_where = "\n  AND ".join([
             *filters,
             "hour >= {start:DateTime('UTC')}", "hour < {end:DateTime('UTC')}",
-            f"hour < {horizon_sql(SESSIONS)}",
+            f"hour < {bound}",
             f"(hour, version) IN ({current_versions_sql(SESSIONS)})",
         ])
         parts.insert(0, (

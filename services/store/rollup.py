@@ -49,6 +49,8 @@ class Rollup:
     build: str
     # other parameters `build` binds
     build_params: tuple[tuple[str, Any], ...] = ()
+    # sealed up to the current hour (see `hours_to_seal`)
+    live: bool = False
 
 
 def floor_hour(at: datetime) -> datetime:
@@ -65,24 +67,34 @@ def late_hours(timestamps: Iterable[datetime], now: datetime) -> list[datetime]:
 
 
 def hours_to_seal(*, now: datetime, last_sealed: datetime | None, first_data: datetime | None,
-                  dirty: Iterable[datetime]) -> list[datetime]:
+                  dirty: Iterable[datetime], live: bool = False) -> list[datetime]:
     """The hours one sealing pass writes: every hour after the last sealed one (or from the first
     data) that ended more than GRACE before `now`, plus the dirty hours up to the new horizon.
 
     Sealing new hours in order keeps the sealed hours contiguous, so one horizon separates the
     rollup from the exact rows. A dirty hour beyond the horizon is still read from the exact
     rows, and is sealed in its turn.
+
+    `live`: the rollup runs up to the current hour. Every pass rewrites each hour still open to
+    new rows (up to the one GRACE past its end), so the rollup trails ingestion by one pass; an
+    hour's last rewrite comes after rows for it count as late, so none slips between the two.
     """
     newest = floor_hour(now - HOUR - GRACE)
+    end = floor_hour(now) if live else newest
     start = last_sealed + HOUR if last_sealed is not None else (
         floor_hour(first_data) if first_data is not None else None)
     hours: set[datetime] = set()
     if start is not None:
         at = start
-        while at <= newest:
+        while at <= end:
             hours.add(at)
             at += HOUR
-    limit = max(newest, last_sealed) if last_sealed is not None else newest
+    if live and (start is not None):
+        at = newest
+        while at <= end:
+            hours.add(at)
+            at += HOUR
+    limit = max(end, last_sealed) if last_sealed is not None else end
     hours.update(h for h in dirty if h <= limit)
     return sorted(hours)
 
@@ -129,12 +141,19 @@ def seal(store: Store, rollup: Rollup) -> list[datetime]:
         last_sealed=_utc(last_sealed) if seals else None,
         first_data=first_data,
         dirty=[_utc(r[0]) for r in dirty],
+        live=rollup.live,
     )
     if hours:
         naive = [h.replace(tzinfo=None) for h in hours]
         store.command(rollup.build, {**dict(rollup.build_params), "version": int(version), "hours": naive})
         store.insert(rollup.seals, [(h, int(version)) for h in naive], ("hour", "version"))
     return hours
+
+
+def horizon(store: Store, rollup: Rollup) -> datetime:
+    """The first hour not sealed (UTC). Only ever grows, so a value read a moment ago is a safe
+    bound still: the hours below it stay sealed."""
+    return _utc(store.query(f"SELECT max(hour) + INTERVAL 1 HOUR FROM {{db}}.{rollup.seals}")[0][0])
 
 
 def horizon_sql(rollup: Rollup) -> str:

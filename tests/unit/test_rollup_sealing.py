@@ -50,3 +50,23 @@ def test_the_newest_sealed_hour_and_the_late_rule_leave_no_gap() -> None:
         sealed = hours_to_seal(now=now, last_sealed=None, first_data=h(6), dirty=[])
         for hour in sealed:
             assert late_hours([hour + HOUR - timedelta(seconds=1)], now=now) == [hour]
+
+
+def test_a_live_rollup_rewrites_every_open_hour_up_to_the_current_one_on_each_pass() -> None:
+    # NOW = 12:20: 11:00 ended 20 minutes ago (past the grace), 12:00 is running
+    assert hours_to_seal(now=NOW, last_sealed=None, first_data=h(10), dirty=[], live=True) == [
+        h(10), h(11), h(12)]
+    # sealed up to the current hour already: the open hours again (11:00 is the newest past its
+    # grace: rewritten once more), nothing older
+    assert hours_to_seal(now=NOW, last_sealed=h(12), first_data=h(1), dirty=[h(3)], live=True) == [
+        h(3), h(11), h(12)]
+    assert hours_to_seal(now=NOW, last_sealed=None, first_data=None, dirty=[], live=True) == []
+
+
+def test_a_live_hour_is_rewritten_until_rows_for_it_count_as_late() -> None:
+    """No row slips between an open hour's last rewrite and the late rule."""
+    for minutes in range(0, 200, 3):
+        now = h(9) + timedelta(minutes=minutes)
+        rewritten = hours_to_seal(now=now, last_sealed=h(9), first_data=h(6), dirty=[], live=True)
+        if h(9) not in rewritten:  # past its last rewrite: a row for it now is late
+            assert late_hours([h(9)], now=now) == [h(9)]

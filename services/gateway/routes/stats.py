@@ -16,6 +16,7 @@ from services.gateway.routes.projects import project_access
 from services.gateway.routes.teams import team_access
 from services.stats import legacy, sessions, stats_v2
 from services.stats.periods import InvalidParams
+from services.store.rollups import SESSIONS
 
 READ = ("org:read", "org:write", "org:admin")
 
@@ -61,7 +62,8 @@ async def organization_sessions(request: Request) -> JSONResponse:
         raise forbidden() from None
     rows = []
     if not query.empty:
-        sql, params = sessions.sql(query)
+        horizon = await rt.horizons.get(SESSIONS)
+        sql, params = sessions.sql(query, horizon=horizon, now=datetime.now(timezone.utc))
         rows = await rt.store.aquery(sql, params)
     pages = sessions.cursors(query, rows)
     header = ", ".join(link(request, str(page["cursor"]), rel, bool(page["results"])) for rel, page in pages.items())
