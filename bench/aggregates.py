@@ -42,7 +42,7 @@ from services.stats import sessions as sessions_api
 from services.stats import stats_v2
 from services.store.client import Store
 from services.store.migrate import migrate
-from services.store.rollup import seal
+from services.store.rollup import horizon, seal
 from services.store.rollups import OUTCOMES, SESSIONS
 
 PROJECTS_PER_ORG = 10
@@ -291,8 +291,9 @@ SESSIONS_CRASH_FREE = _params(field="crash_free_rate(session)", groupBy="release
                               interval="1d")
 
 
-def cases(*, org: int, orgs: int, now: datetime) -> list[Case]:
-    """The six timed queries: three for organization `org`, the same three over every organization."""
+def cases(*, org: int, orgs: int, now: datetime, sessions_horizon: datetime | None = None) -> list[Case]:
+    """The six timed queries: three for organization `org`, the same three over every organization.
+    `sessions_horizon`: the session rollup's horizon as the API reads it (None: the query reads it)."""
     every_project = [p for o in range(1, orgs + 1) for p in _org_projects(o)]
     out: list[Case] = []
     for scope, org_id, projects in (("one org", org, _org_projects(org)), ("all orgs", 0, every_project)):
@@ -306,7 +307,7 @@ def cases(*, org: int, orgs: int, now: datetime) -> list[Case]:
             out.append(Case(f"{name}", scope, note, _runner(text, p, lambda rows, q=q: stats_v2.response(q, rows)),
                             text, p))
         sq = sessions_api.parse(SESSIONS_CRASH_FREE, org_id=org_id, accessible_project_ids=projects, now=now)
-        text, p = sessions_api.sql(sq)
+        text, p = sessions_api.sql(sq, horizon=sessions_horizon, now=now)
         note = "builder SQL"
         if scope == "all orgs":
             text, note = _without_org(text), f"builder SQL minus org condition ({len(projects)} projects)"
@@ -368,7 +369,7 @@ def time_case(store: Store, case: Case, repeat: int) -> Timing:
 def run_queries(store: Store, *, org: int, orgs: int, now: datetime, repeat: int,
                 progress: Callable[[Timing], None] | None = None) -> list[Timing]:
     out = []
-    for c in cases(org=org, orgs=orgs, now=now):
+    for c in cases(org=org, orgs=orgs, now=now, sessions_horizon=horizon(store, SESSIONS)):
         out.append(time_case(store, c, repeat))
         if progress is not None:
             progress(out[-1])
@@ -404,7 +405,7 @@ def diagnose(store: Store, *, org: int, orgs: int, now: datetime, repeat: int,
     """Where the time goes: table sizes and parts, the granules each query reads, and p50 (ms) of
     the sessions queries once their table is fully merged (OPTIMIZE FINAL; mutates the store)."""
     out = _Reported(progress)
-    all_cases = cases(org=org, orgs=orgs, now=now)
+    all_cases = cases(org=org, orgs=orgs, now=now, sessions_horizon=horizon(store, SESSIONS))
     sizes = store.query(
         "SELECT table, sum(rows), count() FROM system.parts WHERE database = {d:String} AND active"
         " AND table IN ('outcomes_raw', 'outcomes_recent', 'outcomes_hourly', 'sessions', 'sessions_hourly')"
