@@ -41,7 +41,10 @@ class BatchConsumer:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             **(CONSUMER_GROUP_TIMINGS if fast_join else {"session_timeout_ms": 6000, "heartbeat_interval_ms": 1000}),
-            fetch_max_wait_ms=20,
+            # An idle consumer asks again every fetch_max_wait_ms: Apache Kafka answers a long poll
+            # as soon as data arrives, so a longer wait costs no latency and much less idle CPU;
+            # the embedded broker is kept on short polls.
+            fetch_max_wait_ms=20 if fast_join else 100,
         )
         self._task: asyncio.Task[None] | None = None
 

@@ -5,6 +5,7 @@ once, and a late update changes a sealed hour after its reseal."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
@@ -18,13 +19,28 @@ from services.store.migrate import migrate
 from services.store.rollup import horizon, seal
 from services.store.rollups import OUTCOMES, SESSIONS, write_outcomes, write_sessions
 
-NOW = datetime.now(timezone.utc)
-HOUR = NOW.replace(minute=0, second=0, microsecond=0)
+
+
+class Clock:
+    """The time the module's data is placed around: set when the module's tests start (not at
+    import, which can be many minutes earlier in a full run)."""
+
+    now = datetime.now(timezone.utc)
+    hour = now.replace(minute=0, second=0, microsecond=0)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def clock() -> None:
+    Clock.now = datetime.now(timezone.utc)
+    if Clock.now.minute == 59 and Clock.now.second > 30:  # the tests must not straddle an hour
+        time.sleep(61 - Clock.now.second)
+        Clock.now = datetime.now(timezone.utc)
+    Clock.hour = Clock.now.replace(minute=0, second=0, microsecond=0)
 
 
 def at(hours_ago: int, minute: int = 10) -> datetime:
     """A time in the hour that began `hours_ago` hours before the current one (naive UTC)."""
-    return (HOUR - timedelta(hours=hours_ago) + timedelta(minutes=minute)).replace(tzinfo=None)
+    return (Clock.hour - timedelta(hours=hours_ago) + timedelta(minutes=minute)).replace(tzinfo=None)
 
 
 def row(when: datetime, dedupe: str, *, org: int = 1, category: int = 1, quantity: int = 1) -> tuple:
@@ -44,17 +60,17 @@ def errors_per_hour(store: Store, **extra: str) -> dict[int, int]:
     """stats_v2 accepted errors of org 1 over the last day, hourly: {hours ago: count}."""
     params = {"field": ["sum(quantity)"], "category": ["error"], "statsPeriod": ["1d"], "interval": ["1h"],
               **{k: [v] for k, v in extra.items()}}
-    q = parse(params, org_id=1, accessible_project_ids=[10], now=NOW)
+    q = parse(params, org_id=1, accessible_project_ids=[10], now=Clock.now)
     text, bound = sql(q)
     body = response(q, store.query(text, bound))
     series = body["groups"][0]["series"]["sum(quantity)"] if body["groups"] else []
     starts = [datetime.fromisoformat(i.replace("Z", "+00:00")) for i in body["intervals"]]
-    return {int((HOUR - s) / timedelta(hours=1)): n for s, n in zip(starts, series) if n}
+    return {int((Clock.hour - s) / timedelta(hours=1)): n for s, n in zip(starts, series) if n}
 
 
 def sealed_hours(store: Store) -> set[int]:
     rows = store.query("SELECT DISTINCT hour FROM {db}.outcome_seals")
-    return {int((HOUR - r[0].replace(tzinfo=timezone.utc)) / timedelta(hours=1)) for r in rows}
+    return {int((Clock.hour - r[0].replace(tzinfo=timezone.utc)) / timedelta(hours=1)) for r in rows}
 
 
 def test_sealed_and_recent_hours_count_each_outcome_once(store: Store) -> None:
@@ -91,7 +107,7 @@ def test_a_late_row_for_a_sealed_hour_is_counted_after_the_reseal(store: Store) 
     assert errors_per_hour(store)[3] == 7
     assert store.query("SELECT count() FROM {db}.outcome_dirty_hours")[0][0] >= 1
     resealed = seal(store, OUTCOMES)
-    assert [int((HOUR - h) / timedelta(hours=1)) for h in resealed] == [3]
+    assert [int((Clock.hour - h) / timedelta(hours=1)) for h in resealed] == [3]
     # +2 from the late message; the late copy of event:a stays counted in hour -5.
     assert errors_per_hour(store) == {5: 1, 4: 1, 3: 9, 0: 1}
 
@@ -99,7 +115,7 @@ def test_a_late_row_for_a_sealed_hour_is_counted_after_the_reseal(store: Store) 
 def test_the_exact_store_agrees_with_the_rollup(store: Store) -> None:
     """A 5-minute interval (not whole hours) reads the exact store: same totals."""
     params = {"field": ["sum(quantity)"], "category": ["error"], "statsPeriod": ["6h"], "interval": ["5m"]}
-    q = parse(params, org_id=1, accessible_project_ids=[10], now=NOW)
+    q = parse(params, org_id=1, accessible_project_ids=[10], now=Clock.now)
     text, bound = sql(q)
     assert "outcomes_raw" in text and "outcomes_hourly" not in text
     fine = response(q, store.query(text, bound))
@@ -109,7 +125,7 @@ def test_the_exact_store_agrees_with_the_rollup(store: Store) -> None:
 def test_grouped_by_project_reads_the_rollup_too(store: Store) -> None:
     params = {"field": ["sum(quantity)", "sum(times_seen)"], "category": ["error"], "groupBy": ["project"],
               "statsPeriod": ["1d"], "interval": ["1h"]}
-    q = parse(params, org_id=1, accessible_project_ids=[10], now=NOW)
+    q = parse(params, org_id=1, accessible_project_ids=[10], now=Clock.now)
     text, bound = sql(q)
     assert "outcomes_hourly" in text
     body = response(q, store.query(text, bound))
@@ -134,7 +150,7 @@ def release_health(store: Store) -> dict[str, object]:
     per-session part after it), and given a fresh horizon past now (the rollup alone)."""
     params = {"field": ["sum(session)", "count_unique(user)", "crash_free_rate(session)"],
               "statsPeriod": ["1d"], "interval": ["1h"]}
-    q = sessions_api.parse(params, org_id=1, accessible_project_ids=[10], now=NOW)
+    q = sessions_api.parse(params, org_id=1, accessible_project_ids=[10], now=Clock.now)
     text, bound = sessions_api.sql(q)
     found = sessions_api.response(q, store.query(text, bound))["groups"][0]["totals"]
     fresh = horizon(store, SESSIONS)
@@ -152,12 +168,12 @@ def test_sessions_sealed_and_running_count_once_and_late_updates_reseal(store: S
         session("s2", 0, "ok", at(3), "bob"),
         session("s3", 0, "ok", at(0, 0), "ann"),  # started this hour: the live rollup has it too
     ])
-    assert {3, 2} <= {int((HOUR - h) / timedelta(hours=1)) for h in seal(store, SESSIONS)}
+    assert {3, 2} <= {int((Clock.hour - h) / timedelta(hours=1)) for h in seal(store, SESSIONS)}
     assert release_health(store) == {"sum(session)": 3, "count_unique(user)": 2, "crash_free_rate(session)": 1.0}
     # s2 crashes hours after it started: its hour is sealed, so the update marks it dirty
     write_sessions(store, [session("s2", 1, "crashed", at(3), "bob")])
     assert release_health(store)["crash_free_rate(session)"] == 1.0  # the sealed version, until resealed
-    resealed = {int((HOUR - h) / timedelta(hours=1)) for h in seal(store, SESSIONS)}
+    resealed = {int((Clock.hour - h) / timedelta(hours=1)) for h in seal(store, SESSIONS)}
     assert 3 in resealed and resealed - {3} <= {0, 1}  # besides it, only the hours still open
     assert release_health(store) == {"sum(session)": 3, "count_unique(user)": 2,
                                      "crash_free_rate(session)": 1 - 1 / 3}  # computed as 1 - crash rate
