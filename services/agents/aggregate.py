@@ -99,6 +99,51 @@ class StateCache:
         self._states.clear()
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """What to do with one command: publish `events`, answer the caller, dead-letter it (any
+    that apply)."""
+
+    events: tuple[Any, ...] = ()
+    reply: Reply | None = None
+    reply_to: str | None = None
+    dead_reason: str | None = None
+
+
+def _answer(meta: Any, outcome: str, detail: str | None = None, entity_id: int | None = None) -> dict[str, Any]:
+    reply = Reply(command_id=meta.command_id, outcome=outcome, detail=detail, entity_id=entity_id)  # type: ignore[arg-type]
+    return {"reply": reply, "reply_to": meta.reply_to or None}
+
+
+def read_command(ctx: Context, key: str, value: bytes) -> Any:
+    """The command of a message, or the Verdict for one that cannot be decided (undecodable,
+    keyed to another aggregate)."""
+    try:
+        command = ctx.decode_command(value)
+    except msgspec.DecodeError as exc:
+        return Verdict(dead_reason=f"undecodable command: {exc}")
+    if ctx.key_of(command) != key:
+        return Verdict(dead_reason=f"command keyed {key!r}, expected {ctx.key_of(command)!r}",
+                       **_answer(command.meta, "invalid", "Misrouted command."))
+    return command
+
+
+def judge(ctx: Context, key: str, state: Any, command: Any) -> Verdict:
+    """Decide `command` against `state`: events to publish, or the answer to give at once."""
+    meta = command.meta
+    try:
+        decision = ctx.decide(key, state, command)
+    except Exception as exc:  # a defect, not a verdict: keep the partition moving
+        log.exception("deciding %s failed", type(command).__name__)
+        return Verdict(dead_reason=f"decide failed: {exc!r}",
+                       **_answer(meta, "invalid", "The change could not be applied."))
+    if not hasattr(decision, "events"):  # a rejection: outcome and detail
+        return Verdict(**_answer(meta, decision.outcome, decision.detail, getattr(decision, "entity_id", None)))
+    if not decision.events:  # nothing to change (a duplicate, a no-op): accepted as is
+        return Verdict(**_answer(meta, "accepted"))
+    return Verdict(events=tuple(decision.events))
+
+
 def install(app: faust.App, settings: Settings, ctx: Context, states: StateCache) -> Any:
     """Declare the context's topics and deciding agent on `app`; returns the agent."""
     commands = app.topic(topic_name(settings, ctx.commands), partitions=ctx.commands.partitions, **_RAW)
@@ -106,52 +151,32 @@ def install(app: faust.App, settings: Settings, ctx: Context, states: StateCache
     replies = app.topic(topic_name(settings, COMMAND_REPLIES), partitions=COMMAND_REPLIES.partitions, **_RAW)
     dead = app.topic(topic_name(settings, ctx.dead_letters), partitions=1, **_RAW)
 
-    async def answer(reply_to: str | None, command_id: str, outcome: str, detail: str | None = None,
-                     entity_id: int | None = None) -> None:
-        if reply_to:
-            reply = Reply(command_id=command_id, outcome=outcome, detail=detail, entity_id=entity_id)  # type: ignore[arg-type]
-            await replies.send(key=reply_to.encode(), value=encode(reply))
-
-    async def dead_letter(message: Any, reason: str) -> None:
-        log.error("%s command to dead letters: %s", ctx.name, reason)
-        fut = await dead.send(
-            key=message.key, value=message.value,
-            headers=[("reason", reason.encode()), ("source", message.topic.encode())],
-        )
-        await fut
+    async def carry_out(message: Any, verdict: Verdict) -> None:
+        if verdict.dead_reason is not None:
+            log.error("%s command to dead letters: %s", ctx.name, verdict.dead_reason)
+            fut = await dead.send(
+                key=message.key, value=message.value,
+                headers=[("reason", verdict.dead_reason.encode()), ("source", message.topic.encode())],
+            )
+            await fut
+        if verdict.reply is not None and verdict.reply_to:
+            await replies.send(key=verdict.reply_to.encode(), value=encode(verdict.reply))
 
     async def agent(stream: Any) -> None:
         async for message in stream.events():
             raw_key = message.key or b""
             key = raw_key.decode(errors="replace")
-            try:
-                command = ctx.decode_command(message.value)
-            except msgspec.DecodeError as exc:
-                await dead_letter(message.message, f"undecodable command: {exc}")
-                continue
-            meta = command.meta
-            if ctx.key_of(command) != key:
-                await dead_letter(message.message, f"command keyed {key!r}, expected {ctx.key_of(command)!r}")
-                await answer(meta.reply_to, meta.command_id, "invalid", "Misrouted command.")
+            command = read_command(ctx, key, message.value)
+            if isinstance(command, Verdict):
+                await carry_out(message.message, command)
                 continue
             state = await states.get(key, message.message.partition)
-            try:
-                decision = ctx.decide(key, state, command)
-            except Exception as exc:  # a defect, not a verdict: keep the partition moving
-                log.exception("deciding %s failed", type(command).__name__)
-                await dead_letter(message.message, f"decide failed: {exc!r}")
-                await answer(meta.reply_to, meta.command_id, "invalid", "The change could not be applied.")
-                continue
-            if not hasattr(decision, "events"):  # a rejection: outcome and detail
-                await answer(meta.reply_to, meta.command_id, decision.outcome, decision.detail,
-                             getattr(decision, "entity_id", None))
-                continue
-            if not decision.events:
-                await answer(meta.reply_to, meta.command_id, "accepted")
-                continue
-            acks = [await events.send(key=raw_key, value=encode(ev)) for ev in decision.events]
-            await asyncio.gather(*acks)
-            states.put(key, ctx.fold(state, decision.events))
+            verdict = judge(ctx, key, state, command)
+            await carry_out(message.message, verdict)
+            if verdict.events:
+                acks = [await events.send(key=raw_key, value=encode(ev)) for ev in verdict.events]
+                await asyncio.gather(*acks)
+                states.put(key, ctx.fold(state, list(verdict.events)))
 
     return app.agent(commands, name=ctx.name)(agent)
 
@@ -191,50 +216,31 @@ class Decider:
         for message in messages:
             raw_key = message.key or b""
             key = raw_key.decode(errors="replace")
-            try:
-                command = self._ctx.decode_command(message.value)
-            except msgspec.DecodeError as exc:
-                await self._dead_letter(message, f"undecodable command: {exc}")
-                continue
-            meta = command.meta
-            if self._ctx.key_of(command) != key:
-                await self._dead_letter(message, f"command keyed {key!r}, expected {self._ctx.key_of(command)!r}")
-                sends.append(await self._answer(meta.reply_to, meta.command_id, "invalid", "Misrouted command."))
+            command = read_command(self._ctx, key, message.value)
+            if isinstance(command, Verdict):
+                sends += await self._carry_out(message, command)
                 continue
             state = touched[key] if key in touched else await self._states.get(key, message.partition)
-            try:
-                decision = self._ctx.decide(key, state, command)
-            except Exception as exc:  # a defect, not a verdict: keep the partition moving
-                log.exception("deciding %s failed", type(command).__name__)
-                await self._dead_letter(message, f"decide failed: {exc!r}")
-                sends.append(await self._answer(meta.reply_to, meta.command_id, "invalid",
-                                                "The change could not be applied."))
-                continue
-            if not hasattr(decision, "events"):  # a rejection: outcome and detail
-                sends.append(await self._answer(meta.reply_to, meta.command_id, decision.outcome, decision.detail,
-                                                getattr(decision, "entity_id", None)))
-                continue
-            if not decision.events:
-                sends.append(await self._answer(meta.reply_to, meta.command_id, "accepted"))
-                continue
-            for event in decision.events:
+            verdict = judge(self._ctx, key, state, command)
+            sends += await self._carry_out(message, verdict)
+            for event in verdict.events:
                 sends.append(await self._producer.send(self._events, encode(event), key=raw_key))
-            touched[key] = self._ctx.fold(state, decision.events)
-        await asyncio.gather(*(s for s in sends if s is not None))
+            if verdict.events:
+                touched[key] = self._ctx.fold(state, list(verdict.events))
+        await asyncio.gather(*sends)
 
-    async def _answer(self, reply_to: str | None, command_id: str, outcome: str, detail: str | None = None,
-                      entity_id: int | None = None) -> Any:
-        if not reply_to:
-            return None
-        reply = Reply(command_id=command_id, outcome=outcome, detail=detail, entity_id=entity_id)  # type: ignore[arg-type]
-        return await self._producer.send(self._replies, encode(reply), key=reply_to.encode())
-
-    async def _dead_letter(self, message: Any, reason: str) -> None:
-        log.error("%s command to dead letters: %s", self._ctx.name, reason)
-        await self._producer.send_and_wait(
-            self._dead, message.value, key=message.key,
-            headers=[("reason", reason.encode()), ("source", f"{message.topic}/{message.partition}/{message.offset}".encode())],
-        )
+    async def _carry_out(self, message: Any, verdict: Verdict) -> list[Any]:
+        """Dead-letters at once (waiting for the ack); returns the reply's send to await."""
+        if verdict.dead_reason is not None:
+            log.error("%s command to dead letters: %s", self._ctx.name, verdict.dead_reason)
+            source = f"{message.topic}/{message.partition}/{message.offset}"
+            await self._producer.send_and_wait(
+                self._dead, message.value, key=message.key,
+                headers=[("reason", verdict.dead_reason.encode()), ("source", source.encode())],
+            )
+        if verdict.reply is not None and verdict.reply_to:
+            return [await self._producer.send(self._replies, encode(verdict.reply), key=verdict.reply_to.encode())]
+        return []
 
 
 def decider(ctx: Context, settings: Settings, bootstrap: str, states: StateCache,
