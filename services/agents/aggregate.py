@@ -1,5 +1,9 @@
 """The deciding agent of an event-sourced context, and the projection of its events.
 
+Two agents share one verdict step (`read_command`, `judge`): a Faust agent per command
+(`install`) and, for high-volume contexts, a batch consumer (`Decider`) that awaits the acks
+of a whole batch at once.
+
 For each command on the context's command topic (partitioned by aggregate key) the agent takes
 the aggregate's state, calls the context's pure `decide`, and then:
 - rejected: answers the waiting gateway with the verdict;
