@@ -56,8 +56,9 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
 from services.ingest.outcomes import Category, OutcomeKind
-from services.stats.outcome_source import hour_aligned, outcome_rows
+from services.stats.outcome_source import outcome_rows
 from services.stats.periods import InvalidParams, param, param_list
+from services.store.rollup import hour_aligned
 
 Scope = Literal["organization", "team", "project"]
 SCOPES = ("organization", "team", "project")

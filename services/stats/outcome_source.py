@@ -14,7 +14,6 @@ Columns: org_id, project_id, key_id, category, outcome, reason, timestamp, quant
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 
 from services.store.rollup import current_versions_sql, horizon_sql
 from services.store.rollups import OUTCOMES
@@ -40,15 +39,10 @@ _EXACT = """\
       AND timestamp >= {start:DateTime('UTC')} AND timestamp < {end:DateTime('UTC')}"""
 
 
-def hour_aligned(start: datetime, end: datetime, bucket_seconds: int) -> bool:
-    """Whether buckets of `bucket_seconds` over [start, end) are made of whole hours."""
-    return bucket_seconds % 3600 == 0 and start.timestamp() % 3600 == 0 and end.timestamp() % 3600 == 0
-
-
 def outcome_rows(where: Sequence[str], *, hourly: bool) -> str:
     """The subquery (without parentheses) of outcome rows matching every condition in `where`
     (over the columns above, `timestamp` excepted) within [start, end). `hourly`: the caller
-    buckets by whole hours over an hour-aligned range (see `hour_aligned`)."""
+    buckets by whole hours over an hour-aligned range (see `rollup.hour_aligned`)."""
     conditions = "\n      AND ".join(where) or "1"
     if not hourly:
         return _EXACT % {"where": conditions}

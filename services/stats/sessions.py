@@ -72,7 +72,7 @@ from services.stats.periods import (
     to_intervals,
 )
 from services.stats.session_rows import MERGES, NIL_USER, STATES, per_session
-from services.store.rollup import current_versions_sql, horizon_sql
+from services.store.rollup import current_versions_sql, horizon_sql, hour_aligned
 from services.store.rollups import SESSIONS
 
 SNUBA_LIMIT = 5000  # Sentry's cap on data points (groups x intervals) and on per_page
@@ -617,7 +617,7 @@ def sql(q: SessionsQuery, *, horizon: datetime | None = None, now: datetime | No
     dims = list(q.dimensions)
     measures = ["sessions", "crashed", "abnormal", "errored",
                 *(_USERS if q.needs_users else ()), *q.duration_aggregates]
-    hourly = _hour_aligned(q)
+    hourly = hour_aligned(q.start, q.end, q.interval)
     bound = horizon_sql(SESSIONS)
     if horizon is not None:
         params["horizon"] = horizon.astimezone(timezone.utc).replace(tzinfo=None)
@@ -663,11 +663,6 @@ def _bucket(epoch_ms: str) -> str:
 
 def _list(items: Sequence[str]) -> str:
     return ", ".join(items)
-
-
-def _hour_aligned(q: SessionsQuery) -> bool:
-    """Whether every bucket is made of whole hours, so sealed hours can come from the rollup."""
-    return q.interval % 3600 == 0 and q.start.timestamp() % 3600 == 0 and q.end.timestamp() % 3600 == 0
 
 
 _SQL_COLUMN = {"release": ("release", "String"), "environment": ("environment", "String"),

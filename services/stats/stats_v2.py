@@ -29,7 +29,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from services.ingest.outcomes import CATEGORY_NAMES, Category, OutcomeKind
-from services.stats.outcome_source import hour_aligned, outcome_rows
+from services.stats.outcome_source import outcome_rows
 from services.stats.periods import (
     ALL_PROJECTS,
     accessible_projects,
@@ -41,6 +41,7 @@ from services.stats.periods import (
     param,
     param_list,
 )
+from services.store.rollup import hour_aligned
 
 FIELDS = ("sum(quantity)", "sum(times_seen)")
 GROUP_BYS = ("outcome", "category", "reason", "project")

@@ -53,6 +53,12 @@ class Rollup:
     live: bool = False
 
 
+def hour_aligned(start: datetime, end: datetime, bucket_seconds: int) -> bool:
+    """Whether buckets of `bucket_seconds` over [start, end) are made of whole hours, so that a
+    query can take them from an hourly rollup."""
+    return bucket_seconds % 3600 == 0 and start.timestamp() % 3600 == 0 and end.timestamp() % 3600 == 0
+
+
 def floor_hour(at: datetime) -> datetime:
     return at.replace(minute=0, second=0, microsecond=0)
 

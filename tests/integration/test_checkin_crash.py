@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from bench.load import Connection
+from services.store.client import Store
 from tests.support.kafka import KafkaBroker
 from tests.support.picket import PicketProcess
 
@@ -130,7 +131,6 @@ def test_check_ins_survive_repeated_kill_9_exactly_once(kafka: KafkaBroker, tmp_
     finally:
         p.stop()
     # The raw store holds each check-in once (read directly, now that Picket released it).
-    from services.store.client import Store
     store = Store(f"chdb:///{p.data_dir / 'clickhouse'}", "picket")
     try:
         assert store.query("SELECT count(), uniqExact(check_in_id) FROM {db}.checkins_raw FINAL") == [
