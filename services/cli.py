@@ -1,7 +1,7 @@
 """`picket` command line.
 
     picket run [--host H] [--port P] [--data-dir D]   all in one, embedded defaults
-    picket gateway [--host H] [--port P]               HTTP gateway (needs KAFKA_BOOTSTRAP)
+    picket gateway [--host H] [--port P] [--no-migrate] HTTP gateway (needs KAFKA_BOOTSTRAP)
     picket worker                                      agents and projectors
     picket admin create-user --email E [--name N]
     picket admin create-org --slug S --owner-email E [--name N]
@@ -28,6 +28,8 @@ def _parser() -> argparse.ArgumentParser:
         s.add_argument("--host", default=None)
         s.add_argument("--port", type=int, default=None)
         s.add_argument("--data-dir", default=None)
+    sub.choices["gateway"].add_argument(
+        "--no-migrate", action="store_true", help="leave ClickHouse migrations to the worker")
     w = sub.add_parser("worker")
     w.add_argument("--data-dir", default=None)
     admin = sub.add_parser("admin").add_subparsers(dest="action", required=True)
@@ -57,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.cmd == "run":
         asyncio.run(stack.run_all(settings))
     elif args.cmd == "gateway":
-        asyncio.run(stack.run_gateway(settings))
+        asyncio.run(stack.run_gateway(settings, migrate_store=not args.no_migrate))
     elif args.cmd == "worker":
         asyncio.run(stack.run_worker(settings))
     else:

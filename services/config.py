@@ -11,12 +11,15 @@
 | PICKET_REPLY_TIMEOUT  | 15                              | seconds the gateway waits for a verdict   |
 | PICKET_FEEDBACK_EDIT_WINDOW | 300                       | seconds user feedback stays replaceable   |
 | PICKET_CLOCK          | wall                            | `manual`: monitors clock ticks come from outside (tests) |
+| PICKET_FAST_GROUP_JOIN | 0                              | `1`: short consumer-group timings (embedded broker) |
+| PICKET_STORE_LISTEN   | (unset)                         | `host:port` where a worker serves its embedded ClickHouse |
+| PICKET_STORE_PASSWORD | (unset)                         | the password of that server (user `picket`) |
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from schemas.topics import Topic
@@ -46,6 +49,9 @@ class Settings:
     fast_group_join: bool = False
     host: str = "127.0.0.1"
     port: int = 8000
+    # Where a worker on embedded chdb serves ClickHouse's HTTP interface to the gateway process.
+    store_listen: str | None = None
+    store_password: str = field(default="", repr=False)
 
     @property
     def app_id(self) -> str:
@@ -74,8 +80,11 @@ def from_env(data_dir: str | None = None, host: str | None = None, port: int | N
         clock=env.get("PICKET_CLOCK") or "wall",
         seal_interval=float(env.get("PICKET_SEAL_INTERVAL") or 10),
         ingest_ack_timeout=float(env.get("PICKET_INGEST_ACK_TIMEOUT") or 1),
+        fast_group_join=env.get("PICKET_FAST_GROUP_JOIN") == "1",
         host=host,
         port=port,
+        store_listen=env.get("PICKET_STORE_LISTEN") or None,
+        store_password=env.get("PICKET_STORE_PASSWORD", ""),
     )
 
 

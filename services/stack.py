@@ -1,7 +1,7 @@
 """Processes of Picket: all-in-one (`run`), gateway only, worker only.
 
-`run` starts, in one process (chdb allows one process per data directory): the embedded broker
-when `KAFKA_BOOTSTRAP` is unset, a worker, the gateway, then bootstraps the first organization
+`run` starts the embedded broker when `KAFKA_BOOTSTRAP` is unset, then a worker and a gateway as
+child processes it keeps running (`services/supervisor.py`), bootstraps the first organization
 and prints the URL, a token and a DSN.
 """
 
@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import signal
+import socket
 import sys
 import time
 import uuid
+from typing import Any
+from urllib.parse import urlsplit
 
 import uvicorn
+from clickhouse_connect.driver.exceptions import OperationalError
 
 from schemas.topics import COMMAND_REPLIES
 from services.admin import Admin, bootstrap
@@ -25,7 +30,9 @@ from services.gateway.app import create_app
 from services.gateway.commands import CommandBus
 from services.gateway.routing import command_router
 from services.store.client import Store
+from services.store.http_interface import USER as STORE_USER, Handles, create_app as store_app, engine_path
 from services.store.migrate import migrate
+from services.supervisor import Child, child_env
 from services.worker import Worker
 
 log = logging.getLogger("picket")
@@ -48,21 +55,21 @@ async def _wait_for_signal() -> None:
 
 
 MAX_REQUESTS_IN_PROGRESS = 2048
+MAX_STORE_REQUESTS = 256
 
 
-async def _serve(settings: Settings, bootstrap_servers: str, store: Store) -> uvicorn.Server:
-    app = create_app(settings, bootstrap_servers, store)
+async def _serve(app: Any, host: str, port: int, limit: int) -> uvicorn.Server:
     # limit_concurrency bounds the requests in progress (beyond it: 503), so a flood waits in
     # the clients' retries, not in this process's memory.
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
-                            lifespan="on", access_log=False, limit_concurrency=MAX_REQUESTS_IN_PROGRESS)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on",
+                            access_log=False, limit_concurrency=limit)
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # we own signals
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():
             task.result()
-            raise RuntimeError("the gateway did not start")
+            raise RuntimeError(f"nothing listens on {host}:{port}")
         await asyncio.sleep(0.05)
     server._picket_task = task  # type: ignore[attr-defined]
     return server
@@ -88,22 +95,55 @@ async def _admin_session(settings: Settings, bootstrap_servers: str, store: Stor
     return Admin(bus=bus, store=store), close
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+READY_TIMEOUT = 120.0
+
+
 async def run_all(settings: Settings) -> None:
+    """The broker (unless `KAFKA_BOOTSTRAP` names one), a worker and a gateway, each a process of
+    its own, restarted if it dies; then the first organization, and the URL, token and DSN.
+
+    On embedded chdb the worker owns the engine and serves it to the gateway over ClickHouse's
+    HTTP interface (`services/store/http_interface.py`), on loopback with a fresh password."""
     started = time.monotonic()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     broker = None
     servers = settings.kafka_bootstrap
+    env: dict[str, str | None] = {"PICKET_DATA_DIR": str(settings.data_dir)}
     if servers is None:
         broker = _start_broker(settings)  # main thread: the broker dies with this process
         servers = broker.bootstrap
         settings = settings.with_(idempotent_producer=False, fast_group_join=True)
+        env.update(PICKET_KAFKA_IDEMPOTENCE="0", PICKET_FAST_GROUP_JOIN="1")
         (settings.data_dir / "kafka_bootstrap").write_text(servers)
-    store = Store(settings.clickhouse_url, settings.database)
-    worker = Worker(settings, servers, store)
-    server = None
+    env["KAFKA_BOOTSTRAP"] = servers
+    store_url = settings.clickhouse_url
+    if store_url.startswith("chdb:"):
+        listen = f"127.0.0.1:{_free_port()}"
+        password = secrets.token_hex(16)
+        env.update(PICKET_STORE_LISTEN=listen, PICKET_STORE_PASSWORD=password)
+        store_url = f"http://{STORE_USER}:{password}@{listen}"
+    run_dir = settings.data_dir / "run"
+    worker = Child("worker", ["worker"], child_env(**env), run_dir, ready="Picket worker started")
+    gateway = Child(
+        "gateway", ["gateway", "--host", settings.host, "--port", str(settings.port), "--no-migrate"],
+        child_env(**{**env, "CLICKHOUSE_URL": store_url, "PICKET_PUBLIC_URL": settings.public_url,
+                     "PICKET_STORE_LISTEN": None, "PICKET_STORE_PASSWORD": None}),
+        run_dir, ready="Picket gateway on",
+    )
+    store = None
     try:
+        # Both start at once: the gateway waits for the worker's store by itself.
         await worker.start()
-        server = await _serve(settings, servers, store)
+        await gateway.start()
+        await worker.wait_for(worker.ready, READY_TIMEOUT)
+        await gateway.wait_for(gateway.ready, READY_TIMEOUT)
+        store = await asyncio.to_thread(Store, store_url, settings.database)
         admin, close_admin = await _admin_session(settings, servers, store)
         try:
             creds = await bootstrap(admin, settings)
@@ -121,21 +161,41 @@ async def run_all(settings: Settings) -> None:
         )
         await _wait_for_signal()
     finally:
-        if server is not None:
-            await _stop_server(server)
+        await gateway.stop()
         await worker.stop()
-        store.close()
+        if store is not None:
+            store.close()
         if broker is not None:
             broker.stop()
 
 
-async def run_gateway(settings: Settings) -> None:
+async def _store_when_reachable(settings: Settings, timeout: float = READY_TIMEOUT) -> Store:
+    """The gateway's store client; a worker that serves embedded chdb may still be starting."""
+    deadline = time.monotonic() + timeout
+    address = urlsplit(settings.clickhouse_url)
+    while True:
+        try:
+            # A bare connect first: the client logs every refused attempt as a warning.
+            _, writer = await asyncio.open_connection(address.hostname, address.port or 8123)
+            writer.close()
+            return await asyncio.to_thread(Store, settings.clickhouse_url, settings.database)
+        except (OSError, OperationalError):
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.1)
+
+
+async def run_gateway(settings: Settings, migrate_store: bool = True) -> None:
     if settings.kafka_bootstrap is None:
         sys.exit("picket gateway needs KAFKA_BOOTSTRAP")
-    store = Store(settings.clickhouse_url, settings.database)
+    if settings.clickhouse_url.startswith("chdb:"):
+        sys.exit("picket gateway needs a ClickHouse server (CLICKHOUSE_URL=http://…)")
     await ensure_topics(settings.kafka_bootstrap, settings.topic_prefix)
-    await asyncio.to_thread(migrate, store)
-    server = await _serve(settings, settings.kafka_bootstrap, store)
+    store = await _store_when_reachable(settings)
+    if migrate_store:
+        await asyncio.to_thread(migrate, store)
+    server = await _serve(create_app(settings, settings.kafka_bootstrap, store), settings.host, settings.port,
+                          MAX_REQUESTS_IN_PROGRESS)
     print(f"Picket gateway on http://{settings.host}:{settings.port}", flush=True)
     try:
         await _wait_for_signal()
@@ -145,16 +205,31 @@ async def run_gateway(settings: Settings) -> None:
 
 
 async def run_worker(settings: Settings) -> None:
+    """Agents, projectors and the sealer; with `store_listen`, also the embedded engine's HTTP
+    interface for the gateway (served once the tables are migrated, before consumers join)."""
     if settings.kafka_bootstrap is None:
         sys.exit("picket worker needs KAFKA_BOOTSTRAP")
     store = Store(settings.clickhouse_url, settings.database)
+    handles = None
+    store_server = None
     worker = Worker(settings, settings.kafka_bootstrap, store)
-    await worker.start()
-    print("Picket worker started", flush=True)
     try:
+        if settings.store_listen:
+            await asyncio.to_thread(migrate, store)
+            handles = Handles(engine_path(settings.clickhouse_url))
+            host, _, port = settings.store_listen.rpartition(":")
+            store_server = await _serve(store_app(handles, settings.store_password), host, int(port),
+                                        MAX_STORE_REQUESTS)
+            print(f"Picket store on http://{settings.store_listen}", flush=True)
+        await worker.start()
+        print("Picket worker started", flush=True)
         await _wait_for_signal()
     finally:
+        if store_server is not None:
+            await _stop_server(store_server)
         await worker.stop()
+        if handles is not None:
+            handles.close()
         store.close()
 
 

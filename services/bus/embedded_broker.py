@@ -179,8 +179,8 @@ def _recv_exact(sock: socket.socket, n: int) -> bytes:
     return bytes(buf)
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """Ask Linux to SIGTERM the broker when the thread that started it goes away."""
+def die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Ask Linux to SIGTERM this child (broker, worker, gateway) when the thread that started it ends."""
     try:
         import ctypes
 
@@ -292,7 +292,7 @@ class EmbeddedBroker:
             cwd=self.data_dir,
             env=env,
             start_new_session=True,
-            preexec_fn=_die_with_parent if (linux and self.die_with_parent) else None,
+            preexec_fn=die_with_parent if (linux and self.die_with_parent) else None,
         )
         self._bound_port = port
         atexit.register(self.stop)

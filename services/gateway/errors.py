@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from clickhouse_connect.driver.exceptions import OperationalError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -45,9 +46,18 @@ async def http_error(_: Request, exc: Exception) -> Response:
     return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
 
 
+async def store_unavailable(request: Request, exc: Exception) -> Response:
+    # The store did not answer (a worker serving embedded ClickHouse restarting, a server down):
+    # the client is told to come back, as for a broker outage, instead of getting a 500.
+    log.warning("store unavailable on %s %s: %s", request.method, request.url.path, exc)
+    return JSONResponse({"detail": "The store is unavailable; try again."}, status_code=503,
+                        headers={"Retry-After": "1"})
+
+
 async def unexpected_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return JSONResponse({"detail": "Internal Error"}, status_code=500)
 
 
-HANDLERS = {ApiError: api_error, HTTPException: http_error, Exception: unexpected_error}
+HANDLERS = {ApiError: api_error, HTTPException: http_error, OperationalError: store_unavailable,
+            Exception: unexpected_error}

@@ -2,6 +2,8 @@
 
 Ingestion is the hot path: a key is read from the projection at most once per TTL per process.
 Unknown keys are cached briefly too, so a flood with a bad key does not become a query flood.
+While the store does not answer (its worker restarting), an expired entry is served on: ingestion
+goes on for every key seen in the last `STALE_SECONDS`.
 """
 
 from __future__ import annotations
@@ -9,12 +11,15 @@ from __future__ import annotations
 import asyncio
 import time
 
+from clickhouse_connect.driver.exceptions import OperationalError
+
 from schemas.entities import ProjectKey
 from services.store import entities
 from services.store.client import Store
 
 TTL_SECONDS = 10.0
 MISS_TTL_SECONDS = 1.0
+STALE_SECONDS = 600.0
 
 
 class KeyCache:
@@ -27,7 +32,12 @@ class KeyCache:
         hit = self._cache.get(public_key)
         if hit and hit[0] > now:
             return hit[1]
-        key = await asyncio.to_thread(entities.first, self._store, "key", slug=public_key)
+        try:
+            key = await asyncio.to_thread(entities.first, self._store, "key", slug=public_key)
+        except OperationalError:
+            if hit and hit[1] is not None and hit[0] + STALE_SECONDS > now:
+                return hit[1]
+            raise
         if len(self._cache) > 100_000:
             self._cache.clear()
         self._cache[public_key] = (now + (TTL_SECONDS if key else MISS_TTL_SECONDS), key)

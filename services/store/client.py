@@ -62,4 +62,7 @@ class Store:
 def _connect(url: str) -> Client:
     if url.startswith("chdb:"):
         return clickhouse_connect.get_client(dsn=url)
-    return clickhouse_connect.get_client(dsn=url, connect_timeout=5, send_receive_timeout=30)
+    # No session: a ClickHouse session takes one query at a time, and the Store is shared by the
+    # gateway's concurrent requests (each query stands alone; none relies on session state).
+    return clickhouse_connect.get_client(dsn=url, connect_timeout=5, send_receive_timeout=30,
+                                         autogenerate_session_id=False)

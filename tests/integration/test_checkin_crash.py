@@ -1,10 +1,11 @@
 """100,000 check-ins through repeated SIGKILLs: each stored once, each counted once.
 
 A client sends check-ins the way SDKs do (envelopes of `check_in` items, each retried until it
-gets a 2xx) while the whole Picket process — gateway and worker share it on embedded ClickHouse —
-is killed with SIGKILL at random moments and started again on the same data. Afterwards every
-monitor holds exactly the check-ins sent to it (none lost, none twice), the raw store has each
-once, and stats_v2 counts each accepted check-in once.
+gets a 2xx) while, at random moments, the worker alone is killed with SIGKILL (the gateway goes
+on accepting), the gateway alone (requests in flight get no answer and are retried), and the
+whole `picket run` with both; the supervisor restarts a killed child, the test restarts
+`picket run`. Afterwards every monitor holds exactly the check-ins sent to it (none lost, none
+twice), the raw store has each once, and stats_v2 counts each accepted check-in once.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from tests.support.picket import PicketProcess
 CHECK_INS = int(os.environ.get("PICKET_CRASH_CHECK_INS", "100000"))
 MONITORS = 20
 CONCURRENCY = 32
-KILLS = 3
+# What each kill hits, in order, at a random moment in each sixth of the stream.
+KILLS = ("worker", "gateway", "picket run", "worker", "gateway")
 CONFIG = {"schedule": {"type": "interval", "value": 1, "unit": "day"}, "checkin_margin": 60, "max_runtime": 60}
 
 
@@ -101,13 +103,15 @@ def test_check_ins_survive_repeated_kill_9_exactly_once(kafka: KafkaBroker, tmp_
     rng = random.Random()
     try:
         sender.thread.start()
-        for kill in range(KILLS):
-            # a random moment in each third of the stream
-            target = len(envelopes) * (kill + rng.random()) / (KILLS + 1)
+        for n, victim in enumerate(KILLS):
+            target = len(envelopes) * (n + rng.random()) / (len(KILLS) + 1)
             while sender.acked < target:
                 time.sleep(0.02)
-            p.stop(kill=True)
-            p.start()
+            if victim == "picket run":
+                p.stop(kill=True)
+                p.start()
+            else:
+                p.kill_child(victim)
         sender.thread.join(timeout=1200)
         assert not sender.thread.is_alive(), f"only {sender.acked} of {len(envelopes)} envelopes acknowledged"
         assert sender.acked == len(envelopes)

@@ -91,6 +91,31 @@ class PicketProcess:
         with open(self._log, "a") as f:
             f.write("\n=== stopped ===\n")
 
+    def child_pid(self, name: str) -> int:
+        """The pid of `picket run`'s child process `name` ("worker" or "gateway")."""
+        return int((self.data_dir / "run" / f"{name}.pid").read_text())
+
+    def kill_child(self, name: str, timeout: float = 60) -> None:
+        """SIGKILL one child of `picket run`; return once its supervisor started another (and, for
+        the gateway, once that one answers)."""
+        pid = self.child_pid(name)
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if self.child_pid(name) != pid and (name != "gateway" or self._answers()):
+                    return
+            except (FileNotFoundError, ValueError):
+                pass
+            time.sleep(0.05)
+        raise TimeoutError(f"picket run did not restart its {name}:\n{self.log_tail()}")
+
+    def _answers(self) -> bool:
+        try:
+            return httpx.get(f"{self.url}/_health/", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
     def log_tail(self, lines: int = 60) -> str:
         return "\n".join(self._log.read_text().splitlines()[-lines:]) if self._log.exists() else ""
 

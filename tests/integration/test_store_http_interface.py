@@ -1,0 +1,126 @@
+"""The embedded engine served over ClickHouse's HTTP interface, read with the gateway's own client.
+
+A process of its own owns a chdb engine and serves it (as the worker of `picket run` does); this
+test reads it through `Store("http://…")`, the client the gateway uses, and checks that values,
+bound parameters and errors come back as a ClickHouse server would give them, that a wrong
+password and binary inserts are refused, and that the gateway answers 503 (not 500) once the
+server is gone.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+from services.gateway.errors import HANDLERS
+from services.store.client import Store
+from tests.support.picket import REPO, free_port
+
+PASSWORD = "s3cret-for-this-test"
+
+
+class Server:
+    def __init__(self, data_dir: Path) -> None:
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.support.store_server", str(data_dir), str(self.port), PASSWORD],
+            cwd=REPO, stdout=subprocess.PIPE, text=True,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        assert line.strip() == "ready", f"the store server did not start (exit {self.proc.poll()})"
+
+    def url(self, password: str = PASSWORD) -> str:
+        return f"http://picket:{password}@127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    s = Server(tmp_path_factory.mktemp("served") / "ch")
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def store(server: Server) -> Iterator[Store]:
+    s = Store(server.url(), "picket")
+    yield s
+    s.close()
+
+
+def test_values_and_bound_parameters_come_back_typed(store: Store) -> None:
+    rows = store.query(
+        "SELECT id, name, at, uid, tags, attrs, amount FROM {db}.samples "
+        "WHERE id IN {ids:Array(UInt64)} AND name != {skip:String} ORDER BY id",
+        {"ids": [1, 2, 3], "skip": "it's not"},
+    )
+    assert rows == [
+        (1, "it's \\ here", datetime(2026, 11, 27, 10, 0, 0, 250000), uuid.UUID("6f1c2a8e-2f7e-4d7a-9a51-0c4b1d2e3f40"),
+         ["a", "b"], {"k": "v"}, 1.5),
+        (2, "plain", datetime(2026, 11, 27, 11, 0, 0), uuid.UUID(int=2), [], {}, None),
+    ]
+    # A string parameter with a quote and a backslash matches exactly, not as SQL.
+    assert store.query("SELECT id FROM {db}.samples WHERE name = {name:String}", {"name": "it's \\ here"}) == [(1,)]
+
+
+def test_concurrent_queries_on_one_client_all_answer(store: Store) -> None:
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        counts = list(pool.map(lambda _: store.query("SELECT count() FROM {db}.samples")[0][0], range(64)))
+    assert counts == [2] * 64
+
+
+def test_engine_errors_keep_clickhouse_code_and_message(store: Store) -> None:
+    with pytest.raises(DatabaseError) as raised:
+        store.query("SELECT * FROM {db}.no_such_table")
+    assert "code: 60" in str(raised.value) and "no_such_table" in str(raised.value)
+
+
+def test_a_wrong_password_is_refused(server: Server) -> None:
+    with pytest.raises(DatabaseError) as raised:
+        Store(server.url("wrong"), "picket")
+    assert "194" in str(raised.value)
+
+
+def test_binary_inserts_are_refused_and_write_nothing(store: Store) -> None:
+    with pytest.raises(DatabaseError) as raised:
+        store.insert("samples", [[3, "x", datetime(2026, 1, 1), uuid.uuid4(), [], {}, None]],
+                     ["id", "name", "at", "uid", "tags", "attrs", "amount"])
+    assert "code: 48" in str(raised.value)
+    assert store.query("SELECT count() FROM {db}.samples") == [(2,)]
+
+
+def test_the_gateway_answers_503_while_the_store_is_gone(tmp_path: Path) -> None:
+    server = Server(tmp_path / "ch")
+    store = Store(server.url(), "picket")
+
+    async def read(_: Request) -> JSONResponse:
+        return JSONResponse({"count": store.query("SELECT count() FROM {db}.samples")[0][0]})
+
+    app = Starlette(routes=[Route("/read", read)], exception_handlers=HANDLERS)  # type: ignore[arg-type]
+    with TestClient(app, raise_server_exceptions=False) as http:
+        assert http.get("/read").json() == {"count": 2}
+        server.stop()
+        with pytest.raises(OperationalError):
+            store.query("SELECT 1")
+        gone = http.get("/read")
+    store.close()
+    assert gone.status_code == 503
+    assert gone.json() == {"detail": "The store is unavailable; try again."}
+    assert gone.headers["retry-after"] == "1"
