@@ -13,7 +13,7 @@ What it does, in one run:
    consumer's rows/s. Ratios compare Picket with the asyncio-loop figures.
 2. `picket run` on a fresh data directory (embedded broker unless `--bootstrap`): the time
    from exec to credentials printed and `/_health/` answering; summed RSS of the process and
-   its children (the broker) sampled every 0.25 s until it stops.
+   its children (gateway, worker, broker) sampled every 0.25 s until it stops.
 3. For each kind (REST check-ins with the token, then envelopes of check-ins, small error
    events, feedback): max load, a closed loop at C in-flight requests for S seconds; then
    half load, paced at half of min(accepted/s, processed/s) at max load. Latency is measured
@@ -32,8 +32,8 @@ processed/s is a lower bound (marked ≥): the items accepted before the last vi
 the time until it was visible. REST check-ins are answered only after the check-in is projected
 and read back, so their lag is zero by construction and processed/s equals accepted/s.
 
-Each row notes the CPU (in cores) that the server process, the broker and the load generator
-used while it ran: on a small machine they compete for the same cores.
+Each row notes the CPU (in cores) that Picket's gateway and worker processes, the broker and the
+load generator used while it ran: on a small machine they compete for the same cores.
 """
 
 from __future__ import annotations
@@ -296,7 +296,7 @@ async def picket_stack(opts: Options, runner: LoadRunner, work: Path, bare: Bare
     report.rss_at_ready = picket.rss_at_ready
     print(f"picket run ready in {picket.ready_s:.1f} s (RSS {picket.rss_at_ready / 2**20:.0f} MiB)", flush=True)
     api = Api(picket.url, picket.token)
-    cpu = {"picket": [picket.proc.pid], "broker": [p for p in procs.tree(picket.proc.pid) if p != picket.proc.pid]}
+    cpu = procs.picket_cpu_groups(picket.proc.pid, work / "picket")
     try:
         fx = await prepare(api, picket.org, picket.dsn, opts.monitors)
         for kind in opts.kinds:

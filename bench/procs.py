@@ -45,6 +45,14 @@ def tree(root: int) -> list[int]:
     return out
 
 
+def picket_cpu_groups(root: int, data_dir: Path) -> dict[str, list[int]]:
+    """The processes of a running `picket run` by role: its gateway and worker (from the pid
+    files it keeps), and the rest (the supervisor and the embedded broker)."""
+    roles = {name: int((data_dir / "run" / f"{name}.pid").read_text()) for name in ("gateway", "worker")}
+    rest = [pid for pid in tree(root) if pid not in roles.values()]
+    return {"gateway": [roles["gateway"]], "worker": [roles["worker"]], "broker+run": rest}
+
+
 def rss_bytes(pids: list[int]) -> int:
     total = 0
     for pid in pids:

@@ -4,8 +4,8 @@ of each context, the ingest consumers, the outcomes consumer), and the sealer of
 rollups.
 
 `Worker.start()` creates missing topics, applies ClickHouse migrations, then starts the Faust
-app (deciders) and the batch projectors. `picket worker` runs one; `picket run` runs one next to
-the gateway in the same process.
+app (deciders) and the batch projectors. `picket worker` runs one; `picket run` runs one as a
+child process beside the gateway's.
 """
 
 from __future__ import annotations

@@ -8,14 +8,29 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from functools import lru_cache
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.partitioner import DefaultPartitioner, murmur2
 
 from schemas.topics import ALL_TOPICS, Topic
 
 log = logging.getLogger(__name__)
+
+
+@lru_cache(maxsize=65536)
+def _key_hash(key: bytes) -> int:
+    return murmur2(key) & 0x7FFFFFFF
+
+
+def partition_for(key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
+    """Kafka's default partition of a key (murmur2, as the Java client), with the hash of recent
+    keys remembered: keys repeat (a monitor, a project) and the hash is pure Python."""
+    if key is None:
+        return DefaultPartitioner()(key, all_partitions, available)  # type: ignore[no-any-return]
+    return all_partitions[_key_hash(key) % len(all_partitions)]
 
 
 def producer(bootstrap: str, *, idempotent: bool = True, linger_ms: int = 0) -> AIOKafkaProducer:
@@ -25,6 +40,7 @@ def producer(bootstrap: str, *, idempotent: bool = True, linger_ms: int = 0) -> 
         enable_idempotence=idempotent,
         linger_ms=linger_ms,
         request_timeout_ms=10_000,
+        partitioner=partition_for,
     )
 
 

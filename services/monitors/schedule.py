@@ -594,9 +594,27 @@ def _interval_times(config: MonitorConfig, after: datetime) -> Iterator[datetime
         yield current
 
 
+# Per crontab schedule and zone, the last answer of `next_expected` as (after, answer): there is
+# no expected time in (after, answer), so any later `after` before the answer has the same one.
+# Check-ins of a monitor arrive close together, so most are answered here without croniter.
+_NEXT_WINDOWS: dict[tuple[str, str], tuple[datetime, datetime]] = {}
+_NEXT_WINDOWS_MAX = 4096
+
+
 def next_expected(config: MonitorConfig, after: datetime) -> datetime:
     """The first expected check-in time strictly after `after` (aware), as aware UTC."""
-    for instant in _times(config, _utc(after, "after")):
+    after = _utc(after, "after")
+    key = None
+    if config.schedule_type == "crontab" and isinstance(config.schedule, str):
+        key = (config.schedule, config.timezone)
+        window = _NEXT_WINDOWS.get(key)
+        if window is not None and window[0] <= after < window[1]:
+            return window[1]
+    for instant in _times(config, after):
+        if key is not None:
+            if len(_NEXT_WINDOWS) >= _NEXT_WINDOWS_MAX:
+                _NEXT_WINDOWS.clear()
+            _NEXT_WINDOWS[key] = (after, instant)
         return instant
     raise ScheduleError("schedule", "it has no further occurrence.")
 

@@ -1,7 +1,8 @@
 """Connection to ClickHouse through clickhouse-connect: a server or embedded chdb.
 
 `CLICKHOUSE_URL=http://host:8123` selects a server; `chdb:///<dir>` the embedded engine (one
-process per data directory). clickhouse-connect's async client does not support chdb, so the
+process per data directory; the worker of `picket run` serves it to the gateway over the HTTP
+interface, `http_interface.py`). clickhouse-connect's async client does not support chdb, so the
 sync client is used from a worker thread (chdb releases the GIL while it runs a query).
 """
 

@@ -3,6 +3,7 @@ including time zones across daylight saving transitions."""
 
 from __future__ import annotations
 
+import random
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -10,6 +11,7 @@ import msgspec
 import pytest
 
 from schemas.monitors import MonitorConfig
+from services.monitors import schedule
 from services.monitors.schedule import (
     ScheduleError,
     expected_between,
@@ -484,3 +486,30 @@ def test_to_api_shape():
 def test_next_expected_raises_schedule_error_for_a_config_that_was_never_validated(config):
     with pytest.raises(ScheduleError):
         next_expected(config, utc(2026, 1, 1))
+
+
+@pytest.mark.parametrize("expr, tz", [
+    ("*/5 * * * *", "UTC"),
+    ("30 2 * * *", "Europe/Berlin"),        # 02:30 is skipped and repeated once a year there
+    ("0 */2 * * 1-5", "America/New_York"),
+    ("15 1 29 2 *", "UTC"),
+])
+def test_remembered_answers_equal_fresh_ones_for_any_order_of_queries(
+        expr: str, tz: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """next_expected reuses its last answer per schedule when `after` falls before it; in any
+    order of queries (forwards, backwards, repeated, across DST changes) each answer equals the
+    one computed from scratch."""
+    config = crontab(expr, tz)
+    rng = random.Random(7)
+    base = datetime(2026, 3, 20, tzinfo=timezone.utc)
+    afters = sorted(base + timedelta(seconds=rng.randrange(0, 400 * 86400)) for _ in range(200))
+    afters = sorted(afters + [a + timedelta(seconds=rng.randrange(0, 300)) for a in afters])  # bursts
+    afters += [afters[i] for i in rng.sample(range(len(afters)), 100)]  # and back in time
+    fresh = [next(schedule._times(config, after)) for after in afters]  # croniter every time
+
+    computed = []
+    times = schedule._times
+    monkeypatch.setattr(schedule, "_times", lambda *a: computed.append(a) or times(*a))
+    schedule._NEXT_WINDOWS.clear()
+    assert [next_expected(config, after) for after in afters] == fresh
+    assert len(computed) < len(afters), "no answer was remembered: the test did not cover reuse"
