@@ -14,13 +14,15 @@ import logging
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 from services.bus.embedded_broker import die_with_parent
 
 log = logging.getLogger("picket.supervisor")
 
-RESTART_DELAY = 0.5
+RESTART_DELAY = 0.25
+MAX_RESTART_DELAY = 10.0
 STOP_TIMEOUT = 30.0
 
 
@@ -38,7 +40,6 @@ class Child:
         self.env = env
         self.pid_file = run_dir / f"{name}.pid"
         self.ready = ready
-        self.restarts = 0
         self._proc: asyncio.subprocess.Process | None = None
         self._lines: dict[str, asyncio.Event] = {}
         self._stopping = False
@@ -90,17 +91,20 @@ class Child:
         self._task = asyncio.create_task(self._supervise())
 
     async def _supervise(self) -> None:
+        delay = RESTART_DELAY
         while True:
             proc = self._proc
             assert proc is not None
+            started = time.monotonic()
             await self._read(proc)
             if self._stopping:
                 return
-            log.warning("picket %s exited with %s; restarting it", self.name, proc.returncode)
-            await asyncio.sleep(RESTART_DELAY)
+            # A child that keeps dying at start is restarted less and less often.
+            delay = RESTART_DELAY if time.monotonic() - started > MAX_RESTART_DELAY else min(delay * 2, MAX_RESTART_DELAY)
+            log.warning("picket %s exited with %s; restarting it in %.1fs", self.name, proc.returncode, delay)
+            await asyncio.sleep(delay)
             if self._stopping:
                 return
-            self.restarts += 1
             await self._spawn()
 
     async def stop(self) -> None:

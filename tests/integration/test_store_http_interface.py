@@ -9,6 +9,7 @@ server is gone.
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import uuid
@@ -17,13 +18,13 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
+import httpx
 import pytest
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-from starlette.testclient import TestClient
 
 from services.gateway.errors import HANDLERS
 from services.store.client import Store
@@ -114,12 +115,16 @@ def test_the_gateway_answers_503_while_the_store_is_gone(tmp_path: Path) -> None
         return JSONResponse({"count": store.query("SELECT count() FROM {db}.samples")[0][0]})
 
     app = Starlette(routes=[Route("/read", read)], exception_handlers=HANDLERS)  # type: ignore[arg-type]
-    with TestClient(app, raise_server_exceptions=False) as http:
-        assert http.get("/read").json() == {"count": 2}
-        server.stop()
-        with pytest.raises(OperationalError):
-            store.query("SELECT 1")
-        gone = http.get("/read")
+
+    async def get() -> httpx.Response:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as http:
+            return await http.get("/read")
+
+    assert asyncio.run(get()).json() == {"count": 2}
+    server.stop()
+    with pytest.raises(OperationalError):
+        store.query("SELECT 1")
+    gone = asyncio.run(get())
     store.close()
     assert gone.status_code == 503
     assert gone.json() == {"detail": "The store is unavailable; try again."}
