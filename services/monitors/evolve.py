@@ -29,9 +29,7 @@ def _without(d: dict[str, CheckIn], key: str) -> dict[str, CheckIn]:
 def evolve(state: MonitorState, event: Any) -> MonitorState:
     if event.meta.version <= state.version:
         return state
-    recent = state.recent_commands
-    if event.meta.command_id not in recent:
-        recent = [*recent[-(RECENT_COMMANDS - 1) :], event.meta.command_id]
+    recent = state.recent_commands.add(event.meta.command_id, RECENT_COMMANDS)
     base = {"version": event.meta.version, "recent_commands": recent}
     s = state
     match event:
@@ -60,9 +58,7 @@ def evolve(state: MonitorState, event: Any) -> MonitorState:
                     return msgspec.structs.replace(s, orphaned=orphaned, **base)
                 opened = {**s.open_check_ins, check_in.id: check_in}
                 return msgspec.structs.replace(s, open_check_ins=opened, **base)
-            finished = s.finished_ids
-            if check_in.id not in finished:
-                finished = [*finished[-(FINISHED_IDS - 1) :], check_in.id]
+            finished = s.finished_ids.add(check_in.id, FINISHED_IDS)
             return msgspec.structs.replace(
                 s,
                 open_check_ins=_without(s.open_check_ins, check_in.id),

@@ -22,13 +22,42 @@ RECENT_COMMANDS = 256
 FINISHED_IDS = 1000
 
 
+# Ids are remembered in generations of this many (see RecentIds).
+GENERATION = 100
+
+
+class RecentIds(msgspec.Struct, frozen=True):
+    """The latest ids of an endless stream: at least the last `keep`, at most `keep` + 2 ×
+    GENERATION; immutable. Kept as generations, the newest a tuple and older ones frozensets,
+    so that adding copies at most one generation and a lookup is a few hash probes: every
+    check-in adds and looks up ids, which cost O(keep) each in a flat list."""
+
+    newest: tuple[str, ...] = ()
+    older: tuple[frozenset[str], ...] = ()
+
+    def __contains__(self, item: object) -> bool:
+        return item in self.newest or any(item in generation for generation in self.older)
+
+    def __len__(self) -> int:
+        return len(self.newest) + sum(len(generation) for generation in self.older)
+
+    def add(self, item: str, keep: int) -> RecentIds:
+        """These ids and `item`; generations past the `keep` newest ids are forgotten."""
+        if item in self:
+            return self
+        if len(self.newest) < GENERATION:
+            return RecentIds((*self.newest, item), self.older)
+        older = (frozenset(self.newest), *self.older)[: -(-keep // GENERATION)]
+        return RecentIds((item,), older)
+
+
 class MonitorState(msgspec.Struct, kw_only=True, frozen=True):
     version: int = 0
     monitor: Monitor | None = None
     open_check_ins: dict[str, CheckIn] = {}
     orphaned: dict[str, CheckIn] = {}
-    finished_ids: list[str] = []
-    recent_commands: list[str] = []
+    finished_ids: RecentIds = RecentIds()
+    recent_commands: RecentIds = RecentIds()
 
 
 _ENCODER = msgspec.msgpack.Encoder()

@@ -1,0 +1,40 @@
+"""RecentIds, the bounded memory of a monitor's finished check-ins and decided commands."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.monitors.state import GENERATION, MonitorState, RecentIds, decode_state, encode_state
+
+
+@pytest.mark.parametrize("keep", [1, 99, 100, 256, 1000])
+def test_the_last_keep_ids_are_always_remembered_and_at_most_two_generations_more(keep: int) -> None:
+    ids = RecentIds()
+    for n in range(3 * keep + 2 * GENERATION + 7):
+        ids = ids.add(f"id-{n}", keep)
+        assert all(f"id-{m}" in ids for m in range(max(0, n - keep + 1), n + 1))
+        assert len(ids) <= keep + 2 * GENERATION
+    assert "id-0" not in ids
+
+
+def test_adding_leaves_the_earlier_value_as_it_was() -> None:
+    before = RecentIds().add("a", 10)
+    after = before.add("b", 10)
+    assert "b" in after and "b" not in before
+    assert before == RecentIds(("a",))
+
+
+def test_an_id_already_remembered_is_not_added_twice() -> None:
+    ids = RecentIds().add("a", 10).add("b", 10)
+    assert ids.add("a", 10) is ids
+    assert len(ids) == 2
+
+
+def test_a_state_with_generations_survives_its_encoding() -> None:
+    ids = RecentIds()
+    for n in range(3 * GENERATION + 5):
+        ids = ids.add(str(n), 1000)
+    state = MonitorState(version=3, finished_ids=ids, recent_commands=RecentIds(("c1", "c2")))
+    decoded = decode_state("monitor:1:job", encode_state(state))
+    assert decoded == state
+    assert isinstance(decoded.finished_ids.older[0], frozenset)
