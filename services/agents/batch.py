@@ -42,10 +42,11 @@ class BatchConsumer:
             auto_offset_reset="earliest",
             **(CONSUMER_GROUP_TIMINGS if fast_join else {"session_timeout_ms": 6000, "heartbeat_interval_ms": 1000}),
             # An idle consumer asks again every fetch_max_wait_ms. Apache Kafka answers a long poll
-            # as soon as data arrives; the embedded broker within ~20 ms of it (measured: 100 ms
-            # polls saw records 10-20 ms after their ack, 20 ms polls 2-9 ms). Short polls cost
-            # idle CPU: ten consumers on 20 ms polls kept a quarter of a core busy.
-            fetch_max_wait_ms=100,
+            # as soon as data arrives. The embedded broker answers late when the wait is long
+            # (measured: records seen 2-9 ms after their ack on 20 ms polls, 5-18 ms on 50 ms,
+            # 10-20 ms on 100 ms, ~365 ms on 1 s); each hop of a pipeline adds that delay, and
+            # short polls cost idle CPU (ten consumers on 20 ms polls: a quarter of a core).
+            fetch_max_wait_ms=50 if fast_join else 100,
         )
         self._task: asyncio.Task[None] | None = None
 
