@@ -31,8 +31,8 @@ class ChildExited(RuntimeError):
 
 
 class Child:
-    """One `picket <role>` subprocess; `start()` waits for its first ready line, `supervise()`
-    restarts it whenever it exits until `stop()`."""
+    """One `picket <role>` subprocess. `start()` spawns it and keeps restarting it whenever it
+    exits, until `stop()`; `wait_for(text)` waits until it prints a line containing `text`."""
 
     def __init__(self, name: str, argv: list[str], env: dict[str, str], run_dir: Path, ready: str) -> None:
         self.name = name

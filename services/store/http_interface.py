@@ -8,7 +8,8 @@ clickhouse-connect client, types and errors.
 What it answers is the part of the protocol that client uses for reads and commands: the SQL in
 the body (after an optional `query` parameter), bound parameters as `param_<name>`, the output
 format from a trailing `FORMAT` clause (TabSeparated without one), errors as ClickHouse sends
-them (status 500, the message as the body, `X-ClickHouse-Exception-Code`). Binary inserts are
+them (status 500, the message as the body, `X-ClickHouse-Exception-Code`). Settings sent as
+parameters are ignored: those the client sends concern inserts, which are not served here. Binary inserts are
 refused: the processes that write own the engine. Listening on loopback, with a password the
 supervisor generates for each start.
 """
@@ -33,13 +34,6 @@ from starlette.routing import Route
 USER = "picket"
 _TRAILING_FORMAT = re.compile(rb"\bFORMAT\s+(\w+)\s*;?\s*$", re.IGNORECASE)
 _ERROR_CODE = re.compile(r"Code: (\d+)")
-# Parameters the HTTP transport consumes; everything else that is not `param_*` is a setting.
-_TRANSPORT = frozenset({
-    "query", "database", "query_id", "session_id", "session_timeout", "session_check", "compress",
-    "decompress", "wait_end_of_query", "client_protocol_version", "send_progress_in_http_headers",
-    "http_headers_progress_interval_ms", "enable_http_compression", "buffer_size", "quota_key", "role",
-    "default_format", "cancel_http_readonly_queries_on_client_close",
-})
 # Codes of ClickHouse's own: NOT_IMPLEMENTED, REQUIRED_PASSWORD.
 NOT_IMPLEMENTED, REQUIRED_PASSWORD = 48, 194
 
