@@ -100,7 +100,8 @@ class Child:
             if self._stopping:
                 return
             # A child that keeps dying at start is restarted less and less often.
-            delay = RESTART_DELAY if time.monotonic() - started > MAX_RESTART_DELAY else min(delay * 2, MAX_RESTART_DELAY)
+            lived = time.monotonic() - started
+            delay = RESTART_DELAY if lived > MAX_RESTART_DELAY else min(delay * 2, MAX_RESTART_DELAY)
             log.warning("picket %s exited with %s; restarting it in %.1fs", self.name, proc.returncode, delay)
             await asyncio.sleep(delay)
             if self._stopping:

@@ -9,9 +9,9 @@ What it answers is the part of the protocol that client uses for reads and comma
 the body (after an optional `query` parameter), bound parameters as `param_<name>`, the output
 format from a trailing `FORMAT` clause (TabSeparated without one), errors as ClickHouse sends
 them (status 500, the message as the body, `X-ClickHouse-Exception-Code`). Settings sent as
-parameters are ignored: those the client sends concern inserts, which are not served here. Binary inserts are
-refused: the processes that write own the engine. Listening on loopback, with a password the
-supervisor generates for each start.
+parameters are ignored: those the client sends concern inserts, which are not served here.
+Binary inserts are refused: the processes that write own the engine. It listens on loopback,
+with a password the supervisor generates for each start.
 """
 
 from __future__ import annotations
@@ -102,7 +102,8 @@ def create_app(handles: Handles, password: str) -> Starlette:
     async def execute(request: Request) -> Response:
         if not _authorized(request, password):
             return _error(401, REQUIRED_PASSWORD, f"Code: {REQUIRED_PASSWORD}. Authentication failed.")
-        if request.headers.get("content-encoding") or request.headers.get("content-type", "").startswith("multipart"):
+        external = request.headers.get("content-type", "").startswith("multipart")
+        if request.headers.get("content-encoding") or external:
             return _error(501, NOT_IMPLEMENTED,
                           f"Code: {NOT_IMPLEMENTED}. Compressed or external data is not served here; "
                           "inserts belong to the process that owns the engine.")
