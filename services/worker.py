@@ -73,7 +73,7 @@ class Worker:
               for ctx in BATCH_DECIDED),
             events_consumer(*args),
             *ingest_consumers(*args),
-            monitors.check_in_forwarder(*args),
+            *monitors.check_in_consumers(*args),
             BatchConsumer(
                 "monitors-clock", self.bootstrap, topic_name(self.settings, t.MONITORS_CLOCK_TICK),
                 f"{self.settings.app_id}-monitors-clock",

@@ -25,6 +25,11 @@ from services.ingest.processed import Processed
 from services.store.client import Store
 from services.store.rollups import write_outcomes, write_sessions
 
+# Outcomes are counted in stats, which no one reads by the millisecond: written once a second
+# at most, in fewer and larger parts.
+OUTCOMES_LINGER_SECONDS = 1.0
+OUTCOMES_MAX_BATCH = 10_000
+
 decode_item = msgspec.msgpack.Decoder(IngestItem).decode
 decode_outcome = msgspec.msgpack.Decoder(Outcome).decode
 encode = msgspec.msgpack.Encoder().encode
@@ -134,5 +139,6 @@ def ingest_consumers(settings: Settings, bootstrap: str, store: Store, producer:
         consumer(t.INGEST_TRANSACTIONS, None, _transaction),
         BatchConsumer("outcomes-consumer", bootstrap, topic_name(settings, t.OUTCOMES),
                       f"{settings.app_id}-outcomes", OutcomeProjection(settings, store, producer),
-                      fast_join=settings.fast_group_join),
+                      fast_join=settings.fast_group_join, linger=OUTCOMES_LINGER_SECONDS,
+                      max_batch=OUTCOMES_MAX_BATCH),
     ]

@@ -26,7 +26,7 @@ from schemas import monitors as m
 from schemas import topics as t
 from services.agents.aggregate import Context
 from services.agents.batch import BatchConsumer
-from services.agents.ingest import DeadLetters, decoded_items, origin, publish_outcomes
+from services.agents.ingest import DeadLetters, decode_item, decoded_items, origin, publish_outcomes
 from services.bus.watermark import GroupWatermark
 from services.config import Settings, topic_name
 from services.ingest import checkins
@@ -64,29 +64,48 @@ MONITORS = Context(
 )
 
 
-class CheckInForwarder:
-    """Batch handler of `ingest-monitors`: commands to the monitors, outcomes, raw rows."""
+# Raw check-in rows are for audit and counting, not on the path to a queryable check-in.
+RAW_LINGER_SECONDS = 1.0
+RAW_MAX_BATCH = 10_000
 
-    def __init__(self, settings: Settings, store: Store, producer: AIOKafkaProducer) -> None:
-        self._store = store
+
+class CheckInForwarder:
+    """Batch handler of `ingest-monitors`: commands to the monitors and outcomes (Kafka only)."""
+
+    def __init__(self, settings: Settings, producer: AIOKafkaProducer) -> None:
         self._producer = producer
         self._commands = topic_name(settings, t.MONITORS_COMMANDS)
         self._outcomes = topic_name(settings, t.OUTCOMES)
         self._dead = DeadLetters(settings, producer)
 
     async def __call__(self, messages: list[Any]) -> None:
-        rows: list[tuple[Any, ...]] = []
         outcomes = []
         sends = []
         for msg, item in await decoded_items(messages, self._dead):
             result = checkins.process_checkin_item(item, origin(msg))
-            rows.extend(result.processed.rows)
             outcomes.extend(result.processed.outcomes)
             if result.command is not None:
                 key = m.monitor_key(result.command.org_id, result.command.slug).encode()
                 sends.append(await self._producer.send(self._commands, encode(result.command), key=key))
         await asyncio.gather(*sends)
         await publish_outcomes(self._producer, self._outcomes, outcomes)
+
+
+class RawCheckIns:
+    """Batch handler of `ingest-monitors` in a group of its own: the `checkins_raw` rows.
+    Undecodable items are skipped here: the forwarder sends them to the dead-letter topic."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def __call__(self, messages: list[Any]) -> None:
+        rows: list[tuple[Any, ...]] = []
+        for msg in messages:
+            try:
+                item = decode_item(msg.value)
+            except msgspec.DecodeError:
+                continue
+            rows.extend(checkins.process_checkin_item(item, origin(msg)).processed.rows)
         await asyncio.to_thread(self._store.insert, "checkins_raw", rows, checkins.COLUMNS)
 
 
@@ -94,10 +113,18 @@ def forwarder_group(settings: Settings) -> str:
     return f"{settings.app_id}-{t.INGEST_MONITORS.name}"
 
 
-def check_in_forwarder(settings: Settings, bootstrap: str, store: Store, producer: AIOKafkaProducer) -> BatchConsumer:
-    return BatchConsumer("ingest-monitors-forwarder", bootstrap, topic_name(settings, t.INGEST_MONITORS),
-                         forwarder_group(settings), CheckInForwarder(settings, store, producer),
-                         fast_join=settings.fast_group_join)
+def check_in_consumers(settings: Settings, bootstrap: str, store: Store,
+                       producer: AIOKafkaProducer) -> list[BatchConsumer]:
+    """The forwarder (to commands, on the way to a queryable check-in) and the raw rows' writer,
+    each in a consumer group of its own on `ingest-monitors`."""
+    topic = topic_name(settings, t.INGEST_MONITORS)
+    return [
+        BatchConsumer("ingest-monitors-forwarder", bootstrap, topic, forwarder_group(settings),
+                      CheckInForwarder(settings, producer), fast_join=settings.fast_group_join),
+        BatchConsumer("ingest-monitors-raw", bootstrap, topic, f"{forwarder_group(settings)}-raw",
+                      RawCheckIns(store), fast_join=settings.fast_group_join,
+                      linger=RAW_LINGER_SECONDS, max_batch=RAW_MAX_BATCH),
+    ]
 
 
 def tick(at: datetime) -> m.ClockTick:

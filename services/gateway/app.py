@@ -22,7 +22,7 @@ from services.bus.replies import ReplyWaiter
 from services.config import Settings, topic_name
 from services.gateway.auth import Authenticator
 from services.gateway.commands import CommandBus
-from services.gateway.routing import command_router
+from services.gateway.routing import command_router, is_monitor_command
 from services.gateway.errors import HANDLERS
 from services.gateway.horizons import Horizons
 from services.gateway.keys import KeyCache
@@ -67,9 +67,15 @@ def create_app(settings: Settings, bootstrap: str, store: Store) -> Starlette:
         )
         await producer.start()
         await waiter.start()
-        bus = CommandBus(producer, waiter, command_router(settings), settings.reply_timeout)
+        auth = Authenticator(store)
+
+        def accepted(command: Any) -> None:
+            if not is_monitor_command(command):  # organizations, members, tokens may have changed
+                auth.forget_organizations()
+
+        bus = CommandBus(producer, waiter, command_router(settings), settings.reply_timeout, on_accepted=accepted)
         app.state.runtime = Runtime(
-            settings=settings, store=store, auth=Authenticator(store), bus=bus, producer=producer,
+            settings=settings, store=store, auth=auth, bus=bus, producer=producer,
             keys=KeyCache(store), rate_limiter=RateLimiter(), horizons=Horizons(store),
         )
         try:

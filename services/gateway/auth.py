@@ -4,7 +4,11 @@
 - organization unknown → 404;
 - token of a user who is not a member, token bound to another organization, or lacking every
   scope the operation accepts → 403.
-Tokens are looked up by SHA-256 and cached briefly in process: the hot path does no query.
+Tokens are looked up by SHA-256 and cached briefly in process, and so are organizations and
+memberships that were found: the hot path does no query. A tenancy change accepted through this
+gateway drops the organization and membership caches at once (read-your-writes); one made
+elsewhere shows here within `ORG_CACHE_SECONDS`. Absent organizations and memberships are not
+cached, so a new one is usable at once.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from services.store.client import Store
 from services.tenancy.roles import role_scopes
 
 TOKEN_CACHE_SECONDS = 30.0
+ORG_CACHE_SECONDS = 10.0
+MAX_CACHED = 10_000
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,13 @@ class Authenticator:
     def __init__(self, store: Store) -> None:
         self._store = store
         self._cache: dict[str, tuple[float, Principal]] = {}
+        self._orgs: dict[str, tuple[float, Organization]] = {}
+        self._members: dict[tuple[int, int], tuple[float, Member]] = {}
+
+    def forget_organizations(self) -> None:
+        """Drop cached organizations and memberships (after a tenancy change was accepted)."""
+        self._orgs.clear()
+        self._members.clear()
 
     async def principal(self, request: Request) -> Principal:
         header = request.headers.get("authorization", "")
@@ -71,28 +84,51 @@ class Authenticator:
         found = await _lookup(self._store, digest)
         if found is None:
             raise ApiError(401, "Invalid token")
-        if len(self._cache) > 10_000:
-            self._cache.clear()
-        self._cache[digest] = (now + TOKEN_CACHE_SECONDS, found)
+        _remember(self._cache, digest, now + TOKEN_CACHE_SECONDS, found)
         return found
 
     async def organization(self, request: Request, org_slug: str, any_of: tuple[str, ...]) -> OrgAccess:
         principal = await self.principal(request)
-        org = await _run(self._store, entities.first, "organization", slug=org_slug)
+        org = await self._organization(org_slug)
         if org is None:
             raise not_found()
         if principal.token.org_id is not None and principal.token.org_id != org.id:
             raise forbidden()
-        members = await _run(
-            self._store, entities.select, "member", org_id=org.id, parent_id=principal.user.id
-        )
-        if not members:
+        member = await self._member(org.id, principal.user.id)
+        if member is None:
             raise forbidden()
-        member = members[0]
         scopes = principal.scopes & role_scopes(member.role)
         if any_of and not scopes.intersection(any_of):
             raise forbidden()
         return OrgAccess(principal, org, member, scopes)
+
+
+    async def _organization(self, slug: str) -> Organization | None:
+        now = time.monotonic()
+        cached = self._orgs.get(slug)
+        if cached and cached[0] > now:
+            return cached[1]
+        org = await _run(self._store, entities.first, "organization", slug=slug)
+        if org is not None:
+            _remember(self._orgs, slug, now + ORG_CACHE_SECONDS, org)
+        return org
+
+    async def _member(self, org_id: int, user_id: int) -> Member | None:
+        now = time.monotonic()
+        cached = self._members.get((org_id, user_id))
+        if cached and cached[0] > now:
+            return cached[1]
+        members = await _run(self._store, entities.select, "member", org_id=org_id, parent_id=user_id)
+        if not members:
+            return None
+        _remember(self._members, (org_id, user_id), now + ORG_CACHE_SECONDS, members[0])
+        return members[0]
+
+
+def _remember(cache: dict[Any, tuple[float, Any]], key: Any, expires: float, value: Any) -> None:
+    if len(cache) >= MAX_CACHED:  # bounded: a burst of distinct keys starts the cache afresh
+        cache.clear()
+    cache[key] = (expires, value)
 
 
 async def _lookup(store: Store, digest: str) -> Principal | None:

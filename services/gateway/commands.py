@@ -38,8 +38,10 @@ _STATUS = {"conflict": 409, "not_found": 404, "invalid": 400, "forbidden": 403}
 
 class CommandBus:
     def __init__(self, producer: AIOKafkaProducer, waiter: ReplyWaiter, route: Callable[[Any], tuple[str, str]],
-                 timeout: float) -> None:
-        """`route(command)` names the topic and the aggregate key a command is sent with."""
+                 timeout: float, on_accepted: Callable[[Any], None] | None = None) -> None:
+        """`route(command)` names the topic and the aggregate key a command is sent with;
+        `on_accepted(command)` is told of each accepted command (to drop what it made stale)."""
+        self._on_accepted = on_accepted
         self._producer = producer
         self._waiter = waiter
         self._route = route
@@ -81,4 +83,6 @@ class CommandBus:
         if reply.outcome != "accepted":
             status = (statuses or {}).get(reply.outcome) or _STATUS.get(reply.outcome, 400)
             raise CommandRejected(status, reply)
+        if self._on_accepted is not None:
+            self._on_accepted(command)
         return reply

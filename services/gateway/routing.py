@@ -16,8 +16,13 @@ def command_router(settings: Settings) -> Callable[[Any], tuple[str, str]]:
     monitors_topic = topic_name(settings, MONITORS_COMMANDS)
 
     def route(command: Any) -> tuple[str, str]:
-        if isinstance(command, monitors.MonitorCommand.__args__):  # type: ignore[attr-defined]
+        if is_monitor_command(command):
             return monitors_topic, monitors.monitor_key(command.org_id, command.slug)
         return tenancy_topic, tenancy.aggregate_key(command)
 
     return route
+
+
+def is_monitor_command(command: Any) -> bool:
+    """Whether `command` belongs to the monitors context (all others are tenancy commands)."""
+    return isinstance(command, monitors.MonitorCommand.__args__)  # type: ignore[attr-defined]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import msgspec
 
 from schemas.monitors import CheckIn, Monitor
@@ -27,11 +29,19 @@ def monitor(store: Store, org_id: int, slug: str) -> Monitor | None:
     return _monitor.decode(rows[0][0]) if rows else None
 
 
-def check_ins(store: Store, monitor_id: int, limit: int = 10_000) -> list[CheckIn]:
+def check_ins(store: Store, org_id: int, monitor_id: int, environments: Sequence[str] = (),
+              offset: int = 0, limit: int = 100) -> list[CheckIn]:
+    """A monitor's check-ins, newest first, `limit` from `offset` (in `environments`, when given).
+    Ties in creation time are ordered by id, so pages neither repeat nor skip a check-in."""
+    where = "org_id = {o:UInt64} AND monitor_id = {m:UInt64}"
+    params: dict[str, object] = {"o": org_id, "m": monitor_id, "offset": offset, "limit": limit}
+    if environments:
+        where += " AND environment IN {envs:Array(String)}"
+        params["envs"] = list(environments)
     rows = store.query(
-        "SELECT body FROM {db}.monitor_checkins FINAL WHERE monitor_id = {m:UInt64}"
-        " ORDER BY date_created DESC LIMIT {limit:UInt32}",
-        {"m": monitor_id, "limit": limit},
+        f"SELECT body FROM {{db}}.monitor_checkins FINAL WHERE {where}"
+        " ORDER BY date_created DESC, check_in_id LIMIT {limit:UInt32} OFFSET {offset:UInt64}",
+        params,
     )
     return [_check_in.decode(b) for (b,) in rows]
 
@@ -41,8 +51,8 @@ def check_in(store: Store, org_id: int, slug: str, check_in_id: str | None) -> C
     found = monitor(store, org_id, slug)
     if found is None:
         return None
-    where = "monitor_id = {m:UInt64}"
-    params: dict[str, object] = {"m": found.id}
+    where = "org_id = {o:UInt64} AND monitor_id = {m:UInt64}"
+    params: dict[str, object] = {"o": org_id, "m": found.id}
     if check_in_id is not None:
         where += " AND check_in_id = {c:String}"
         params["c"] = check_in_id

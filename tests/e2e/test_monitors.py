@@ -205,8 +205,14 @@ def test_environments_filters_environment_delete_and_dsn_check_ins(p: PicketProc
     _create(p, "multi-env", {"schedule_type": "crontab", "schedule": "0 * * * *"})
     base = f"/api/0/organization/{ORG}/monitors/multi-env/checkins/"
     with p.client() as http:
-        call(http, "POST", base, json={"status": "ok", "environment": "production"})
-        call(http, "POST", base, json={"status": "error", "environment": "staging"})
+        ok = call(http, "POST", base, json={"status": "ok", "environment": "production"}).json()["id"]
+        error = call(http, "POST", base, json={"status": "error", "environment": "staging"}).json()["id"]
+        assert [c["id"] for c in call(http, "GET", base, params={"environment": "staging"}).json()] == [error]
+        first = call(http, "GET", base, params={"per_page": 1})
+        second = call(http, "GET", base, params={"per_page": 1, "cursor": "1:1:0"})
+        assert [c["id"] for c in first.json() + second.json()] == [error, ok], "newest first, one per page"
+        assert 'rel="next"; results="true"' in first.headers["Link"]
+        assert 'rel="next"; results="false"' in second.headers["Link"]
         detail = call(http, "GET", f"/api/0/organizations/{ORG}/monitors/multi-env/").json()
         assert {e["name"]: e["status"] for e in detail["environments"]} == {"production": "ok", "staging": "error"}
         only = call(http, "GET", f"/api/0/organizations/{ORG}/monitors/multi-env/",

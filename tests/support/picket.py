@@ -8,6 +8,7 @@ stopped (SIGTERM or SIGKILL) and started again on the same data.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -19,6 +20,10 @@ import uuid
 from pathlib import Path
 
 import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from schemas.topics import ALL_TOPICS
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -116,9 +121,52 @@ class PicketProcess:
         except httpx.HTTPError:
             return False
 
+    def wait_drained(self, timeout: float = 120) -> None:
+        """Return once each consumer group of this Picket has committed up to the end of every
+        partition of the topics it consumes: what was accepted has been processed, including by
+        writers that batch lazily. TimeoutError with the lagging groups if not in `timeout` s."""
+        bootstrap = self.bootstrap or (self.data_dir / "kafka_bootstrap").read_text().strip()
+        asyncio.run(_wait_drained(bootstrap, self.prefix, timeout))
+
     def log_tail(self, lines: int = 60) -> str:
         return "\n".join(self._log.read_text().splitlines()[-lines:]) if self._log.exists() else ""
 
     def client(self, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token or self.token}"} if (token or self.token) else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+
+async def _group_lags(admin: AIOKafkaAdminClient, consumer: AIOKafkaConsumer, topic_prefix: str) -> dict[str, int]:
+    """Messages not yet committed, by consumer group of the Picket with `topic_prefix` (over every
+    partition of each topic a group has committed on)."""
+    partitions_of = {t.full_name(topic_prefix): t.partitions for t in ALL_TOPICS}
+    lags = {}
+    for group, _ in await admin.list_consumer_groups():
+        if not group.startswith(f"{topic_prefix}picket"):
+            continue
+        committed = await admin.list_consumer_group_offsets(group)
+        topics = {tp.topic for tp in committed}
+        partitions = [TopicPartition(t, p) for t in topics if t in partitions_of for p in range(partitions_of[t])]
+        ends = await consumer.end_offsets(partitions) if partitions else {}
+        done = {tp: meta.offset for tp, meta in committed.items() if meta.offset >= 0}
+        lags[group] = sum(max(0, end - done.get(tp, 0)) for tp, end in ends.items())
+    return lags
+
+
+async def _wait_drained(bootstrap: str, topic_prefix: str, timeout: float) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    await admin.start()
+    await consumer.start()
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            lags = await _group_lags(admin, consumer, topic_prefix)
+            if lags and not any(lags.values()):
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"consumer groups still behind: {lags}")
+            await asyncio.sleep(0.2)
+    finally:
+        await consumer.stop()
+        await admin.close()

@@ -19,7 +19,7 @@ from starlette.routing import Route
 from schemas import monitors as m
 from services.gateway import render, render_monitors
 from services.gateway.errors import ApiError, bad_request, forbidden, not_found
-from services.gateway.pagination import paginate
+from services.gateway.pagination import page_of, paginate, window
 from services.gateway.runtime import Runtime, body, runtime
 from services.ids import new_id
 from services.ingest.dsn_auth import dsn_public_key
@@ -245,11 +245,10 @@ async def list_check_ins(request: Request) -> JSONResponse:
     rt, org_id, monitor, _ = await _check_in_access(request)
     if monitor is None:
         raise not_found()
-    found = await rt.read(monitors_read.check_ins, monitor.id)
-    environments = set(request.query_params.getlist("environment"))
-    if environments:
-        found = [c for c in found if c.environment in environments]
-    page, link = paginate(request, found)
+    w = window(request)
+    environments = sorted(set(request.query_params.getlist("environment")))
+    fetched = await rt.read(monitors_read.check_ins, org_id, monitor.id, environments, w.offset, w.per_page + 1)
+    page, link = page_of(request, w, fetched)
     return JSONResponse([render_monitors.check_in(c) for c in page], headers={"Link": link})
 
 

@@ -1,0 +1,103 @@
+"""The authenticator's organization and membership caches: found records are read once per
+TTL, a tenancy change accepted here drops them, and absent ones are never cached."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timezone
+from typing import Any
+
+import msgspec
+import pytest
+from starlette.requests import Request
+
+from schemas.entities import Member, Organization, Token, User
+from services.gateway import auth
+from services.gateway.auth import Authenticator, hash_token
+from services.gateway.errors import ApiError
+
+T0 = datetime(2026, 11, 27, tzinfo=timezone.utc)
+SECRET = "s3cret"
+USER = User(id=7, email="ada@example.com", name="Ada", date_joined=T0)
+TOKEN = Token(id=1, user_id=7, token_hash=hash_token(SECRET), scopes=["org:read"], date_created=T0)
+ORG = Organization(id=2, slug="acme", name="Acme", date_created=T0)
+MEMBER = Member(id=3, org_id=2, email="ada@example.com", role="member", date_created=T0, user_id=7)
+
+
+class EntityStore:
+    """Answers the entity queries the authenticator makes from `records`, counting reads by kind."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, list[Any]] = {"token": [TOKEN], "user": [USER], "organization": [ORG],
+                                              "member": [MEMBER]}
+        self.reads: dict[str, int] = {}
+
+    def query(self, sql: str, parameters: dict[str, Any]) -> list[tuple[bytes]]:
+        kind = parameters["kind"]
+        self.reads[kind] = self.reads.get(kind, 0) + 1
+        return [(msgspec.json.encode(r),) for r in self.records[kind]]
+
+
+def request() -> Request:
+    return Request({"type": "http", "headers": [(b"authorization", f"Bearer {SECRET}".encode())]})
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    now = [1000.0]
+    monkeypatch.setattr(auth.time, "monotonic", lambda: now[0])
+    return now
+
+
+def access(authenticator: Authenticator) -> Any:
+    return asyncio.run(authenticator.organization(request(), "acme", ("org:read",)))
+
+
+def test_organization_and_membership_are_read_once_per_ttl(clock: list[float]) -> None:
+    store = EntityStore()
+    authenticator = Authenticator(store)  # type: ignore[arg-type]
+    first = access(authenticator)
+    assert (first.organization, first.member) == (ORG, MEMBER)
+    clock[0] += auth.ORG_CACHE_SECONDS - 1
+    assert access(authenticator).organization == ORG
+    assert (store.reads["organization"], store.reads["member"]) == (1, 1)
+    clock[0] += 2
+    access(authenticator)
+    assert (store.reads["organization"], store.reads["member"]) == (2, 2)
+
+
+def test_an_accepted_tenancy_change_is_seen_at_once(clock: list[float]) -> None:
+    store = EntityStore()
+    authenticator = Authenticator(store)  # type: ignore[arg-type]
+    access(authenticator)
+    renamed = msgspec.structs.replace(ORG, name="Acme Inc")
+    store.records["organization"] = [renamed]
+    authenticator.forget_organizations()
+    assert access(authenticator).organization == renamed
+
+
+def test_a_removed_membership_is_forbidden_once_forgotten(clock: list[float]) -> None:
+    store = EntityStore()
+    authenticator = Authenticator(store)  # type: ignore[arg-type]
+    access(authenticator)
+    store.records["member"] = []
+    authenticator.forget_organizations()
+    with pytest.raises(ApiError) as raised:
+        access(authenticator)
+    assert raised.value.status == 403
+
+
+def test_absent_organizations_and_memberships_are_not_cached(clock: list[float]) -> None:
+    store = EntityStore()
+    authenticator = Authenticator(store)  # type: ignore[arg-type]
+    store.records["organization"] = []
+    with pytest.raises(ApiError) as raised:
+        access(authenticator)
+    assert raised.value.status == 404
+    store.records["organization"] = [ORG]
+    store.records["member"] = []
+    with pytest.raises(ApiError) as raised:
+        access(authenticator)
+    assert raised.value.status == 403
+    store.records["member"] = [MEMBER]
+    assert access(authenticator).member == MEMBER  # at once, not after a TTL
