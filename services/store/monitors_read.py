@@ -49,10 +49,13 @@ def check_ins(store: Store, org_id: int, monitor_id: int, environments: Sequence
 def check_in(store: Store, org_id: int, slug: str, check_in_id: str | None) -> CheckIn | None:
     """A check-in of the monitor by id, or (id None) the one changed last."""
     found = monitor(store, org_id, slug)
-    if found is None:
-        return None
+    return None if found is None else monitor_check_in(store, org_id, found.id, check_in_id)
+
+
+def monitor_check_in(store: Store, org_id: int, monitor_id: int, check_in_id: str | None) -> CheckIn | None:
+    """`check_in` for a monitor known by id (one query instead of two)."""
     where = "org_id = {o:UInt64} AND monitor_id = {m:UInt64}"
-    params: dict[str, object] = {"o": org_id, "m": found.id}
+    params: dict[str, object] = {"o": org_id, "m": monitor_id}
     if check_in_id is not None:
         where += " AND check_in_id = {c:String}"
         params["c"] = check_in_id

@@ -219,7 +219,12 @@ async def _record(request: Request, check_in_id: str, latest: bool) -> JSONRespo
         status=status, duration=_duration_ms(data.duration), latest=latest, project_id=project_id,  # type: ignore[arg-type]
         upsert_config=upsert,
     ))
-    found = await rt.read(monitors_read.check_in, org_id, slug, check_in_id if not latest else None)
+    wanted = check_in_id if not latest else None
+    found = None
+    if monitor is not None:  # read by id: one query fewer
+        found = await rt.read(monitors_read.monitor_check_in, org_id, monitor.id, wanted)
+    if found is None:  # a monitor this check-in's upsert created (anew, if deleted meanwhile)
+        found = await rt.read(monitors_read.check_in, org_id, slug, wanted)
     if found is None:
         raise not_found()
     if dsn_project is not None:
