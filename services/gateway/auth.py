@@ -89,7 +89,7 @@ class Authenticator:
 
     async def organization(self, request: Request, org_slug: str, any_of: tuple[str, ...]) -> OrgAccess:
         principal = await self.principal(request)
-        org = await self._organization(org_slug)
+        org = await self.organization_by_slug(org_slug)
         if org is None:
             raise not_found()
         if principal.token.org_id is not None and principal.token.org_id != org.id:
@@ -103,7 +103,8 @@ class Authenticator:
         return OrgAccess(principal, org, member, scopes)
 
 
-    async def _organization(self, slug: str) -> Organization | None:
+    async def organization_by_slug(self, slug: str) -> Organization | None:
+        """The organization, from the cache while it is fresh; None if there is none."""
         now = time.monotonic()
         cached = self._orgs.get(slug)
         if cached and cached[0] > now:

@@ -24,7 +24,7 @@ from services.gateway.runtime import Runtime, body, runtime
 from services.ids import new_id
 from services.ingest.dsn_auth import dsn_public_key
 from services.monitors.schedule import ScheduleError, validate_config
-from services.store import entities, monitors_read
+from services.store import monitors_read
 from services.tenancy.slugs import is_valid_slug, slugify
 
 READ = ("project:read", "project:write", "project:admin", "org:read")
@@ -175,8 +175,8 @@ async def _check_in_access(request: Request) -> tuple[Runtime, int, m.Monitor | 
         key = await rt.keys.get(dsn_public_key(value.strip()) or "")
         if key is None or not key.is_active:
             raise ApiError(401, "Invalid DSN.")
-        org = await rt.read(entities.first, "organization", id=key.org_id)
-        if org is None or org.slug != org_slug:
+        org = await rt.auth.organization_by_slug(org_slug)
+        if org is None or org.id != key.org_id:
             raise forbidden()
         found = await rt.read(monitors_read.monitor, org.id, request.path_params["monitor_slug"])
         if found is not None and found.project_id != key.project_id:
