@@ -29,18 +29,26 @@ class GroupWatermark:
         await self._consumer.stop()
         await self._admin.close()
 
+    async def _end(self, tp: TopicPartition) -> int:
+        return (await self._consumer.end_offsets([tp]))[tp]
+
+    async def _committed(self, tp: TopicPartition) -> int:
+        found = (await self._admin.list_consumer_group_offsets(self._group, partitions=[tp])).get(tp)
+        return found.offset if found is not None and found.offset >= 0 else 0
+
     async def lag(self, partition: int) -> int:
         tp = TopicPartition(self._topic, partition)
-        end = (await self._consumer.end_offsets([tp]))[tp]
-        committed = await self._admin.list_consumer_group_offsets(self._group, partitions=[tp])
-        meta = committed.get(tp)
-        done = meta.offset if meta is not None and meta.offset >= 0 else 0
-        return max(0, end - done)
+        end = await self._end(tp)
+        return max(0, end - await self._committed(tp))
 
     async def wait_caught_up(self, partition: int, timeout: float = 60.0) -> None:
-        """Return once the group has committed everything on the partition; TimeoutError if not."""
+        """Return once the group has committed everything on the partition at the time of the
+        call; TimeoutError if not. Messages published meanwhile are not waited for: under
+        sustained load the lag may never reach zero."""
+        tp = TopicPartition(self._topic, partition)
+        target = await self._end(tp)
         deadline = asyncio.get_running_loop().time() + timeout
-        while await self.lag(partition) > 0:
+        while await self._committed(tp) < target:
             if asyncio.get_running_loop().time() > deadline:
                 raise TimeoutError(f"{self._group} did not catch up on {self._topic}/{partition}")
             await asyncio.sleep(0.05)
