@@ -71,7 +71,7 @@ def create_app(settings: Settings, bootstrap: str, store: Store) -> Starlette:
 
         def accepted(command: Any) -> None:
             if not is_monitor_command(command):  # organizations, members, tokens may have changed
-                auth.forget_organizations()
+                auth.forget_tenancy()
 
         bus = CommandBus(producer, waiter, command_router(settings), settings.reply_timeout, on_accepted=accepted)
         app.state.runtime = Runtime(

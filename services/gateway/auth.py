@@ -6,9 +6,9 @@
   scope the operation accepts → 403.
 Tokens are looked up by SHA-256 and cached briefly in process, and so are organizations and
 memberships that were found: the hot path does no query. A tenancy change accepted through this
-gateway drops the organization and membership caches at once (read-your-writes); one made
-elsewhere shows here within `ORG_CACHE_SECONDS`. Absent organizations and memberships are not
-cached, so a new one is usable at once.
+gateway drops these caches at once (read-your-writes); one made elsewhere shows here within
+`TOKEN_CACHE_SECONDS` or `ORG_CACHE_SECONDS`. Absent tokens, organizations and memberships are
+not cached, so a new one is usable at once.
 """
 
 from __future__ import annotations
@@ -64,8 +64,10 @@ class Authenticator:
         self._orgs: dict[str, tuple[float, Organization]] = {}
         self._members: dict[tuple[int, int], tuple[float, Member]] = {}
 
-    def forget_organizations(self) -> None:
-        """Drop cached organizations and memberships (after a tenancy change was accepted)."""
+    def forget_tenancy(self) -> None:
+        """Drop cached tokens, organizations and memberships (after a tenancy change was accepted
+        here: a revoked token, a renamed organization or a removed member applies at once)."""
+        self._cache.clear()
         self._orgs.clear()
         self._members.clear()
 
@@ -101,7 +103,6 @@ class Authenticator:
         if any_of and not scopes.intersection(any_of):
             raise forbidden()
         return OrgAccess(principal, org, member, scopes)
-
 
     async def organization_by_slug(self, slug: str) -> Organization | None:
         """The organization, from the cache while it is fresh; None if there is none."""

@@ -220,7 +220,8 @@ def test_sessions_checkins_feedback_and_client_reports_are_stored_with_outcomes(
         )
     assert next(f for f in feedback if f["id"] == feedback_id)["comments"] == "It broke!"
 
-    ingest.wait_drained()  # every consumer has processed what was accepted, before the clean stop
+    # Every consumer has processed what was accepted (the lazy writers too), before the clean stop.
+    ingest.wait_drained(groups=("ingest-monitors-raw", "outcomes", "ingest-sessions"))
     ingest.stop()
     try:
         from services.store.client import Store

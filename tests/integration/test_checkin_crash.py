@@ -132,7 +132,7 @@ def test_check_ins_survive_repeated_kill_9_exactly_once(kafka: KafkaBroker, tmp_
         assert accepted == CHECK_INS, "a retried check-in counted twice in stats_v2"
         assert per_monitor == [CHECK_INS // MONITORS] * MONITORS, "a check-in stored twice on a monitor"
         assert sender.attempts > len(envelopes), "the kills interrupted nothing: the test proved nothing"
-        p.wait_drained()  # the raw check-ins' writer batches lazily
+        p.wait_drained(groups=("ingest-monitors-raw",))  # the raw check-ins' writer batches lazily
     finally:
         p.stop()
     # The raw store holds each check-in once (read directly, now that Picket released it).

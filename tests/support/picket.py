@@ -121,12 +121,15 @@ class PicketProcess:
         except httpx.HTTPError:
             return False
 
-    def wait_drained(self, timeout: float = 120) -> None:
+    def wait_drained(self, groups: tuple[str, ...] = (), timeout: float = 120) -> None:
         """Return once each consumer group of this Picket has committed up to the end of every
         partition of the topics it consumes: what was accepted has been processed, including by
-        writers that batch lazily. TimeoutError with the lagging groups if not in `timeout` s."""
+        writers that batch lazily. A group that has committed nothing yet is unknown here (its
+        topics are not known), so the groups named in `groups` (e.g. "outcomes", without the
+        prefix) must have committed. TimeoutError with the lags if not in `timeout` s."""
         bootstrap = self.bootstrap or (self.data_dir / "kafka_bootstrap").read_text().strip()
-        asyncio.run(_wait_drained(bootstrap, self.prefix, timeout))
+        required = {f"{self.prefix}picket-{g}" for g in groups}
+        asyncio.run(_wait_drained(bootstrap, self.prefix, required, timeout))
 
     def log_tail(self, lines: int = 60) -> str:
         return "\n".join(self._log.read_text().splitlines()[-lines:]) if self._log.exists() else ""
@@ -137,14 +140,16 @@ class PicketProcess:
 
 
 async def _group_lags(admin: AIOKafkaAdminClient, consumer: AIOKafkaConsumer, topic_prefix: str) -> dict[str, int]:
-    """Messages not yet committed, by consumer group of the Picket with `topic_prefix` (over every
-    partition of each topic a group has committed on)."""
+    """Messages not yet committed, by consumer group of the Picket with `topic_prefix` that has
+    committed (over every partition of each topic it has committed on)."""
     partitions_of = {t.full_name(topic_prefix): t.partitions for t in ALL_TOPICS}
     lags = {}
     for group, _ in await admin.list_consumer_groups():
         if not group.startswith(f"{topic_prefix}picket"):
             continue
         committed = await admin.list_consumer_group_offsets(group)
+        if not committed:
+            continue
         topics = {tp.topic for tp in committed}
         partitions = [TopicPartition(t, p) for t in topics if t in partitions_of for p in range(partitions_of[t])]
         ends = await consumer.end_offsets(partitions) if partitions else {}
@@ -153,7 +158,7 @@ async def _group_lags(admin: AIOKafkaAdminClient, consumer: AIOKafkaConsumer, to
     return lags
 
 
-async def _wait_drained(bootstrap: str, topic_prefix: str, timeout: float) -> None:
+async def _wait_drained(bootstrap: str, topic_prefix: str, required: set[str], timeout: float) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
     await admin.start()
@@ -162,7 +167,7 @@ async def _wait_drained(bootstrap: str, topic_prefix: str, timeout: float) -> No
         deadline = time.monotonic() + timeout
         while True:
             lags = await _group_lags(admin, consumer, topic_prefix)
-            if lags and not any(lags.values()):
+            if lags and required <= lags.keys() and not any(lags.values()):
                 return
             if time.monotonic() > deadline:
                 raise TimeoutError(f"consumer groups still behind: {lags}")

@@ -1,5 +1,5 @@
-"""The authenticator's organization and membership caches: found records are read once per
-TTL, a tenancy change accepted here drops them, and absent ones are never cached."""
+"""The authenticator's caches of tokens, organizations and memberships: found records are read
+once per TTL, a tenancy change accepted here drops them, and absent ones are never cached."""
 
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def test_an_accepted_tenancy_change_is_seen_at_once(clock: list[float]) -> None:
     access(authenticator)
     renamed = msgspec.structs.replace(ORG, name="Acme Inc")
     store.records["organization"] = [renamed]
-    authenticator.forget_organizations()
+    authenticator.forget_tenancy()
     assert access(authenticator).organization == renamed
 
 
@@ -81,7 +81,7 @@ def test_a_removed_membership_is_forbidden_once_forgotten(clock: list[float]) ->
     authenticator = Authenticator(store)  # type: ignore[arg-type]
     access(authenticator)
     store.records["member"] = []
-    authenticator.forget_organizations()
+    authenticator.forget_tenancy()
     with pytest.raises(ApiError) as raised:
         access(authenticator)
     assert raised.value.status == 403
@@ -101,3 +101,15 @@ def test_absent_organizations_and_memberships_are_not_cached(clock: list[float])
     assert raised.value.status == 403
     store.records["member"] = [MEMBER]
     assert access(authenticator).member == MEMBER  # at once, not after a TTL
+
+
+def test_a_revoked_token_is_refused_once_forgotten(clock: list[float]) -> None:
+    store = EntityStore()
+    authenticator = Authenticator(store)  # type: ignore[arg-type]
+    access(authenticator)
+    store.records["token"] = []
+    assert access(authenticator).principal.token == TOKEN, "cached until told"
+    authenticator.forget_tenancy()
+    with pytest.raises(ApiError) as raised:
+        access(authenticator)
+    assert raised.value.status == 401
