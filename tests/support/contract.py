@@ -1,8 +1,9 @@
 """Response-contract checks against Sentry's OpenAPI 3.0 reference subset.
 
-The reference document lives outside the repository, in
-``<repo>/../shared/reference/sentry-openapi-subset.json``; the environment
-variable ``PICKET_REFERENCE_SCHEMA`` points elsewhere when set.
+The reference document is vendored at
+``schemas/reference/sentry-openapi-subset.json`` (its origin is in the README
+beside it); the environment variable ``PICKET_REFERENCE_SCHEMA`` points
+elsewhere when set.
 
 Public helpers:
 
@@ -49,9 +50,7 @@ __all__ = [
 ]
 
 _REPO_ROOT = Path(__file__).resolve().parents[2]
-_DEFAULT_REFERENCE = (
-    _REPO_ROOT.parent / "shared" / "reference" / "sentry-openapi-subset.json"
-)
+_DEFAULT_REFERENCE = _REPO_ROOT / "schemas" / "reference" / "sentry-openapi-subset.json"
 
 REFERENCE_PATH: Path = Path(
     os.environ.get("PICKET_REFERENCE_SCHEMA") or _DEFAULT_REFERENCE
