@@ -1,6 +1,6 @@
 """The bare stack, the ceiling Picket is compared with; each part runs as its own process.
 
-    python -m bench.bare serve --bootstrap B --topic T --port P [--idempotent]
+    python -m bench.bare serve --bootstrap B --topic T --port P
     python -m bench.bare consume --bootstrap B --topic T --expect N --data-dir D
 
 `serve`: a Starlette app under uvicorn with the settings `picket run` gives its gateway (one
@@ -30,19 +30,20 @@ BATCH = 2000
 COLUMNS = ("partition", "offset", "payload", "received")
 
 
-def app(bootstrap: str, topic: str, idempotent: bool):  # type: ignore[no-untyped-def]
+def app(bootstrap: str, topic: str):  # type: ignore[no-untyped-def]
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import Response
     from starlette.routing import Route
 
+    from services.bus.connection import KafkaConnection
     from services.bus.kafka import producer as make_producer
 
     state: dict[str, object] = {}
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        producer = make_producer(bootstrap, idempotent=idempotent)
+        producer = make_producer(KafkaConnection(bootstrap))
         await producer.start()
         state["producer"] = producer
         try:
@@ -66,7 +67,7 @@ def app(bootstrap: str, topic: str, idempotent: bool):  # type: ignore[no-untype
 def serve(args: argparse.Namespace) -> None:
     import uvicorn
 
-    config = uvicorn.Config(app(args.bootstrap, args.topic, args.idempotent), host="127.0.0.1", port=args.port,
+    config = uvicorn.Config(app(args.bootstrap, args.topic), host="127.0.0.1", port=args.port,
                             log_level="warning", lifespan="on", access_log=False)
     server = uvicorn.Server(config)
     if args.loop == "uvloop":
@@ -116,7 +117,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = ap.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("serve")
     s.add_argument("--port", type=int, required=True)
-    s.add_argument("--idempotent", action="store_true")
     s.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
     c = sub.add_parser("consume")
     c.add_argument("--expect", type=int, required=True)

@@ -4,7 +4,7 @@ Run: `python -m bench.ingest [--duration S] [--concurrency C] [--quick] [--boots
 [--load-procs N] [--kinds K,...] [--drain S]`.
 
 What it does, in one run:
-1. Bare stack (on a broker of its own: the embedded Tansu broker, as `picket run` starts it, or
+1. Bare stack (on a broker of its own: Apache Kafka, the broker `picket run` embeds, or
    `--bootstrap`): `bench.bare serve` answers `POST /noop` at once and `POST /produce` after
    producing the body with `acks=all`. The load generator's ceiling is its rate on `/noop`;
    the bare gateway's is its rate on `/produce` with check-in envelopes, on asyncio's loop and
@@ -136,9 +136,12 @@ async def bare_stack(opts: Options, runner: LoadRunner, work: Path) -> Bare:
     if opts.bootstrap:
         servers, topic = opts.bootstrap, f"{BARE_TOPIC}-{secrets.token_hex(4)}"
     else:
-        from services.bus.embedded_broker import EmbeddedBroker
-        broker = EmbeddedBroker(work / "bare-broker")
-        servers, topic = broker.start(), BARE_TOPIC  # main thread: the broker dies with it
+        from services.bus.kafka_server import KafkaServer, fetch
+        fetch()
+        # The broker `picket run` embeds (Apache Kafka), without its sign-in: the same engine.
+        broker = KafkaServer(work / "bare-broker")
+        broker.start()  # main thread: the broker dies with it
+        servers, topic = broker.bootstrap, BARE_TOPIC
     broker_pids = [broker.pid] if broker and broker.pid else []
     app = consumer = None
     rows = []
@@ -149,7 +152,7 @@ async def bare_stack(opts: Options, runner: LoadRunner, work: Path) -> Bare:
         for loop in ("asyncio", "uvloop"):
             port = procs.free_port()
             app = procs.python("-m", "bench.bare", "serve", "--bootstrap", servers, "--topic", topic, "--port",
-                               str(port), "--loop", loop, *(["--idempotent"] if opts.bootstrap else []),
+                               str(port), "--loop", loop,
                                log=work / "bare.log")
             procs.wait_http(f"http://127.0.0.1:{port}/noop", app, 60)
             sampler.roots = (*broker_pids, app.pid)
@@ -332,7 +335,7 @@ def _progress(row: Row) -> None:
 
 async def run(opts: Options) -> Report:
     work = Path(tempfile.mkdtemp(prefix="picket-ingest-bench-"))
-    broker = f"external {opts.bootstrap}" if opts.bootstrap else "embedded Tansu (memory://)"
+    broker = f"external {opts.bootstrap}" if opts.bootstrap else "embedded Apache Kafka"
     report = Report(machine(), f"concurrency {opts.concurrency}, {opts.duration:.0f} s per phase, "
                                f"{opts.load_procs} load process(es), broker {broker}, probes every "
                                f"{opts.probe_every} s, polls every {opts.poll} s, drain wait ≤ {opts.drain:.0f} s")

@@ -57,6 +57,9 @@ def main(argv: list[str] | None = None) -> None:
         level=os.environ.get("PICKET_LOG_LEVEL", "WARNING").upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # aiokafka warns at every SASL/PLAIN sign-in over a plain socket (the embedded broker on
+    # loopback): once is enough to know.
+    logging.getLogger("aiokafka.conn").addFilter(_Once("Sending username and password in the clear"))
     settings = from_env(getattr(args, "data_dir", None), getattr(args, "host", None), getattr(args, "port", None))
     if args.cmd == "run":
         _run(stack.run_all(settings))
@@ -66,6 +69,21 @@ def main(argv: list[str] | None = None) -> None:
         _run(stack.run_worker(settings))
     else:
         print(asyncio.run(stack.run_admin(settings, _admin_action(args))))
+
+
+class _Once(logging.Filter):
+    """Lets a record with `text` in its message through once, then drops the others."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self._text = text
+        self._seen = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self._text not in record.getMessage():
+            return True
+        seen, self._seen = self._seen, True
+        return not seen
 
 
 def _run(main: Coroutine[Any, Any, None]) -> None:

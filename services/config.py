@@ -3,6 +3,8 @@
 | variable              | default                         | meaning                                   |
 |-----------------------|---------------------------------|-------------------------------------------|
 | KAFKA_BOOTSTRAP       | (unset: embedded broker)        | Kafka bootstrap servers                   |
+| KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD | | signing in to Kafka (`services/bus/connection.py`) |
+| PICKET_KAFKA_IDEMPOTENCE | 1                            | `0`: plain producers (brokers without InitProducerId) |
 | CLICKHOUSE_URL        | chdb:///<data dir>/clickhouse   | ClickHouse server URL or embedded chdb    |
 | PICKET_DATA_DIR       | ./picket-data                   | where embedded broker and chdb keep data  |
 | PICKET_DATABASE       | picket                          | ClickHouse database                       |
@@ -23,18 +25,19 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from schemas.topics import Topic
+from services.bus.connection import KafkaConnection
 
 
 @dataclass(frozen=True)
 class Settings:
-    kafka_bootstrap: str | None
+    kafka: KafkaConnection | None
     clickhouse_url: str
     data_dir: Path
     database: str
     topic_prefix: str
     public_url: str
     reply_timeout: float
-    # Idempotent producers need broker support the embedded broker lacks (InitProducerId).
+    # Idempotent producers need broker support (InitProducerId) that the Tansu fallback lacks.
     idempotent_producer: bool = True
     # How long user feedback on an event may still be replaced (Sentry: 5 minutes).
     feedback_edit_window: float = 300.0
@@ -44,8 +47,8 @@ class Settings:
     seal_interval: float = 10.0
     # Seconds ingestion waits for the broker's acks before answering 503 + Retry-After.
     ingest_ack_timeout: float = 1.0
-    # Short consumer-group timings: set for the embedded broker, where a join waits half the
-    # session timeout.
+    # Short consumer-group timings: set for the Tansu fallback broker, where a join waits half
+    # the session timeout.
     fast_group_join: bool = False
     host: str = "127.0.0.1"
     port: int = 8000
@@ -68,7 +71,7 @@ def from_env(data_dir: str | None = None, host: str | None = None, port: int | N
     host = host or env.get("PICKET_HOST") or "127.0.0.1"
     port = port if port is not None else int(env.get("PICKET_PORT") or 8000)
     return Settings(
-        kafka_bootstrap=env.get("KAFKA_BOOTSTRAP") or None,
+        kafka=KafkaConnection.from_env(env),
         clickhouse_url=env.get("CLICKHOUSE_URL") or f"chdb:///{root / 'clickhouse'}",
         data_dir=root,
         database=env.get("PICKET_DATABASE") or "picket",

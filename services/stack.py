@@ -1,19 +1,27 @@
 """Processes of Picket: all-in-one (`run`), gateway only, worker only.
 
-`run` starts the embedded broker when `KAFKA_BOOTSTRAP` is unset, then a worker and a gateway as
-child processes it keeps running (`services/supervisor.py`), bootstraps the first organization
-and prints the URL, a token and a DSN.
+`run` starts the embedded broker when `KAFKA_BOOTSTRAP` is unset (`services/bus/embedded.py`),
+then a worker and a gateway as child processes it keeps running (`services/supervisor.py`),
+bootstraps the first organization and prints the URL, a token and a DSN.
+
+The data directory is its owner's alone (0700, files 0600): it holds the broker's and the
+store's passwords (`kafka.json`, `store.json`), which `picket admin` reads to work beside a
+running `picket run`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import json
 import logging
+import os
 import secrets
 import signal
 import sys
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,8 +30,10 @@ from clickhouse_connect.driver.exceptions import OperationalError
 
 from schemas.topics import COMMAND_REPLIES
 from services.admin import Admin, bootstrap
-from services.bus.embedded_broker import EmbeddedBroker, free_loopback_port
+from services.bus import embedded
+from services.bus.connection import KafkaConnection, write_private
 from services.bus.kafka import ensure_topics, producer as make_producer
+from services.bus.loopback import free_loopback_port
 from services.bus.replies import ReplyWaiter
 from services.config import Settings, topic_name
 from services.gateway.app import create_app
@@ -38,10 +48,36 @@ from services.worker import Worker
 log = logging.getLogger("picket")
 
 
-def _start_broker(settings: Settings) -> EmbeddedBroker:
-    broker = EmbeddedBroker(settings.data_dir / "broker")
-    broker.start()
-    return broker
+STORE_FILE = "store.json"
+
+
+def secure_data_dir(path: Path) -> None:
+    """Create the data directory, its owner's alone (0700)."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.chmod(0o700)
+
+
+def lock_data_dir(path: Path) -> Any:
+    """Hold `<data dir>/run.lock` for this process's life: one `picket run` per data directory
+    (a second would fight the first over the broker's and the engine's files)."""
+    handle = open(path / "run.lock", "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        sys.exit(f"another picket run uses {path}; stop it first")
+    return handle
+
+
+def _store_password(data_dir: Path) -> str:
+    """The embedded store server's password, made at the first start and kept (0600)."""
+    try:
+        return str(json.loads((data_dir / STORE_FILE).read_text())["password"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return secrets.token_urlsafe(24)
+
+
+def _save_store(data_dir: Path, url: str, password: str) -> None:
+    write_private(data_dir / STORE_FILE, json.dumps({"url": url, "password": password}))
 
 
 async def _wait_for_signal() -> None:
@@ -78,9 +114,9 @@ async def _stop_server(server: uvicorn.Server) -> None:
     await server._picket_task  # type: ignore[attr-defined]
 
 
-async def _admin_session(settings: Settings, bootstrap_servers: str, store: Store | None):  # type: ignore[no-untyped-def]
-    producer = make_producer(bootstrap_servers, idempotent=settings.idempotent_producer)
-    waiter = ReplyWaiter(bootstrap_servers, topic_name(settings, COMMAND_REPLIES), COMMAND_REPLIES.partitions,
+async def _admin_session(settings: Settings, kafka: KafkaConnection, store: Store | None):  # type: ignore[no-untyped-def]
+    producer = make_producer(kafka, idempotent=settings.idempotent_producer)
+    waiter = ReplyWaiter(kafka, topic_name(settings, COMMAND_REPLIES), COMMAND_REPLIES.partitions,
                          instance_id=f"admin-{uuid.uuid4().hex[:12]}")
     await producer.start()
     await waiter.start()
@@ -103,23 +139,27 @@ async def run_all(settings: Settings) -> None:
     On embedded chdb the worker owns the engine and serves it to the gateway over ClickHouse's
     HTTP interface (`services/store/http_interface.py`), on loopback with a fresh password."""
     started = time.monotonic()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    secure_data_dir(settings.data_dir)
+    lock = lock_data_dir(settings.data_dir)  # noqa: F841 - released when this process ends
+    os.umask(0o077)  # every file this process and its children write is the owner's alone
     broker = None
-    servers = settings.kafka_bootstrap
+    kafka = settings.kafka
     env: dict[str, str | None] = {"PICKET_DATA_DIR": str(settings.data_dir)}
-    if servers is None:
-        broker = _start_broker(settings)  # main thread: the broker dies with this process
-        servers = broker.bootstrap
-        settings = settings.with_(idempotent_producer=False, fast_group_join=True)
-        env.update(PICKET_KAFKA_IDEMPOTENCE="0", PICKET_FAST_GROUP_JOIN="1")
-        (settings.data_dir / "kafka_bootstrap").write_text(servers)
-    env["KAFKA_BOOTSTRAP"] = servers
+    if kafka is None:
+        broker = embedded.start(settings.data_dir)  # main thread: the broker dies with this process
+        kafka = broker.connection
+        settings = settings.with_(kafka=kafka, idempotent_producer=not broker.fallback,
+                                  fast_group_join=broker.fallback)
+        env.update(PICKET_KAFKA_IDEMPOTENCE="0" if broker.fallback else "1",
+                   PICKET_FAST_GROUP_JOIN="1" if broker.fallback else "0")
+    env.update(kafka.env())
     store_url = settings.clickhouse_url
     if store_url.startswith("chdb:"):
         listen = f"127.0.0.1:{free_loopback_port()}"
-        password = secrets.token_hex(16)
+        password = _store_password(settings.data_dir)
         env.update(PICKET_STORE_LISTEN=listen, PICKET_STORE_PASSWORD=password)
         store_url = f"http://{STORE_USER}:{password}@{listen}"
+        _save_store(settings.data_dir, store_url, password)
     run_dir = settings.data_dir / "run"
     worker = Child("worker", ["worker"], child_env(**env), run_dir, ready="Picket worker started")
     gateway = Child(
@@ -136,7 +176,7 @@ async def run_all(settings: Settings) -> None:
         await worker.wait_for(worker.ready, READY_TIMEOUT)
         await gateway.wait_for(gateway.ready, READY_TIMEOUT)
         store = await asyncio.to_thread(Store, store_url, settings.database)
-        admin, close_admin = await _admin_session(settings, servers, store)
+        admin, close_admin = await _admin_session(settings, kafka, store)
         try:
             creds = await bootstrap(admin, settings)
         finally:
@@ -147,7 +187,7 @@ async def run_all(settings: Settings) -> None:
             f"  Auth token:   {creds.token}\n"
             f"  Organization: {creds.organization}\n"
             f"  DSN:          {creds.dsn}\n"
-            f"  Kafka:        {servers}{' (embedded)' if broker else ''}\n"
+            f"  Kafka:        {kafka.bootstrap}{_embedded_note(broker)}\n"
             f"  ClickHouse:   {settings.clickhouse_url}",
             flush=True,
         )
@@ -159,6 +199,14 @@ async def run_all(settings: Settings) -> None:
             store.close()
         if broker is not None:
             broker.stop()
+
+
+def _embedded_note(broker: embedded.EmbeddedBroker | None) -> str:
+    if broker is None:
+        return ""
+    if broker.fallback:
+        return " (embedded Tansu, IN MEMORY: nothing survives a restart)"
+    return f" (embedded Apache Kafka, SASL user picket; connection in {embedded.CONNECTION_FILE})"
 
 
 async def _store_when_reachable(settings: Settings, timeout: float = READY_TIMEOUT) -> Store:
@@ -178,15 +226,15 @@ async def _store_when_reachable(settings: Settings, timeout: float = READY_TIMEO
 
 
 async def run_gateway(settings: Settings, migrate_store: bool = True) -> None:
-    if settings.kafka_bootstrap is None:
+    if settings.kafka is None:
         sys.exit("picket gateway needs KAFKA_BOOTSTRAP")
     if settings.clickhouse_url.startswith("chdb:"):
         sys.exit("picket gateway needs a ClickHouse server (CLICKHOUSE_URL=http://…)")
-    await ensure_topics(settings.kafka_bootstrap, settings.topic_prefix)
+    await ensure_topics(settings.kafka, settings.topic_prefix)
     store = await _store_when_reachable(settings)
     if migrate_store:
         await asyncio.to_thread(migrate, store)
-    server = await _serve(create_app(settings, settings.kafka_bootstrap, store), settings.host, settings.port,
+    server = await _serve(create_app(settings, settings.kafka, store), settings.host, settings.port,
                           MAX_REQUESTS_IN_PROGRESS)
     print(f"Picket gateway on http://{settings.host}:{settings.port}", flush=True)
     try:
@@ -199,12 +247,12 @@ async def run_gateway(settings: Settings, migrate_store: bool = True) -> None:
 async def run_worker(settings: Settings) -> None:
     """Agents, projectors and the sealer; with `store_listen`, also the embedded engine's HTTP
     interface for the gateway (served once the tables are migrated, before consumers join)."""
-    if settings.kafka_bootstrap is None:
+    if settings.kafka is None:
         sys.exit("picket worker needs KAFKA_BOOTSTRAP")
     store = Store(settings.clickhouse_url, settings.database)
     handles = None
     store_server = None
-    worker = Worker(settings, settings.kafka_bootstrap, store)
+    worker = Worker(settings, settings.kafka, store)
     try:
         if settings.store_listen:
             await asyncio.to_thread(migrate, store)
@@ -226,21 +274,45 @@ async def run_worker(settings: Settings) -> None:
 
 
 async def run_admin(settings: Settings, action) -> object:  # type: ignore[no-untyped-def]
-    """Run one admin action against a running worker (needs KAFKA_BOOTSTRAP)."""
-    servers = settings.kafka_bootstrap
-    saved = settings.data_dir / "kafka_bootstrap"
-    if servers is None and saved.exists():
-        servers = saved.read_text().strip()  # the embedded broker of a running `picket run`
-    if servers is None:
+    """Run one admin action against a running worker: `KAFKA_BOOTSTRAP` and `CLICKHOUSE_URL`, or
+    the embedded broker and store of a `picket run` on the same data directory (their addresses
+    and passwords are in its data directory)."""
+    kafka = settings.kafka
+    saved = embedded.connection_file(settings.data_dir)
+    if kafka is None and saved.exists():
+        kafka = KafkaConnection.load(saved)
+    if kafka is None:
         sys.exit("admin commands need KAFKA_BOOTSTRAP (or a running `picket run` on --data-dir)")
-    try:
-        store: Store | None = Store(settings.clickhouse_url, settings.database)
-    except Exception:  # embedded chdb held by the running process: bus-only operations still work
-        store = None
-    admin, close = await _admin_session(settings, servers, store)
+    store = _admin_store(settings)
+    admin, close = await _admin_session(settings, kafka, store)
     try:
         return await action(admin)
     finally:
         await close()
         if store is not None:
             store.close()
+
+
+def _admin_store(settings: Settings) -> Store | None:
+    """The store `picket admin` reads: the server of `CLICKHOUSE_URL`; on embedded chdb the server
+    a running `picket run` makes of it, else the engine itself. None if none answers (then only
+    actions that need no reads work)."""
+    urls = [settings.clickhouse_url]
+    served = settings.data_dir / STORE_FILE
+    if settings.clickhouse_url.startswith("chdb:") and served.exists():
+        try:
+            urls.insert(0, json.loads(served.read_text())["url"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    for url in urls:
+        try:
+            return Store(url, settings.database)
+        except Exception:  # not running, or the engine is held by a running process
+            log.info("picket admin: no store at %s", _redacted(url))
+    log.warning("picket admin: no store answers; only actions that need no reads will work")
+    return None
+
+
+def _redacted(url: str) -> str:
+    parts = urlsplit(url)
+    return url.replace(f":{parts.password}@", ":***@") if parts.password else url

@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from services.bus.embedded_broker import die_with_parent
+from services.bus.loopback import die_with_parent
 
 log = logging.getLogger("picket.supervisor")
 

@@ -23,6 +23,7 @@ from services.agents.ingest import ingest_consumers
 from services.agents.sealer import Sealer
 from services.bus.kafka import ensure_topics, producer as make_producer
 from services.bus.watermark import GroupWatermark
+from services.bus.connection import KafkaConnection
 from services.config import Settings, topic_name
 from services.store.client import Store
 from services.store.migrate import migrate
@@ -37,9 +38,9 @@ BATCH_DECIDED = (monitors.MONITORS,)
 
 
 class Worker:
-    def __init__(self, settings: Settings, bootstrap: str, store: Store) -> None:
+    def __init__(self, settings: Settings, kafka: KafkaConnection, store: Store) -> None:
         self.settings = settings
-        self.bootstrap = bootstrap
+        self.kafka = kafka
         self.store = store
         self._app = None
         self._producer = None
@@ -49,33 +50,33 @@ class Worker:
         self._sealer: Sealer | None = None
 
     async def start(self) -> None:
-        await ensure_topics(self.bootstrap, self.settings.topic_prefix)
+        await ensure_topics(self.kafka, self.settings.topic_prefix)
         await asyncio.to_thread(migrate, self.store)
-        self._producer = make_producer(self.bootstrap, idempotent=self.settings.idempotent_producer)
+        self._producer = make_producer(self.kafka, idempotent=self.settings.idempotent_producer)
         await self._producer.start()
-        args = (self.settings, self.bootstrap, self.store, self._producer)
+        args = (self.settings, self.kafka, self.store, self._producer)
         forwarded = GroupWatermark(
-            self.bootstrap, topic_name(self.settings, t.INGEST_MONITORS), monitors.forwarder_group(self.settings)
+            self.kafka, topic_name(self.settings, t.INGEST_MONITORS), monitors.forwarder_group(self.settings)
         )
         await forwarded.start()
         self._watermarks.append(forwarded)
         states: dict[str, aggregate.StateCache] = {}
         for ctx in CONTEXTS:
             watermark = GroupWatermark(
-                self.bootstrap, topic_name(self.settings, ctx.events), ctx.projector_group(self.settings)
+                self.kafka, topic_name(self.settings, ctx.events), ctx.projector_group(self.settings)
             )
             await watermark.start()
             self._watermarks.append(watermark)
             states[ctx.name] = aggregate.StateCache(ctx, self.store, watermark)
         self._consumers = [
             *(aggregate.projector(ctx, *args) for ctx in CONTEXTS),
-            *(aggregate.decider(ctx, self.settings, self.bootstrap, states[ctx.name], self._producer)
+            *(aggregate.decider(ctx, self.settings, self.kafka, states[ctx.name], self._producer)
               for ctx in BATCH_DECIDED),
             events_consumer(*args),
             *ingest_consumers(*args),
             *monitors.check_in_consumers(*args),
             BatchConsumer(
-                "monitors-clock", self.bootstrap, topic_name(self.settings, t.MONITORS_CLOCK_TICK),
+                "monitors-clock", self.kafka, topic_name(self.settings, t.MONITORS_CLOCK_TICK),
                 f"{self.settings.app_id}-monitors-clock",
                 monitors.ClockDispatcher(self.settings, self.store, self._producer, forwarded),
                 fast_join=self.settings.fast_group_join,
@@ -83,7 +84,7 @@ class Worker:
         ]
         for consumer in self._consumers:
             await consumer.start()
-        self._app = create_app(self.settings, self.bootstrap)
+        self._app = create_app(self.settings, self.kafka)
         for ctx in CONTEXTS:
             if ctx not in BATCH_DECIDED:
                 aggregate.install(self._app, self.settings, ctx, states[ctx.name])

@@ -11,15 +11,20 @@
 #       Write DATA_DIR/server.properties (extra key=value pairs override the defaults), format
 #       the storage on first use, and run the broker in the foreground (exec) on
 #       127.0.0.1:PORT. Restarting on the same DATA_DIR keeps the data. The broker log is
-#       DATA_DIR/broker.log.
+#       DATA_DIR/broker.log. Everything it writes is readable by its owner only.
 #
 # Environment:
 #   PICKET_CACHE            cache root (default ~/.cache/picket)
 #   PICKET_KAFKA_LOG_LEVEL  level of DATA_DIR/broker.log (default WARN)
 #   PICKET_KAFKA_JVM_OPTS   extra JVM options, appended (so -Xmx etc. override the defaults)
 #   PICKET_KAFKA_CDS=0      neither record nor use the class-data-sharing archive
+#   PICKET_KAFKA_SASL_SECRET_FILE
+#                           a file holding a password: both listeners then require SASL/PLAIN
+#                           as user "picket" with it. It never appears on a command line;
+#                           server.properties, which must hold it, is the owner's alone.
 #   JAVA_HOME               the JVM to use (default: java on PATH)
 set -euo pipefail
+umask 077   # configuration (it may hold a password), data and logs are the owner's alone
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 pom="$here/pom.xml"
@@ -118,6 +123,27 @@ jvm_opts() {
   opts+=("${extra[@]}")
 }
 
+# With PICKET_KAFKA_SASL_SECRET_FILE: both listeners require SASL/PLAIN, user "picket".
+sasl_config() {
+  local file="${PICKET_KAFKA_SASL_SECRET_FILE:-}"
+  [[ -n $file ]] || return 0
+  [[ -r $file ]] || die "PICKET_KAFKA_SASL_SECRET_FILE=$file is not readable"
+  local password jaas
+  password="$(<"$file")"
+  # Letters, digits, - and _ only: the value passes through two quoting layers (a properties
+  # file, then JAAS), and a generated secret needs neither.
+  [[ $password =~ ^[A-Za-z0-9_-]{16,}$ ]] || die "$file must hold 16 or more letters, digits, - or _"
+  jaas="org.apache.kafka.common.security.plain.PlainLoginModule required username=\"picket\" password=\"$password\" user_picket=\"$password\";"
+  cat <<EOF
+listener.security.protocol.map=PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT
+sasl.enabled.mechanisms=PLAIN
+sasl.mechanism.inter.broker.protocol=PLAIN
+sasl.mechanism.controller.protocol=PLAIN
+listener.name.plaintext.plain.sasl.jaas.config=$jaas
+listener.name.controller.plain.sasl.jaas.config=$jaas
+EOF
+}
+
 write_config() {
   local data_dir="$1" port="$2" controller_port="$3"
   shift 3
@@ -147,6 +173,7 @@ share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 EOF
+    sasl_config
     local kv
     for kv in "$@"; do
       [[ $kv == *=* ]] || die "broker setting '$kv' is not key=value"

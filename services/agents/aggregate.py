@@ -36,6 +36,7 @@ from schemas.topics import COMMAND_REPLIES, Topic
 from services.agents.batch import BatchConsumer
 from services.agents.codec import encode
 from services.bus.watermark import GroupWatermark
+from services.bus.connection import KafkaConnection
 from services.config import Settings, topic_name
 from services.store import event_log
 from services.store.client import Store
@@ -247,12 +248,12 @@ class Decider:
         return []
 
 
-def decider(ctx: Context, settings: Settings, bootstrap: str, states: StateCache,
+def decider(ctx: Context, settings: Settings, kafka: KafkaConnection, states: StateCache,
             producer: AIOKafkaProducer) -> BatchConsumer:
     """The batch-consuming deciding agent of `ctx` (one consumer group: one writer per partition).
     After a rebalance it forgets every state: another worker may have decided meanwhile."""
     return BatchConsumer(
-        f"{ctx.name}-decider", bootstrap, topic_name(settings, ctx.commands), f"{settings.app_id}-{ctx.name}-decider",
+        f"{ctx.name}-decider", kafka, topic_name(settings, ctx.commands), f"{settings.app_id}-{ctx.name}-decider",
         Decider(ctx, settings, states, producer), on_rebalance=states.clear, fast_join=settings.fast_group_join,
     )
 
@@ -304,8 +305,8 @@ class Projection:
         await asyncio.gather(*sends)
 
 
-def projector(ctx: Context, settings: Settings, bootstrap: str, store: Store, producer: AIOKafkaProducer) -> BatchConsumer:
+def projector(ctx: Context, settings: Settings, kafka: KafkaConnection, store: Store, producer: AIOKafkaProducer) -> BatchConsumer:
     return BatchConsumer(
-        f"{ctx.name}-projector", bootstrap, topic_name(settings, ctx.events), ctx.projector_group(settings),
+        f"{ctx.name}-projector", kafka, topic_name(settings, ctx.events), ctx.projector_group(settings),
         Projection(ctx, settings, store, producer), fast_join=settings.fast_group_join,
     )

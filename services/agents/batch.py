@@ -19,9 +19,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
+from aiokafka import ConsumerRebalanceListener
 
-from services.bus.embedded_broker import CONSUMER_GROUP_TIMINGS
+from services.bus.connection import KafkaConnection
+from services.bus.kafka import consumer
+from services.bus.tansu import CONSUMER_GROUP_TIMINGS
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +32,11 @@ Handler = Callable[[list[Any]], Awaitable[None]]
 
 
 class BatchConsumer:
-    def __init__(self, name: str, bootstrap: str, topic: str, group: str, handler: Handler,
+    def __init__(self, name: str, kafka: KafkaConnection, topic: str, group: str, handler: Handler,
                  max_batch: int = 2000, on_rebalance: Callable[[], None] | None = None,
                  fast_join: bool = False, linger: float = 0.0) -> None:
-        """`fast_join`: short group timings, for the embedded broker (which makes a join wait half
-        the session timeout; Apache Kafka refuses sessions under 6 s by default). `linger`: the
+        """`fast_join`: short group timings, for the Tansu fallback broker (which makes a join wait
+        half the session timeout; Apache Kafka refuses sessions under 6 s by default). `linger`: the
         least time in seconds from the start of one batch to the start of the next."""
         self.name = name
         self._linger = linger
@@ -42,14 +44,13 @@ class BatchConsumer:
         self._handler = handler
         self._max_batch = max_batch
         self._on_rebalance = on_rebalance
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap,
+        self._consumer = consumer(
+            kafka,
             group_id=group,
-            enable_auto_commit=False,
             auto_offset_reset="earliest",
             **(CONSUMER_GROUP_TIMINGS if fast_join else {"session_timeout_ms": 6000, "heartbeat_interval_ms": 1000}),
             # An idle consumer asks again every fetch_max_wait_ms. Apache Kafka answers a long poll
-            # as soon as data arrives. The embedded broker answers late when the wait is long
+            # as soon as data arrives. The Tansu fallback broker answers late when the wait is long
             # (measured: records seen 2-9 ms after their ack on 20 ms polls, 5-18 ms on 50 ms,
             # 10-20 ms on 100 ms, ~365 ms on 1 s); each hop of a pipeline adds that delay, and
             # short polls cost idle CPU (ten consumers on 20 ms polls: a quarter of a core).

@@ -17,6 +17,7 @@ from schemas import topics as t
 from schemas.ingest import Outcome
 from services.agents.batch import BatchConsumer
 from services.agents.ingest import DeadLetters, decoded_items, publish_outcomes
+from services.bus.connection import KafkaConnection
 from services.config import Settings, topic_name
 from services.ingest import issues
 from services.ingest.grouping import grouping_hash, metadata
@@ -99,8 +100,8 @@ class EventProjection:
         self._projects.update(touched)
 
 
-def events_consumer(settings: Settings, bootstrap: str, store: Store, producer: AIOKafkaProducer) -> BatchConsumer:
+def events_consumer(settings: Settings, kafka: KafkaConnection, store: Store, producer: AIOKafkaProducer) -> BatchConsumer:
     handler = EventProjection(settings, store, producer)
-    return BatchConsumer("ingest-events-consumer", bootstrap, topic_name(settings, t.INGEST_EVENTS),
+    return BatchConsumer("ingest-events-consumer", kafka, topic_name(settings, t.INGEST_EVENTS),
                          f"{settings.app_id}-ingest-events", handler, on_rebalance=handler.forget,
                          fast_join=settings.fast_group_join)

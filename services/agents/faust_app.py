@@ -7,10 +7,11 @@ from typing import Any
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
+from services.bus.connection import KafkaConnection
 from services.config import Settings
 
 # How long the agents' consumer lets the broker hold an empty fetch. Faust fixes 1.5 s. Apache
-# Kafka answers a long poll as soon as data arrives, but the embedded broker answers late when
+# Kafka answers a long poll as soon as data arrives, but the Tansu fallback broker answers late when
 # the wait is long, and each administrative command waits for that hop: 0.5-0.8 s a command
 # (four of them at the first start of `picket run`). The batch consumers poll every 50 ms there.
 EMBEDDED_FETCH_MAX_WAIT_MS = 50
@@ -34,17 +35,18 @@ class _PromptTransport(faust_aiokafka.Transport):
 
 
 class _EmbeddedBrokerApp(faust.App):
-    """A Faust app whose agents poll the embedded broker briefly (see above)."""
+    """A Faust app whose agents poll the Tansu fallback broker briefly (see above)."""
 
     def _new_transport(self) -> Any:
         return _PromptTransport(self.conf.broker_consumer, self)
 
 
-def create_app(settings: Settings, bootstrap: str) -> faust.App:
+def create_app(settings: Settings, kafka: KafkaConnection) -> faust.App:
     app_class = _EmbeddedBrokerApp if settings.fast_group_join else faust.App
     return app_class(
         settings.app_id,
-        broker=f"kafka://{bootstrap}",
+        broker=f"kafka://{kafka.bootstrap}",
+        broker_credentials=kafka.faust_credentials(),
         store="memory://",  # state is rebuilt from the changelog topics at start
         web_enabled=False,
         key_serializer="raw",

@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaProducer
 from schemas import topics as t
 from schemas.ingest import IngestItem, Outcome
 from services.agents.batch import BatchConsumer
+from services.bus.connection import KafkaConnection
 from services.config import Settings, topic_name
 from services.ingest import attachments, feedback, outcome_rows, sessions
 from services.ingest.outcomes import Category
@@ -123,13 +124,13 @@ def _transaction(item: IngestItem, _: str) -> Processed:
     return out
 
 
-def ingest_consumers(settings: Settings, bootstrap: str, store: Store, producer: AIOKafkaProducer) -> list[BatchConsumer]:
+def ingest_consumers(settings: Settings, kafka: KafkaConnection, store: Store, producer: AIOKafkaProducer) -> list[BatchConsumer]:
     """Every ingest consumer but those of events (`services.agents.events`) and check-ins
     (`services.agents.monitors`)."""
 
     def consumer(topic: t.Topic, write: Writer | None, process: Any) -> BatchConsumer:
         handler = ItemProjection(settings, store, producer, write, process)
-        return BatchConsumer(f"{topic.name}-consumer", bootstrap, topic_name(settings, topic),
+        return BatchConsumer(f"{topic.name}-consumer", kafka, topic_name(settings, topic),
                              f"{settings.app_id}-{topic.name}", handler, fast_join=settings.fast_group_join)
 
     return [
@@ -137,7 +138,7 @@ def ingest_consumers(settings: Settings, bootstrap: str, store: Store, producer:
         consumer(t.INGEST_FEEDBACK, table_writer("feedback", feedback.COLUMNS), lambda i, _: feedback.process_feedback_item(i)),
         consumer(t.INGEST_ATTACHMENTS, table_writer("attachments", attachments.COLUMNS), attachments.process_attachment_item),
         consumer(t.INGEST_TRANSACTIONS, None, _transaction),
-        BatchConsumer("outcomes-consumer", bootstrap, topic_name(settings, t.OUTCOMES),
+        BatchConsumer("outcomes-consumer", kafka, topic_name(settings, t.OUTCOMES),
                       f"{settings.app_id}-outcomes", OutcomeProjection(settings, store, producer),
                       fast_join=settings.fast_group_join, linger=OUTCOMES_LINGER_SECONDS,
                       max_batch=OUTCOMES_MAX_BATCH),

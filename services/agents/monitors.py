@@ -28,6 +28,7 @@ from services.agents.aggregate import Context
 from services.agents.batch import BatchConsumer
 from services.agents.ingest import DeadLetters, decode_item, decoded_items, origin, publish_outcomes
 from services.bus.watermark import GroupWatermark
+from services.bus.connection import KafkaConnection
 from services.config import Settings, topic_name
 from services.ingest import checkins
 from services.monitors import project as monitor_project
@@ -113,15 +114,15 @@ def forwarder_group(settings: Settings) -> str:
     return f"{settings.app_id}-{t.INGEST_MONITORS.name}"
 
 
-def check_in_consumers(settings: Settings, bootstrap: str, store: Store,
+def check_in_consumers(settings: Settings, kafka: KafkaConnection, store: Store,
                        producer: AIOKafkaProducer) -> list[BatchConsumer]:
     """The forwarder (to commands, on the way to a queryable check-in) and the raw rows' writer,
     each in a consumer group of its own on `ingest-monitors`."""
     topic = topic_name(settings, t.INGEST_MONITORS)
     return [
-        BatchConsumer("ingest-monitors-forwarder", bootstrap, topic, forwarder_group(settings),
+        BatchConsumer("ingest-monitors-forwarder", kafka, topic, forwarder_group(settings),
                       CheckInForwarder(settings, producer), fast_join=settings.fast_group_join),
-        BatchConsumer("ingest-monitors-raw", bootstrap, topic, f"{forwarder_group(settings)}-raw",
+        BatchConsumer("ingest-monitors-raw", kafka, topic, f"{forwarder_group(settings)}-raw",
                       RawCheckIns(store), fast_join=settings.fast_group_join,
                       linger=RAW_LINGER_SECONDS, max_batch=RAW_MAX_BATCH),
     ]

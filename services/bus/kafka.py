@@ -10,12 +10,15 @@ import asyncio
 import logging
 from functools import lru_cache
 
-from aiokafka import AIOKafkaProducer
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from aiokafka.partitioner import DefaultPartitioner, murmur2
 
 from schemas.topics import ALL_TOPICS, Topic
+from services.bus.connection import KafkaConnection
 
 log = logging.getLogger(__name__)
 
@@ -33,19 +36,31 @@ def partition_for(key: bytes | None, all_partitions: list[int], available: list[
     return all_partitions[_key_hash(key) % len(all_partitions)]
 
 
-def producer(bootstrap: str, *, idempotent: bool = True, linger_ms: int = 0) -> AIOKafkaProducer:
+def producer(kafka: KafkaConnection, *, idempotent: bool = True, linger_ms: int = 0,
+             **options: Any) -> AIOKafkaProducer:
     return AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
+        **kafka.client_args(),
         acks="all",
         enable_idempotence=idempotent,
         linger_ms=linger_ms,
         request_timeout_ms=10_000,
         partitioner=partition_for,
+        **options,
     )
 
 
+def consumer(kafka: KafkaConnection, *topics: str, **options: Any) -> AIOKafkaConsumer:
+    """A consumer that never commits by itself and reads only committed transactions."""
+    return AIOKafkaConsumer(*topics, **kafka.client_args(), enable_auto_commit=False,
+                            isolation_level="read_committed", **options)
+
+
+def admin(kafka: KafkaConnection, **options: Any) -> AIOKafkaAdminClient:
+    return AIOKafkaAdminClient(**kafka.client_args(), **options)
+
+
 async def ensure_topics(
-    bootstrap: str, prefix: str, topics: tuple[Topic, ...] = ALL_TOPICS, timeout: float = 60
+    kafka: KafkaConnection, prefix: str, topics: tuple[Topic, ...] = ALL_TOPICS, timeout: float = 60
 ) -> None:
     """Create every registered topic that does not exist yet, with its partitions and configs.
 
@@ -53,10 +68,10 @@ async def ensure_topics(
     """
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+        client = admin(kafka, request_timeout_ms=10_000)
         try:
-            await admin.start()
-            existing = set(await admin.list_topics())
+            await client.start()
+            existing = set(await client.list_topics())
             missing = [
                 NewTopic(t.full_name(prefix), t.partitions, 1, topic_configs=t.configs())
                 for t in topics
@@ -64,14 +79,14 @@ async def ensure_topics(
             ]
             if missing:
                 try:
-                    await admin.create_topics(missing)
+                    await client.create_topics(missing)
                 except TopicAlreadyExistsError:
                     pass  # another process created them meanwhile
             return
         except Exception as exc:  # broker not ready yet
             if asyncio.get_running_loop().time() > deadline:
-                raise TimeoutError(f"Kafka at {bootstrap} did not answer: {exc}") from exc
-            log.info("waiting for Kafka at %s: %s", bootstrap, exc)
+                raise TimeoutError(f"Kafka at {kafka.bootstrap} did not answer: {exc}") from exc
+            log.info("waiting for Kafka at %s: %s", kafka.bootstrap, exc)
             await asyncio.sleep(0.5)
         finally:
-            await admin.close()
+            await client.close()

@@ -12,20 +12,19 @@ import contextlib
 import logging
 
 import msgspec
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
 from schemas.replies import Reply
+from services.bus.connection import KafkaConnection
+from services.bus.kafka import consumer
 
 log = logging.getLogger(__name__)
 _decode = msgspec.msgpack.Decoder(Reply).decode
 
 
 class ReplyWaiter:
-    def __init__(self, bootstrap: str, topic: str, partitions: int, instance_id: str) -> None:
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-            fetch_max_wait_ms=20,
-        )
+    def __init__(self, kafka: KafkaConnection, topic: str, partitions: int, instance_id: str) -> None:
+        self._consumer = consumer(kafka, group_id=None, fetch_max_wait_ms=20)
         self._topic = topic
         self._partitions = partitions
         self.instance_id = instance_id

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import asyncio
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import TopicPartition
+
+from services.bus.connection import KafkaConnection
+from services.bus.kafka import admin, consumer
 
 
 class GroupWatermark:
-    def __init__(self, bootstrap: str, topic: str, group: str) -> None:
+    def __init__(self, kafka: KafkaConnection, topic: str, group: str) -> None:
         self._topic = topic
         self._group = group
-        self._admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+        self._admin = admin(kafka)
+        self._consumer = consumer(kafka, group_id=None)
 
     async def start(self) -> None:
         await self._admin.start()

@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from schemas.topics import COMMAND_REPLIES
+from services.bus.connection import KafkaConnection
 from services.bus.kafka import producer as make_producer
 from services.bus.replies import ReplyWaiter
 from services.config import Settings, topic_name
@@ -53,14 +54,14 @@ ROUTES: list[Any] = [
 ]
 
 
-def create_app(settings: Settings, bootstrap: str, store: Store) -> Starlette:
+def create_app(settings: Settings, kafka: KafkaConnection, store: Store) -> Starlette:
     """The gateway app; Kafka clients are opened in its lifespan, the store is the caller's."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        producer = make_producer(bootstrap, idempotent=settings.idempotent_producer)
+        producer = make_producer(kafka, idempotent=settings.idempotent_producer)
         waiter = ReplyWaiter(
-            bootstrap,
+            kafka,
             topic_name(settings, COMMAND_REPLIES),
             COMMAND_REPLIES.partitions,
             instance_id=f"gateway-{uuid.uuid4().hex[:12]}",

@@ -1,15 +1,51 @@
-"""`picket run` on embedded defaults: Tansu broker from the wheel, chdb, one process.
+"""`picket run` on embedded defaults: Apache Kafka from the cached jars, chdb, as a user starts it.
 
-The embedded broker keeps messages in memory only; what the API acknowledged must still be
-served after a restart, because state and projections are rebuilt from ClickHouse.
+What the API acknowledged is kept across restarts of the whole `picket run`, clean (SIGTERM) or
+not (kill -9 of its process group), because the embedded broker is durable and projections
+live in ClickHouse. The data directory is its owner's alone, the broker requires the password
+kept there, and `picket admin` works beside the running process with what the data directory
+holds.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
+import stat
+import subprocess
+import sys
 from pathlib import Path
 
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
+
+from services.bus.connection import KafkaConnection
 from tests.support.api import call
-from tests.support.picket import PicketProcess
+from tests.support.picket import REPO, PicketProcess
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+async def _lists_topics(kafka: KafkaConnection) -> bool:
+    admin = AIOKafkaAdminClient(**kafka.client_args(), request_timeout_ms=5000)
+    try:
+        await admin.start()
+        return bool(await admin.list_topics())
+    except KafkaError:
+        return False
+    finally:
+        await admin.close()
+
+
+def _admin(p: PicketProcess, *args: str) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "CLICKHOUSE_"))}
+    env["PICKET_TOPIC_PREFIX"] = p.prefix  # as the running picket run was started
+    done = subprocess.run([sys.executable, "-m", "services.cli", "admin", *args, "--data-dir", str(p.data_dir)],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().splitlines()[-1]
 
 
 def test_embedded_run_prints_credentials_serves_and_keeps_data_across_restarts(tmp_path: Path) -> None:
@@ -30,5 +66,50 @@ def test_embedded_run_prints_credentials_serves_and_keeps_data_across_restarts(t
             again = http.post("/api/0/organizations/embedded/teams/", json={"slug": "survivors"})
             assert again.status_code == 409, "the agent rebuilt its state: the slug is still taken"
             assert call(http, "POST", "/api/0/organizations/embedded/teams/", json={"slug": "later"}).status_code == 201
+        p.stop(kill=True)  # kill -9 of the whole process group, broker included
+        p.start()
+        with p.client() as http:
+            assert call(http, "GET", "/api/0/teams/embedded/later/").status_code == 200
+            assert http.post("/api/0/organizations/embedded/teams/", json={"slug": "later"}).status_code == 409
     finally:
         p.stop(kill=True)
+
+
+def test_embedded_run_keeps_its_data_private_and_admin_works_beside_it(tmp_path: Path) -> None:
+    p = PicketProcess(None, tmp_path / "private", org="private").start()
+    try:
+        assert _mode(p.data_dir) == 0o700
+        for name in ("kafka.json", "store.json"):
+            assert _mode(p.data_dir / name) == 0o600, name
+        for path in [*(p.data_dir / "kafka").rglob("*"), *(p.data_dir / "clickhouse").iterdir()]:
+            assert not _mode(path) & 0o077, f"{path} is readable by others"
+
+        saved = KafkaConnection.load(p.data_dir / "kafka.json")
+        assert saved.uses_sasl and saved.password
+        assert asyncio.run(_lists_topics(saved)), "the saved connection signs in"
+        assert not asyncio.run(_lists_topics(KafkaConnection(saved.bootstrap))), "no sign-in, no access"
+        wrong = KafkaConnection(saved.bootstrap, "SASL_PLAINTEXT", "PLAIN", "picket", "not-the-password")
+        assert not asyncio.run(_lists_topics(wrong))
+
+        assert _admin(p, "create-org", "--slug", "beside", "--owner-email", "ops@example.com").endswith("beside")
+        token = _admin(p, "create-token", "--email", "ops@example.com", "--org", "beside")
+        with p.client(token) as http:
+            assert call(http, "GET", "/api/0/organizations/beside/").json()["slug"] == "beside"
+            assert http.get("/api/0/organizations/private/").status_code == 403, "the token is bound to `beside`"
+    finally:
+        p.stop(kill=True)
+
+
+def test_a_second_run_on_the_same_data_directory_is_refused(tmp_path: Path) -> None:
+    p = PicketProcess(None, tmp_path / "once", org="once").start()
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "CLICKHOUSE_"))}
+        second = subprocess.run([sys.executable, "-m", "services.cli", "run", "--data-dir", str(p.data_dir),
+                                 "--port", "1"], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+        assert second.returncode != 0
+        assert "another picket run uses" in second.stderr
+        with p.client() as http:
+            assert call(http, "GET", "/api/0/organizations/once/").status_code == 200, "the first one runs on"
+    finally:
+        p.stop(kill=True)
+

@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import OffsetAndMetadata
 
+from services.bus.connection import KafkaConnection
 from services.bus.watermark import GroupWatermark
 from tests.support.kafka import KafkaBroker
 
@@ -24,7 +25,7 @@ async def _scenario(bootstrap: str) -> tuple[bool, bool, int]:
     await admin.close()
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     committer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-    watermark = GroupWatermark(bootstrap, topic, group)
+    watermark = GroupWatermark(KafkaConnection(bootstrap), topic, group)
     await producer.start()
     await committer.start()
     await watermark.start()

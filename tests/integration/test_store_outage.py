@@ -22,6 +22,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from schemas import topics as t
 from schemas.ingest import IngestItem
 from services.agents.ingest import ingest_consumers
+from services.bus.connection import KafkaConnection
 from services.bus.kafka import ensure_topics, producer as make_producer
 from services.config import from_env, topic_name
 from services.store.client import Store
@@ -52,15 +53,16 @@ async def _committed(bootstrap: str, group: str, topic: str) -> int:
 
 
 async def _scenario(bootstrap: str, data_dir: Path) -> None:
-    settings = from_env(str(data_dir)).with_(topic_prefix=f"t{uuid.uuid4().hex[:8]}-", kafka_bootstrap=bootstrap)
-    await ensure_topics(bootstrap, settings.topic_prefix)
+    kafka = KafkaConnection(bootstrap)
+    settings = from_env(str(data_dir)).with_(topic_prefix=f"t{uuid.uuid4().hex[:8]}-", kafka=kafka)
+    await ensure_topics(kafka, settings.topic_prefix)
     store = Store(settings.clickhouse_url, settings.database)
     migrate(store)
-    producer = make_producer(bootstrap)
+    producer = make_producer(kafka)
     await producer.start()
     topic = topic_name(settings, t.INGEST_SESSIONS)
     group = f"{settings.app_id}-{t.INGEST_SESSIONS.name}"
-    [consumer] = [c for c in ingest_consumers(settings, bootstrap, store, producer) if c.name.startswith("ingest-sessions")]
+    [consumer] = [c for c in ingest_consumers(settings, kafka, store, producer) if c.name.startswith("ingest-sessions")]
     try:
         for n in range(SESSIONS // 2):
             await producer.send_and_wait(topic, _session_item(n), key=b"7")

@@ -24,6 +24,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from schemas.topics import ALL_TOPICS
+from services.bus.connection import KafkaConnection
+from services.bus.embedded import connection_file
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -127,9 +129,16 @@ class PicketProcess:
         writers that batch lazily. A group that has committed nothing yet is unknown here (its
         topics are not known), so the groups named in `groups` (e.g. "outcomes", without the
         prefix) must have committed. TimeoutError with the lags if not in `timeout` s."""
-        bootstrap = self.bootstrap or (self.data_dir / "kafka_bootstrap").read_text().strip()
         required = {f"{self.prefix}picket-{g}" for g in groups}
-        asyncio.run(_wait_drained(bootstrap, self.prefix, required, timeout))
+        asyncio.run(_wait_drained(self.kafka, self.prefix, required, timeout))
+
+    @property
+    def kafka(self) -> KafkaConnection:
+        """How to reach this Picket's broker: the test broker, or the embedded one (whose address
+        and password `picket run` keeps in its data directory)."""
+        if self.bootstrap:
+            return KafkaConnection(self.bootstrap)
+        return KafkaConnection.load(connection_file(self.data_dir))
 
     def log_tail(self, lines: int = 60) -> str:
         return "\n".join(self._log.read_text().splitlines()[-lines:]) if self._log.exists() else ""
@@ -158,9 +167,10 @@ async def _group_lags(admin: AIOKafkaAdminClient, consumer: AIOKafkaConsumer, to
     return lags
 
 
-async def _wait_drained(bootstrap: str, topic_prefix: str, required: set[str], timeout: float) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+async def _wait_drained(kafka: KafkaConnection, topic_prefix: str, required: set[str], timeout: float) -> None:
+    admin = AIOKafkaAdminClient(**kafka.client_args())
+    consumer = AIOKafkaConsumer(**kafka.client_args(), group_id=None, enable_auto_commit=False,
+                                isolation_level="read_committed")
     await admin.start()
     await consumer.start()
     try:

