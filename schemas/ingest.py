@@ -17,6 +17,8 @@ class IngestItem(msgspec.Struct, kw_only=True, frozen=True):
 
     `payload` is the item's raw bytes (JSON for events, sessions, check-ins, feedback).
     The key of the Kafka message is the project id, so one consumer owns a project's items.
+    `item_id` names the item (32 hex digits, `services/ingest/item_ids.py`): rows and outcomes
+    made from it are keyed by it, never by Kafka coordinates.
     """
 
     item_type: str
@@ -29,10 +31,14 @@ class IngestItem(msgspec.Struct, kw_only=True, frozen=True):
     headers: dict[str, Any] = {}
     remote_addr: str | None = None
     sdk: str | None = None
+    item_id: str = ""
 
 
 class Outcome(msgspec.Struct, kw_only=True, frozen=True):
-    """What happened to a quantity of one data category (Sentry's `outcomes` topic shape)."""
+    """What happened to a quantity of one data category (Sentry's `outcomes` topic shape).
+
+    `id` is stable for the same item processed again (a replay, a retry of the same envelope),
+    so the outcome counts once; outcomes about one event count once per event id anyway."""
 
     timestamp: datetime
     org_id: int
@@ -43,6 +49,7 @@ class Outcome(msgspec.Struct, kw_only=True, frozen=True):
     category: int  # Sentry's DataCategory numbers: 1 error, 2 transaction, 4 attachment, ...
     quantity: int
     event_id: str | None = None
+    id: str | None = None
 
 
 class StackFrame(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):

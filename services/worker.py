@@ -21,11 +21,13 @@ from services.agents.batch import BatchConsumer
 from services.agents.events import events_consumer
 from services.agents.ingest import ingest_consumers
 from services.agents.sealer import Sealer
+from services.agents.wiring import Wiring
 from services.bus.kafka import ensure_topics, producer as make_producer
 from services.bus.watermark import GroupWatermark
 from services.bus.connection import KafkaConnection
 from services.config import Settings, topic_name
 from services.store.client import Store
+from services.store.guards import TableGuards
 from services.store.migrate import migrate
 
 log = logging.getLogger(__name__)
@@ -54,7 +56,8 @@ class Worker:
         await asyncio.to_thread(migrate, self.store)
         self._producer = make_producer(self.kafka, idempotent=self.settings.idempotent_producer)
         await self._producer.start()
-        args = (self.settings, self.kafka, self.store, self._producer)
+        guards = await asyncio.to_thread(TableGuards.load, self.store)
+        w = Wiring(self.settings, self.kafka, self.store, self._producer, guards)
         forwarded = GroupWatermark(
             self.kafka, topic_name(self.settings, t.INGEST_MONITORS), monitors.forwarder_group(self.settings)
         )
@@ -69,18 +72,13 @@ class Worker:
             self._watermarks.append(watermark)
             states[ctx.name] = aggregate.StateCache(ctx, self.store, watermark)
         self._consumers = [
-            *(aggregate.projector(ctx, *args) for ctx in CONTEXTS),
-            *(aggregate.decider(ctx, self.settings, self.kafka, states[ctx.name], self._producer)
-              for ctx in BATCH_DECIDED),
-            events_consumer(*args),
-            *ingest_consumers(*args),
-            *monitors.check_in_consumers(*args),
-            BatchConsumer(
-                "monitors-clock", self.kafka, topic_name(self.settings, t.MONITORS_CLOCK_TICK),
-                f"{self.settings.app_id}-monitors-clock",
-                monitors.ClockDispatcher(self.settings, self.store, self._producer, forwarded),
-                fast_join=self.settings.fast_group_join,
-            ),
+            *(aggregate.projector(ctx, w) for ctx in CONTEXTS),
+            *(aggregate.decider(ctx, w, states[ctx.name]) for ctx in BATCH_DECIDED),
+            events_consumer(w),
+            *ingest_consumers(w),
+            *monitors.check_in_consumers(w),
+            w.consumer("monitors-clock", t.MONITORS_CLOCK_TICK, w.group("monitors-clock"),
+                       monitors.ClockDispatcher(self.settings, self.store, self._producer, forwarded)),
         ]
         for consumer in self._consumers:
             await consumer.start()

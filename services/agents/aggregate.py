@@ -35,8 +35,9 @@ from schemas.replies import Reply
 from schemas.topics import COMMAND_REPLIES, Topic
 from services.agents.batch import BatchConsumer
 from services.agents.codec import encode
+from services.agents.items import Output, Record, Table
+from services.agents.wiring import Wiring
 from services.bus.watermark import GroupWatermark
-from services.bus.connection import KafkaConnection
 from services.config import Settings, topic_name
 from services.store import event_log
 from services.store.client import Store
@@ -248,65 +249,55 @@ class Decider:
         return []
 
 
-def decider(ctx: Context, settings: Settings, kafka: KafkaConnection, states: StateCache,
-            producer: AIOKafkaProducer) -> BatchConsumer:
+def decider(ctx: Context, w: Wiring, states: StateCache) -> BatchConsumer:
     """The batch-consuming deciding agent of `ctx` (one consumer group: one writer per partition).
     After a rebalance it forgets every state: another worker may have decided meanwhile."""
-    return BatchConsumer(
-        f"{ctx.name}-decider", kafka, topic_name(settings, ctx.commands), f"{settings.app_id}-{ctx.name}-decider",
-        Decider(ctx, settings, states, producer), on_rebalance=states.clear, fast_join=settings.fast_group_join,
-    )
+    return w.consumer(f"{ctx.name}-decider", ctx.commands, w.group(f"{ctx.name}-decider"),
+                      Decider(ctx, w.settings, states, w.producer), on_rebalance=states.clear)
 
 
 class Projection:
-    """Batch handler: archive a batch of a context's events, write its rows, answer callers.
+    """Per message of a context's events: its archive row, its rows, the answer to its caller.
 
     A crash replays the batch; rows are versioned and replayed replies find no waiter, so a
-    replay changes nothing. Undecodable events go to the dead-letter topic with the reason.
+    replay changes nothing. An event that cannot be decoded or projected goes to the dead
+    letters with the reason (and its caller is told the change could not be stored); the
+    others go on.
     """
 
-    def __init__(self, ctx: Context, settings: Settings, store: Store, producer: AIOKafkaProducer) -> None:
+    def __init__(self, ctx: Context, settings: Settings) -> None:
         self._ctx = ctx
-        self._store = store
-        self._producer = producer
         self._replies = topic_name(settings, COMMAND_REPLIES)
-        self._dead = topic_name(settings, ctx.dead_letters)
+        self._log = Table(ctx.event_log_table, event_log.COLUMNS)
+        self._tables = {name: Table(name, columns) for name, columns in ctx.columns.items()}
+        self.order = (self._log, *self._tables.values())  # archived before projected
 
-    async def __call__(self, messages: list[Any]) -> None:
-        rows: dict[str, list[tuple[Any, ...]]] = {table: [] for table in self._ctx.columns}
-        log_rows = []
-        waiting = []
-        for msg in messages:
-            try:
-                event = self._ctx.decode_event(msg.value)
-            except msgspec.DecodeError as exc:
-                await self._producer.send_and_wait(
-                    self._dead, msg.value, key=msg.key,
-                    headers=[("reason", f"undecodable event: {exc}".encode()),
-                             ("source", f"{msg.topic}/{msg.partition}/{msg.offset}".encode())],
-                )
-                continue
-            for table, table_rows in self._ctx.project(event).items():
-                rows[table].extend(table_rows)
-            log_rows.append(event_log.event_row(event, msg.value))
-            if event.meta.reply_to:
-                waiting.append(event.meta)
-        await asyncio.to_thread(event_log.append, self._store, log_rows, self._ctx.event_log_table)
-        for table, table_rows in rows.items():
-            await asyncio.to_thread(self._store.insert, table, table_rows, self._ctx.columns[table])
-        sends = [
-            await self._producer.send(
-                self._replies,
-                encode(Reply(command_id=m.command_id, outcome="accepted")),
-                key=m.reply_to.encode(),
-            )
-            for m in waiting
-        ]
-        await asyncio.gather(*sends)
+    async def process(self, msg: Any) -> Output:
+        event = self._ctx.decode_event(msg.value)
+        out = Output().add_rows(self._log, [event_log.event_row(event, msg.value)])
+        for table, rows in self._ctx.project(event).items():
+            out.add_rows(self._tables[table], rows)
+        meta = event.meta
+        if meta.reply_to:
+            reply = Reply(command_id=meta.command_id, outcome="accepted")
+            out.records.append(Record(self._replies, meta.reply_to.encode(), encode(reply)))
+        return out
+
+    def failed(self, msg: Any, reason: str) -> list[Record]:
+        """The answer to the caller of an event that could not be stored, if it can be read."""
+        try:
+            meta = self._ctx.decode_event(msg.value).meta
+        except (msgspec.DecodeError, TypeError, ValueError):
+            return []
+        if not meta.reply_to:
+            return []
+        reply = Reply(command_id=meta.command_id, outcome="invalid", detail="The change could not be stored.")
+        return [Record(self._replies, meta.reply_to.encode(), encode(reply))]
 
 
-def projector(ctx: Context, settings: Settings, kafka: KafkaConnection, store: Store, producer: AIOKafkaProducer) -> BatchConsumer:
-    return BatchConsumer(
-        f"{ctx.name}-projector", kafka, topic_name(settings, ctx.events), ctx.projector_group(settings),
-        Projection(ctx, settings, store, producer), fast_join=settings.fast_group_join,
-    )
+def projector(ctx: Context, w: Wiring) -> BatchConsumer:
+    projection = Projection(ctx, w.settings)
+    name = f"{ctx.name}-projector"
+    handler = w.items(name, ctx.events, projection.process, outcomes=False, order=projection.order,
+                      on_failure=projection.failed)
+    return w.consumer(name, ctx.events, ctx.projector_group(w.settings), handler)

@@ -2,7 +2,10 @@
 
 It is the single writer of its projects' issues (the topic is keyed by project id). What it
 knows of a project (hash → group, next short-id number) is loaded from ClickHouse the first time
-the project shows up after start or after a rebalance, and kept in memory after that.
+the project shows up after start or after a rebalance, and kept in memory after that. A batch
+works on copies, kept once the batch is written; a project one of whose events failed to be
+written is forgotten, and loaded again from what was stored (group ids derive from the
+project and the hash, so a group made again is the same group).
 """
 
 from __future__ import annotations
@@ -11,19 +14,25 @@ import asyncio
 from typing import Any
 
 import msgspec
-from aiokafka import AIOKafkaProducer
 
 from schemas import topics as t
-from schemas.ingest import Outcome
 from services.agents.batch import BatchConsumer
-from services.agents.ingest import DeadLetters, decoded_items, publish_outcomes
-from services.bus.connection import KafkaConnection
-from services.config import Settings, topic_name
+from services.agents.items import Output, Table
+from services.agents.wiring import Wiring
 from services.ingest import issues
 from services.ingest.grouping import grouping_hash, metadata
 from services.ingest.normalize import normalize_event
 from services.ingest.outcomes import Category, OutcomeKind, outcome
+from services.ingest.processed import parse_json
+from services.agents.ingest import decode_item
 from services.store.client import Store
+
+# Hashes and groups before events: a reader never sees an event of an unknown group.
+GROUP_HASHES = Table("group_hashes", issues.HASH_COLUMNS)
+GROUPS = Table("groups", issues.GROUP_COLUMNS)
+GROUP_STATUS = Table("group_status", issues.STATUS_COLUMNS)
+EVENTS = Table("events", issues.EVENT_COLUMNS)
+ORDER = (GROUP_HASHES, GROUPS, GROUP_STATUS, EVENTS)
 
 
 def load_project(store: Store, project_id: int) -> issues.ProjectGroups:
@@ -43,65 +52,81 @@ def load_project(store: Store, project_id: int) -> issues.ProjectGroups:
     return state
 
 
+def _copy(base: issues.ProjectGroups) -> issues.ProjectGroups:
+    return issues.ProjectGroups(base.project_id, base.next_number,
+                                {h: issues.GroupState(g.group_id, g.status) for h, g in base.by_hash.items()})
+
+
 class EventProjection:
-    def __init__(self, settings: Settings, store: Store, producer: AIOKafkaProducer) -> None:
+    def __init__(self, store: Store) -> None:
         self._store = store
-        self._producer = producer
-        self._outcomes = topic_name(settings, t.OUTCOMES)
-        self._dead = DeadLetters(settings, producer)
         self._projects: dict[int, issues.ProjectGroups] = {}
+        self._touched: dict[int, issues.ProjectGroups] = {}
 
     def forget(self) -> None:
         """Drop what is known of projects: after a rebalance another worker may have written."""
         self._projects.clear()
+        self._touched.clear()
 
-    async def _project(self, project_id: int) -> issues.ProjectGroups:
-        state = self._projects.get(project_id)
+    def after(self, done: bool, failed: list[Any]) -> None:
+        """Keep the batch's copies if it was written, but of projects with a failed event."""
+        if done:
+            self._projects.update(self._touched)
+            for msg in failed:
+                self._projects.pop(_project_of(msg), None)
+        self._touched.clear()
+
+    async def _state(self, project_id: int) -> issues.ProjectGroups:
+        state = self._touched.get(project_id)
         if state is None:
-            state = await asyncio.to_thread(load_project, self._store, project_id)
-            self._projects[project_id] = state
+            base = self._projects.get(project_id)
+            if base is None:
+                base = self._projects[project_id] = await asyncio.to_thread(load_project, self._store, project_id)
+            state = self._touched[project_id] = _copy(base)
         return state
 
-    async def __call__(self, messages: list[Any]) -> None:
-        rows = issues.EventRows()
-        outcomes: list[Outcome] = []
-        # Work on copies: if the batch fails, the retry must start from the stored state.
-        touched: dict[int, issues.ProjectGroups] = {}
-        for _, item in await decoded_items(messages, self._dead):
-            common = {"org_id": item.org_id, "project_id": item.project_id, "key_id": item.key_id}
+    async def process(self, msg: Any) -> Output:
+        item = decode_item(msg.value)
+        common = {"org_id": item.org_id, "project_id": item.project_id, "key_id": item.key_id,
+                  "timestamp": item.received, "event_id": item.event_id}
+        raw, problem = parse_json(item.payload)
+        if problem is None and not isinstance(raw, dict):
+            problem = f"expected a JSON object, got {type(raw).__name__}"
+        event = None
+        if problem is None:
             try:
-                raw = msgspec.json.decode(item.payload)
                 event = normalize_event(raw, project_id=item.project_id, received=item.received,
                                         event_id=item.event_id, client_ip=item.remote_addr, size=len(item.payload))
-            except (msgspec.DecodeError, ValueError):
-                outcomes.append(outcome(timestamp=item.received, kind=OutcomeKind.INVALID, reason="invalid_json",
-                                        category=Category.ERROR, event_id=item.event_id, **common))
-                continue
-            if item.project_id not in touched:
-                base = await self._project(item.project_id)
-                touched[item.project_id] = issues.ProjectGroups(
-                    base.project_id, base.next_number,
-                    {h: issues.GroupState(g.group_id, g.status) for h, g in base.by_hash.items()},
-                )
-            hash_ = grouping_hash(event)
-            version = int(item.received.timestamp() * 1000)
-            issues.add_event(touched[item.project_id], event, hash_, metadata(event), version, rows)
-            # As Relay's data category of an event type: errors and default (message) events
-            # count as error, security reports as security.
-            category = Category.SECURITY if item.item_type == "security" else Category.ERROR
-            outcomes.append(outcome(timestamp=item.received, kind=OutcomeKind.ACCEPTED, category=category,
-                                    event_id=event.event_id, **common))
-        await publish_outcomes(self._producer, self._outcomes, outcomes)
-        # Hashes and groups before events: a reader never sees an event of an unknown group.
-        await asyncio.to_thread(self._store.insert, "group_hashes", rows.hashes, issues.HASH_COLUMNS)
-        await asyncio.to_thread(self._store.insert, "groups", rows.groups, issues.GROUP_COLUMNS)
-        await asyncio.to_thread(self._store.insert, "group_status", rows.statuses, issues.STATUS_COLUMNS)
-        await asyncio.to_thread(self._store.insert, "events", rows.events, issues.EVENT_COLUMNS)
-        self._projects.update(touched)
+            except ValueError as exc:
+                problem = str(exc)
+        if event is None:
+            return Output(outcomes=[outcome(kind=OutcomeKind.INVALID, reason="invalid_json", category=Category.ERROR,
+                                            id=f"{item.item_id}:0" if item.item_id else None, **common)],
+                          refused=f"invalid_json: {problem}")
+        hash_ = grouping_hash(event)
+        meta = metadata(event)
+        rows = issues.EventRows()
+        issues.add_event(await self._state(item.project_id), event, hash_, meta,
+                         int(item.received.timestamp() * 1000), rows)
+        # As Relay's data category of an event type: errors and default (message) events count as
+        # error, security reports as security.
+        category = Category.SECURITY if item.item_type == "security" else Category.ERROR
+        common["event_id"] = event.event_id
+        out = Output(outcomes=[outcome(kind=OutcomeKind.ACCEPTED, category=category,
+                                       id=f"{item.item_id}:0" if item.item_id else None, **common)])
+        out.add_rows(GROUP_HASHES, rows.hashes).add_rows(GROUPS, rows.groups)
+        return out.add_rows(GROUP_STATUS, rows.statuses).add_rows(EVENTS, rows.events)
 
 
-def events_consumer(settings: Settings, kafka: KafkaConnection, store: Store, producer: AIOKafkaProducer) -> BatchConsumer:
-    handler = EventProjection(settings, store, producer)
-    return BatchConsumer("ingest-events-consumer", kafka, topic_name(settings, t.INGEST_EVENTS),
-                         f"{settings.app_id}-ingest-events", handler, on_rebalance=handler.forget,
-                         fast_join=settings.fast_group_join)
+def _project_of(msg: Any) -> int:
+    try:
+        return decode_item(msg.value).project_id
+    except (msgspec.DecodeError, TypeError, ValueError):
+        return -1
+
+
+def events_consumer(w: Wiring) -> BatchConsumer:
+    projection = EventProjection(w.store)
+    name = "ingest-events-consumer"
+    handler = w.items(name, t.INGEST_EVENTS, projection.process, order=ORDER, after=projection.after)
+    return w.consumer(name, t.INGEST_EVENTS, w.group(t.INGEST_EVENTS.name), handler, on_rebalance=projection.forget)

@@ -4,11 +4,13 @@
   `monitors-commands`, keyed by the monitor, so REST and SDK check-ins meet in one model.
 - The clock: a ticker publishes one tick per minute to `monitors-clock-tick` (unless the
   clock is manual, as in tests, which publish ticks themselves). The dispatcher takes a tick
-  only once every check-in received before it has been forwarded (the forwarder's group has
-  caught up), so a lagging ingestion never produces a false "missed"; then it sends a
-  `ClockTick` task to every monitor whose deadline the tick passed. The monitor's agent
-  decides with its own state, so a stale deadline in the projection costs a no-op, never a
-  wrong verdict. Tick tasks carry ids derived from the tick, so duplicates are dropped.
+  once every check-in received before it has been forwarded (the forwarder's group has caught
+  up), so a lagging ingestion never produces a false "missed"; but it waits at most
+  `FORWARDER_WAIT_SECONDS`, then acts and says so in the log: a stuck forwarder must not stop
+  every monitor's clock. Then it sends a `ClockTick` task to every monitor whose deadline the
+  tick passed. The monitor's agent decides with its own state, so a stale deadline in the
+  projection costs a no-op, never a wrong verdict. Tick tasks carry ids derived from the tick,
+  so duplicates are dropped.
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ from schemas import monitors as m
 from schemas import topics as t
 from services.agents.aggregate import Context
 from services.agents.batch import BatchConsumer
-from services.agents.ingest import DeadLetters, decode_item, decoded_items, origin, publish_outcomes
+from services.agents.ingest import decode_item
+from services.agents.items import Output, Process, Record, Table, origin
+from services.agents.wiring import Wiring
 from services.bus.watermark import GroupWatermark
-from services.bus.connection import KafkaConnection
 from services.config import Settings, topic_name
 from services.ingest import checkins
 from services.monitors import project as monitor_project
@@ -68,63 +71,47 @@ MONITORS = Context(
 # Raw check-in rows are for audit and counting, not on the path to a queryable check-in.
 RAW_LINGER_SECONDS = 1.0
 RAW_MAX_BATCH = 10_000
+CHECKINS_RAW = Table("checkins_raw", checkins.COLUMNS)
+# How long the clock waits for the check-in forwarder before it acts on a tick anyway.
+FORWARDER_WAIT_SECONDS = 30.0
 
 
-class CheckInForwarder:
-    """Batch handler of `ingest-monitors`: commands to the monitors and outcomes (Kafka only)."""
+def forward_process(commands_topic: str) -> Process:
+    """`ingest-monitors` → a command to the monitor (Kafka only) and the outcomes."""
 
-    def __init__(self, settings: Settings, producer: AIOKafkaProducer) -> None:
-        self._producer = producer
-        self._commands = topic_name(settings, t.MONITORS_COMMANDS)
-        self._outcomes = topic_name(settings, t.OUTCOMES)
-        self._dead = DeadLetters(settings, producer)
+    async def run(msg: Any) -> Output:
+        result = checkins.process_checkin_item(decode_item(msg.value), origin(msg))
+        out = Output(outcomes=result.processed.outcomes, refused=result.processed.refused)
+        if result.command is not None:
+            key = m.monitor_key(result.command.org_id, result.command.slug).encode()
+            out.records.append(Record(commands_topic, key, encode(result.command)))
+        return out
 
-    async def __call__(self, messages: list[Any]) -> None:
-        outcomes = []
-        sends = []
-        for msg, item in await decoded_items(messages, self._dead):
-            result = checkins.process_checkin_item(item, origin(msg))
-            outcomes.extend(result.processed.outcomes)
-            if result.command is not None:
-                key = m.monitor_key(result.command.org_id, result.command.slug).encode()
-                sends.append(await self._producer.send(self._commands, encode(result.command), key=key))
-        await asyncio.gather(*sends)
-        await publish_outcomes(self._producer, self._outcomes, outcomes)
+    return run
 
 
-class RawCheckIns:
-    """Batch handler of `ingest-monitors` in a group of its own: the `checkins_raw` rows.
-    Undecodable items are skipped here: the forwarder sends them to the dead-letter topic."""
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-
-    async def __call__(self, messages: list[Any]) -> None:
-        rows: list[tuple[Any, ...]] = []
-        for msg in messages:
-            try:
-                item = decode_item(msg.value)
-            except msgspec.DecodeError:
-                continue
-            rows.extend(checkins.process_checkin_item(item, origin(msg)).processed.rows)
-        await asyncio.to_thread(self._store.insert, "checkins_raw", rows, checkins.COLUMNS)
+async def raw_process(msg: Any) -> Output:
+    """`ingest-monitors` in a group of its own: the `checkins_raw` rows. Refused items are the
+    forwarder's to report (outcome and dead letter)."""
+    result = checkins.process_checkin_item(decode_item(msg.value), origin(msg))
+    return Output().add_rows(CHECKINS_RAW, result.processed.rows)
 
 
 def forwarder_group(settings: Settings) -> str:
     return f"{settings.app_id}-{t.INGEST_MONITORS.name}"
 
 
-def check_in_consumers(settings: Settings, kafka: KafkaConnection, store: Store,
-                       producer: AIOKafkaProducer) -> list[BatchConsumer]:
+def check_in_consumers(w: Wiring) -> list[BatchConsumer]:
     """The forwarder (to commands, on the way to a queryable check-in) and the raw rows' writer,
     each in a consumer group of its own on `ingest-monitors`."""
-    topic = topic_name(settings, t.INGEST_MONITORS)
+    topic = t.INGEST_MONITORS
+    forward = forward_process(w.topic(t.MONITORS_COMMANDS))
     return [
-        BatchConsumer("ingest-monitors-forwarder", kafka, topic, forwarder_group(settings),
-                      CheckInForwarder(settings, producer), fast_join=settings.fast_group_join),
-        BatchConsumer("ingest-monitors-raw", kafka, topic, f"{forwarder_group(settings)}-raw",
-                      RawCheckIns(store), fast_join=settings.fast_group_join,
-                      linger=RAW_LINGER_SECONDS, max_batch=RAW_MAX_BATCH),
+        w.consumer("ingest-monitors-forwarder", topic, forwarder_group(w.settings),
+                   w.items("ingest-monitors-forwarder", topic, forward)),
+        w.consumer("ingest-monitors-raw", topic, f"{forwarder_group(w.settings)}-raw",
+                   w.items("ingest-monitors-raw", topic, raw_process, outcomes=False),
+                   linger=RAW_LINGER_SECONDS, max_batch=RAW_MAX_BATCH),
     ]
 
 
@@ -164,8 +151,7 @@ class ClockDispatcher:
                 await self._producer.send_and_wait(self._dead, msg.value, headers=[("reason", str(exc).encode())])
                 continue
             at = tick_command.meta.at
-            for partition in range(t.INGEST_MONITORS.partitions):
-                await self._watermark.wait_caught_up(partition, timeout=300)
+            await self._wait_for_forwarder(at)
             due = await asyncio.to_thread(due_monitors, self._store, at)
             sends = []
             for org_id, slug in due:
@@ -176,6 +162,19 @@ class ClockDispatcher:
                 sends.append(await self._producer.send(self._commands, encode(task),
                                                        key=m.monitor_key(org_id, slug).encode()))
             await asyncio.gather(*sends)
+
+
+    async def _wait_for_forwarder(self, at: datetime) -> None:
+        """Until every check-in received before the tick is forwarded, but never forever: a
+        stuck forwarder must not stop every monitor's clock."""
+        deadline = asyncio.get_running_loop().time() + FORWARDER_WAIT_SECONDS
+        for partition in range(t.INGEST_MONITORS.partitions):
+            left = deadline - asyncio.get_running_loop().time()
+            try:
+                await self._watermark.wait_caught_up(partition, timeout=max(left, 0.0))
+            except TimeoutError:
+                log.warning("the check-in forwarder is behind on partition %d; the %s tick goes ahead "
+                            "(a check-in not forwarded yet may be counted as missed)", partition, at.isoformat())
 
 
 class Ticker:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from schemas.ingest import IngestItem
 from schemas.monitors import MonitorCommandMeta, RecordCheckIn
 from services.ingest.outcomes import Category
-from services.ingest.processed import Processed, json_object, number, text
+from services.ingest.processed import Processed, item_key, json_object, number, text
 from services.monitors.schedule import ScheduleError, validate_config
 from services.tenancy.slugs import is_valid_slug
 
@@ -35,27 +35,28 @@ class CheckInResult:
 
 def process_checkin_item(item: IngestItem, origin: str) -> CheckInResult:
     out = Processed()
-    body = json_object(item.payload)
+    body, problem = json_object(item.payload)
     if body is None:
-        out.reject(item, Category.MONITOR, "invalid_json")
+        out.reject(item, Category.MONITOR, "invalid_json", detail=problem)
         return CheckInResult(out)
     check_in_id = text(body.get("check_in_id"), 64).replace("-", "").lower()
     slug = text(body.get("monitor_slug"), 50)
     status = body.get("status")
     if len(check_in_id) != 32 or not is_valid_slug(slug) or status not in STATUSES:
-        out.reject(item, Category.MONITOR, "invalid_checkin")
+        out.reject(item, Category.MONITOR, "invalid_checkin",
+                   detail="needs a 32-hex check_in_id, a valid monitor_slug and status in_progress|ok|error")
         return CheckInResult(out)
     config = None
     if isinstance(body.get("monitor_config"), dict):
         try:
             config = validate_config(body["monitor_config"])
-        except ScheduleError:
-            out.reject(item, Category.MONITOR, "invalid_monitor_config")
+        except ScheduleError as exc:
+            out.reject(item, Category.MONITOR, "invalid_monitor_config", detail=str(exc))
             return CheckInResult(out)
     seconds = number(body.get("duration"))
     environment = text(body.get("environment"), 64) or "production"
     command = RecordCheckIn(
-        meta=MonitorCommandMeta(command_id=f"checkin:{origin}", at=item.received),
+        meta=MonitorCommandMeta(command_id=f"checkin:{item_key(item, origin)}", at=item.received),
         org_id=item.org_id,
         slug=slug,
         check_in_id=check_in_id,

@@ -23,9 +23,9 @@ def _hex_id(value: Any) -> str:
 
 def process_feedback_item(item: IngestItem) -> Processed:
     out = Processed()
-    body = json_object(item.payload)
+    body, problem = json_object(item.payload)
     if body is None:
-        out.reject(item, Category.USER_REPORT_V2, "invalid_json")
+        out.reject(item, Category.USER_REPORT_V2, "invalid_json", detail=problem)
         return out
     if item.item_type == "user_report":
         event_id = _hex_id(body.get("event_id"))
@@ -41,7 +41,7 @@ def process_feedback_item(item: IngestItem) -> Processed:
         comments = text(fb.get("message"), 4096)
         created = as_datetime(body.get("timestamp"), item.received)
     if not feedback_id or not comments:
-        out.reject(item, Category.USER_REPORT_V2, "invalid_feedback")
+        out.reject(item, Category.USER_REPORT_V2, "invalid_feedback", detail="needs an id and comments")
         return out
     out.rows.append((item.org_id, item.project_id, feedback_id, event_id, name, email, comments, created))
     out.accept(item, Category.USER_REPORT_V2, event_id=feedback_id)

@@ -71,7 +71,10 @@ def _user_tag(event: NormalizedEvent) -> str:
 
 def add_event(state: ProjectGroups, event: NormalizedEvent, hash_: str, metadata: dict[str, Any],
               version: int, out: EventRows) -> int:
-    """Assign `event` to its group (creating or reopening it) and append its rows; the group id."""
+    """Assign `event` to its group (creating or reopening it) and append its rows; the group id.
+    What can fail (encoding the event) is done before the state changes."""
+    body = _json.encode(event).decode()
+    encoded_metadata = _json.encode(metadata).decode()
     group = state.by_hash.get(hash_)
     if group is None:
         group = GroupState(group_id_for(state.project_id, hash_), "unresolved")
@@ -79,7 +82,7 @@ def add_event(state: ProjectGroups, event: NormalizedEvent, hash_: str, metadata
         out.hashes.append((state.project_id, hash_, group.group_id))
         out.groups.append((
             state.project_id, group.group_id, state.next_number, hash_, event.type, event.title, event.culprit,
-            event.level, event.logger, event.platform, _json.encode(metadata).decode(), event.timestamp,
+            event.level, event.logger, event.platform, encoded_metadata, event.timestamp,
             event.release or "",
         ))
         out.statuses.append((state.project_id, group.group_id, "unresolved", "new", version))
@@ -93,6 +96,6 @@ def add_event(state: ProjectGroups, event: NormalizedEvent, hash_: str, metadata
         event.platform, event.level, event.title, event.message, event.culprit, event.release or "",
         event.environment or "", event.transaction or "", _user_tag(event),
         (event.user.email or "") if event.user else "", [k for k, _ in event.tags], [v for _, v in event.tags],
-        hash_, event.size, _json.encode(event).decode(),
+        hash_, event.size, body,
     ))
     return group.group_id

@@ -1,8 +1,9 @@
 """Outcome messages → `outcomes_raw` rows. Pure.
 
 Outcomes about one event (errors, transactions, feedback) or one check-in message are keyed by
-its id, so an item accepted twice — an SDK retry, a replayed envelope — counts once. All others are keyed by
-the Kafka coordinates of the outcome message, so only a replay of that message collapses.
+its id, so an item accepted twice — an SDK retry, a replayed envelope — counts once. All others
+are keyed by their own id (stable for the same item processed again, `Outcome.id`); only an
+outcome without one (published before ids existed) falls back to its Kafka coordinates.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ def _per_item(o: Outcome) -> bool:
 
 
 def outcome_row(o: Outcome, origin: str) -> tuple[Any, ...]:
-    dedupe = f"event:{o.event_id}" if o.event_id and _per_item(o) else origin
+    dedupe = f"event:{o.event_id}" if o.event_id and _per_item(o) else (f"id:{o.id}" if o.id else origin)
     return (
         o.org_id, o.project_id, o.key_id or 0, o.timestamp.replace(microsecond=0), o.outcome, o.category,
         o.reason or "", o.quantity, dedupe,

@@ -78,8 +78,8 @@ ITEM_CATEGORY = {
 
 def outcome(*, timestamp: datetime, org_id: int, project_id: int, key_id: int | None, kind: OutcomeKind,
             category: Category, quantity: int = 1, reason: str | None = None,
-            event_id: str | None = None) -> Outcome:
+            event_id: str | None = None, id: str | None = None) -> Outcome:
     return Outcome(
         timestamp=timestamp, org_id=org_id, project_id=project_id, key_id=key_id, outcome=int(kind),
-        reason=reason, category=int(category), quantity=quantity, event_id=event_id,
+        reason=reason, category=int(category), quantity=quantity, event_id=event_id, id=id,
     )

@@ -1,4 +1,7 @@
-"""What processing one ingest item yields: rows for one table and outcomes. Pure helpers."""
+"""What processing one ingest item yields: rows for one table and outcomes. Pure helpers.
+
+Outcomes are named after the item (`<item id>:<n>`), so processing the same item again names
+them the same and they count once. A refused item says why in `refused` (for the dead letters)."""
 
 from __future__ import annotations
 
@@ -16,27 +19,54 @@ from services.ingest.outcomes import Category, OutcomeKind, outcome
 class Processed:
     rows: list[tuple[Any, ...]] = field(default_factory=list)
     outcomes: list[Outcome] = field(default_factory=list)
+    refused: str | None = None
+
+    def _id(self, item: IngestItem) -> str | None:
+        return f"{item.item_id}:{len(self.outcomes)}" if item.item_id else None
 
     def accept(self, item: IngestItem, category: Category, quantity: int = 1, event_id: str | None = None) -> None:
         self.outcomes.append(outcome(
             timestamp=item.received, org_id=item.org_id, project_id=item.project_id, key_id=item.key_id,
             kind=OutcomeKind.ACCEPTED, category=category, quantity=quantity, event_id=event_id or item.event_id,
+            id=self._id(item),
         ))
 
-    def reject(self, item: IngestItem, category: Category, reason: str, quantity: int = 1) -> None:
+    def reject(self, item: IngestItem, category: Category, reason: str, quantity: int = 1,
+               detail: str | None = None) -> None:
+        """An `invalid` outcome; `detail` says more for the dead letters."""
         self.outcomes.append(outcome(
             timestamp=item.received, org_id=item.org_id, project_id=item.project_id, key_id=item.key_id,
             kind=OutcomeKind.INVALID, category=category, quantity=quantity, reason=reason, event_id=item.event_id,
+            id=self._id(item),
         ))
+        self.refused = f"{reason}: {detail}" if detail else reason
 
 
-def json_object(payload: bytes) -> dict[str, Any] | None:
-    """The payload as a JSON object, or None if it is not one."""
+def parse_json(payload: bytes) -> tuple[Any, str | None]:
+    """(the payload's JSON value, None), or (None, why it is not JSON taken here): malformed,
+    not UTF-8, nested deeper than the decoder goes, a number out of range."""
     try:
-        value = msgspec.json.decode(payload)
-    except msgspec.DecodeError:
-        return None
-    return value if isinstance(value, dict) else None
+        return msgspec.json.decode(payload), None
+    except UnicodeDecodeError as exc:
+        return None, f"not UTF-8: {exc}"
+    except RecursionError:
+        return None, "nested too deep"
+    except msgspec.DecodeError as exc:
+        return None, f"not JSON: {exc}"
+
+
+def json_object(payload: bytes) -> tuple[dict[str, Any] | None, str | None]:
+    """(the payload as a JSON object, None), or (None, why it is not one)."""
+    value, problem = parse_json(payload)
+    if problem is None and not isinstance(value, dict):
+        problem = f"expected a JSON object, got {type(value).__name__}"
+    return (value, None) if problem is None else (None, problem)
+
+
+def item_key(item: IngestItem, origin: str) -> str:
+    """What names the item: its id, or, for an item published before ids existed, where it came
+    from (`topic/partition/offset`)."""
+    return item.item_id or origin
 
 
 def as_datetime(value: Any, fallback: datetime) -> datetime:

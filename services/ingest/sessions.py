@@ -12,7 +12,7 @@ from typing import Any
 
 from schemas.ingest import IngestItem
 from services.ingest.outcomes import Category
-from services.ingest.processed import Processed, as_datetime, json_object, number, text
+from services.ingest.processed import Processed, as_datetime, item_key, json_object, number, text
 
 COLUMNS = (
     "org_id", "project_id", "session_id", "seq", "distinct_id", "init", "status", "errors", "started",
@@ -27,11 +27,12 @@ def _count(value: Any) -> int:
 
 
 def process_session_item(item: IngestItem, origin: str) -> Processed:
-    """`origin` identifies the Kafka message (topic/partition/offset) for aggregate rows."""
+    """Aggregate rows are named after the item (`origin`: where it came from, for an item
+    without an id)."""
     out = Processed()
-    body = json_object(item.payload)
+    body, problem = json_object(item.payload)
     if body is None:
-        out.reject(item, Category.SESSION, "invalid_json")
+        out.reject(item, Category.SESSION, "invalid_json", detail=problem)
         return out
     attrs = body.get("attrs") if isinstance(body.get("attrs"), dict) else {}
     release = text(attrs.get("release"))
@@ -43,7 +44,7 @@ def process_session_item(item: IngestItem, origin: str) -> Processed:
         sid = text(body.get("sid"), 64)
         status = body.get("status", "ok")
         if not sid or status not in STATUSES:
-            out.reject(item, Category.SESSION, "invalid_session")
+            out.reject(item, Category.SESSION, "invalid_session", detail="needs a sid and a known status")
             return out
         started = as_datetime(body.get("started"), item.received)
         seq = body.get("seq")
@@ -57,7 +58,7 @@ def process_session_item(item: IngestItem, origin: str) -> Processed:
         return out
     aggregates = body.get("aggregates")
     if not isinstance(aggregates, list):
-        out.reject(item, Category.SESSION, "invalid_session")
+        out.reject(item, Category.SESSION, "invalid_session", detail="aggregates must be a list")
         return out
     total = 0
     for index, agg in enumerate(aggregates):
@@ -71,7 +72,7 @@ def process_session_item(item: IngestItem, origin: str) -> Processed:
         total += quantity
         started = as_datetime(agg.get("started"), item.received)
         out.rows.append((
-            item.org_id, item.project_id, f"{origin}/{index}", 0, text(agg.get("did"), 128), 1, "aggregate", 0,
+            item.org_id, item.project_id, f"{item_key(item, origin)}/{index}", 0, text(agg.get("did"), 128), 1, "aggregate", 0,
             started, started, None, release, environment, quantity, exited, errored, abnormal, crashed, 1,
             item.received,
         ))

@@ -247,9 +247,22 @@ def test_the_same_aggregates_from_another_message_are_other_rows():
 
 
 def test_json_object_accepts_only_objects():
-    assert json_object(b'{"a": 1}') == {"a": 1}
-    assert json_object(b"[1]") is None
-    assert json_object(b"nope") is None
+    assert json_object(b'{"a": 1}') == ({"a": 1}, None)
+    assert json_object(b"[1]") == (None, "expected a JSON object, got list")
+    assert json_object(b"nope")[0] is None
+
+
+def test_json_object_says_why_hostile_payloads_are_refused():
+    assert "not UTF-8" in (json_object(b'{"a": "\xff"}')[1] or "")
+    assert json_object(b"[" * 5000 + b"]" * 5000) == (None, "nested too deep")
+    assert "not JSON" in (json_object(b'{"a": 1e999}')[1] or "")
+
+
+def test_items_are_named_by_their_id_when_they_have_one():
+    item = msgspec.structs.replace(_item("sessions", AGGREGATES), item_id="ab" * 16)
+    keys = {r[2] for r in process_session_item(item, "ingest-sessions/0/41").rows}
+    assert keys and all(k.startswith("ab" * 16 + "/") for k in keys), "offsets are not identities"
+    assert {o.id for o in process_session_item(item, "x").outcomes} == {"ab" * 16 + ":0"}
 
 
 def test_as_datetime_reads_rfc3339_and_epoch_and_falls_back_otherwise():

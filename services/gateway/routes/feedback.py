@@ -8,6 +8,7 @@ Kafka, with the stored shape. Feedback on an event may be changed for 5 minutes,
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import datetime, timedelta, timezone
 
 import msgspec
@@ -88,7 +89,7 @@ async def create_feedback(request: Request) -> JSONResponse:
     payload = msgspec.json.encode({"event_id": event_id, "name": data.name, "email": data.email,
                                    "comments": data.comments})
     item = IngestItem(item_type="user_report", project_id=project.id, org_id=org.id, key_id=key_id,
-                      received=now, event_id=event_id, payload=payload)
+                      received=now, event_id=event_id, payload=payload, item_id=uuid.uuid4().hex)
     await publish(rt, [(topic_name(rt.settings, t.INGEST_FEEDBACK), item)], [])
     return JSONResponse(render_events.feedback_item(
         (event_id, event_id, data.name, data.email, data.comments, existing[0][5] if existing else now)

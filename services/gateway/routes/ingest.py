@@ -29,6 +29,7 @@ from services.gateway.errors import ApiError
 from services.gateway.runtime import Runtime, path_int, runtime
 from services.ingest.client_reports import client_report_outcomes
 from services.ingest.dsn_auth import public_key_from_request
+from services.ingest.item_ids import item_ids
 from services.ingest.envelope import (
     Envelope,
     EnvelopeError,
@@ -122,13 +123,15 @@ async def _accept(request: Request, parse: Any) -> Response:
     event_id = _event_id(envelope)
     common = {"org_id": key.org_id, "project_id": key.project_id, "key_id": key.id}
 
+    ids = item_ids(key.project_id, event_id, envelope.items)
     limited = [i for i in envelope.items if i.type in RATE_LIMITED_TYPES]
     wait = rt.rate_limiter.admit(key.id, key.rate_limit, len(limited)) if limited else None
     if wait is not None:
         rejected = [
             outcome(timestamp=received, kind=OutcomeKind.RATE_LIMITED, reason="key_quota",
-                    category=ITEM_CATEGORY.get(i.type, Category.DEFAULT), event_id=event_id, **common)
-            for i in envelope.items if i.type != "client_report"
+                    category=ITEM_CATEGORY.get(i.type, Category.DEFAULT), event_id=event_id,
+                    id=f"{item_id}:gateway", **common)
+            for i, item_id in zip(envelope.items, ids) if i.type != "client_report"
         ]
         await publish(rt, [], rejected)
         seconds = str(int(wait + 0.999))
@@ -140,27 +143,28 @@ async def _accept(request: Request, parse: Any) -> Response:
     too_big = {id(item): reason for item, reason in oversized_items(envelope, limits)}
     messages: list[tuple[str, IngestItem]] = []
     outcomes: list[Outcome] = []
-    for item in envelope.items:
+    for item, item_id in zip(envelope.items, ids):
         category = ITEM_CATEGORY.get(item.type, Category.DEFAULT)
         if id(item) in too_big:
             outcomes.append(outcome(timestamp=received, kind=OutcomeKind.INVALID, reason=too_big[id(item)],
-                                    category=category, event_id=event_id, **common))
+                                    category=category, event_id=event_id, id=f"{item_id}:gateway", **common))
             continue
         if item.type == "client_report":
             try:
-                outcomes.extend(client_report_outcomes(item.payload, received=received, **common))
+                reported = client_report_outcomes(item.payload, received=received, **common)
             except ValueError:
-                pass  # a broken report is the client's loss, not a reason to refuse its events
+                continue  # a broken report is the client's loss, not a reason to refuse its events
+            outcomes.extend(msgspec.structs.replace(o, id=f"{item_id}:{n}") for n, o in enumerate(reported))
             continue
         topic = ITEM_TOPICS.get(item.type)
         if topic is None:
             outcomes.append(outcome(timestamp=received, kind=OutcomeKind.INVALID, reason="unsupported_item",
-                                    category=category, event_id=event_id, **common))
+                                    category=category, event_id=event_id, id=f"{item_id}:gateway", **common))
             continue
         messages.append((topic_name(rt.settings, topic), IngestItem(
             item_type=item.type, received=received, event_id=event_id, payload=item.payload,
             headers=item.headers, remote_addr=request.client.host if request.client else None,
-            sdk=request.headers.get("user-agent"), **common,
+            sdk=request.headers.get("user-agent"), item_id=item_id, **common,
         )))
     await publish(rt, messages, outcomes)
     return JSONResponse({"id": event_id} if event_id else {}, headers=CORS_HEADERS)
