@@ -5,6 +5,8 @@
 | KAFKA_BOOTSTRAP       | (unset: embedded broker)        | Kafka bootstrap servers                   |
 | KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD | | signing in to Kafka (`services/bus/connection.py`) |
 | PICKET_KAFKA_IDEMPOTENCE | 1                            | `0`: plain producers (brokers without InitProducerId) |
+| PICKET_KAFKA_TRANSACTIONS | 1                           | `0`: an envelope's messages are not written in one transaction |
+| PICKET_GATEWAY_ID     | <hostname>-<port>               | names a gateway's transactional producers (stable across its restarts, unique among gateways) |
 | CLICKHOUSE_URL        | chdb:///<data dir>/clickhouse   | ClickHouse server URL or embedded chdb    |
 | PICKET_DATA_DIR       | ./picket-data                   | where embedded broker and chdb keep data  |
 | PICKET_DATABASE       | picket                          | ClickHouse database                       |
@@ -21,6 +23,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -39,6 +42,9 @@ class Settings:
     reply_timeout: float
     # Idempotent producers need broker support (InitProducerId) that the Tansu fallback lacks.
     idempotent_producer: bool = True
+    # Each request's messages in one Kafka transaction (services/bus/publisher.py).
+    transactions: bool = True
+    gateway_id: str = ""
     # How long user feedback on an event may still be replaced (Sentry: 5 minutes).
     feedback_edit_window: float = 300.0
     # "wall": the worker ticks the monitors clock every minute; "manual": ticks come from outside.
@@ -79,6 +85,8 @@ def from_env(data_dir: str | None = None, host: str | None = None, port: int | N
         public_url=(env.get("PICKET_PUBLIC_URL") or f"http://{host}:{port}").rstrip("/"),
         reply_timeout=float(env.get("PICKET_REPLY_TIMEOUT") or 15),
         idempotent_producer=env.get("PICKET_KAFKA_IDEMPOTENCE", "1") != "0",
+        transactions=env.get("PICKET_KAFKA_TRANSACTIONS", "1") != "0",
+        gateway_id=env.get("PICKET_GATEWAY_ID") or f"{socket.gethostname()}-{port}",
         feedback_edit_window=float(env.get("PICKET_FEEDBACK_EDIT_WINDOW") or 300),
         clock=env.get("PICKET_CLOCK") or "wall",
         seal_interval=float(env.get("PICKET_SEAL_INTERVAL") or 10),

@@ -149,8 +149,9 @@ async def run_all(settings: Settings) -> None:
         broker = embedded.start(settings.data_dir)  # main thread: the broker dies with this process
         kafka = broker.connection
         settings = settings.with_(kafka=kafka, idempotent_producer=not broker.fallback,
-                                  fast_group_join=broker.fallback)
+                                  transactions=not broker.fallback, fast_group_join=broker.fallback)
         env.update(PICKET_KAFKA_IDEMPOTENCE="0" if broker.fallback else "1",
+                   PICKET_KAFKA_TRANSACTIONS="0" if broker.fallback else "1",
                    PICKET_FAST_GROUP_JOIN="1" if broker.fallback else "0")
     env.update(kafka.env())
     store_url = settings.clickhouse_url

@@ -35,7 +35,8 @@ from schemas.replies import Reply
 from schemas.topics import COMMAND_REPLIES, Topic
 from services.agents.batch import BatchConsumer
 from services.agents.codec import encode
-from services.agents.items import Output, Record, Table
+from services.agents.items import Output, Table
+from services.bus.publisher import Record
 from services.agents.wiring import Wiring
 from services.bus.watermark import GroupWatermark
 from services.config import Settings, topic_name
@@ -280,7 +281,7 @@ class Projection:
         meta = event.meta
         if meta.reply_to:
             reply = Reply(command_id=meta.command_id, outcome="accepted")
-            out.records.append(Record(self._replies, meta.reply_to.encode(), encode(reply)))
+            out.records.append(Record(self._replies, encode(reply), meta.reply_to.encode()))
         return out
 
     def failed(self, msg: Any, reason: str) -> list[Record]:
@@ -292,7 +293,7 @@ class Projection:
         if not meta.reply_to:
             return []
         reply = Reply(command_id=meta.command_id, outcome="invalid", detail="The change could not be stored.")
-        return [Record(self._replies, meta.reply_to.encode(), encode(reply))]
+        return [Record(self._replies, encode(reply), meta.reply_to.encode())]
 
 
 def projector(ctx: Context, w: Wiring) -> BatchConsumer:

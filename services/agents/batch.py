@@ -8,7 +8,10 @@ not linger: the consumer is behind. Meanwhile messages wait in the broker (and i
 bounded prefetch), not in an unbounded queue.
 Offsets are committed only after the handler returned, so a crash replays the batch; handlers
 are idempotent, so a replay changes nothing. A failing handler is retried with backoff on the
-same batch (ClickHouse or Kafka down stalls the partition, never skips it).
+same batch: handlers fail only when the store or Kafka is down (per-item failures are theirs to
+turn into dead letters, `services/agents/items.py`), which stalls the partition, never skips it.
+Values sent in chunks (`services/bus/chunks.py`) reach the handler whole; offsets are committed
+no further than the first chunk of an item not yet whole.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 
 from aiokafka import ConsumerRebalanceListener
 
+from services.bus.chunks import Reassembler
 from services.bus.connection import KafkaConnection
 from services.bus.kafka import consumer
 from services.bus.tansu import CONSUMER_GROUP_TIMINGS
@@ -57,11 +61,13 @@ class BatchConsumer:
             fetch_max_wait_ms=50 if fast_join else 100,
         )
         self._task: asyncio.Task[None] | None = None
+        self._chunks = Reassembler()
+        self._committed: dict[Any, int] = {}
+        self._last_idle_commit = 0.0
 
     async def start(self) -> None:
         await self._consumer.start()
-        listener = _Rebalance(self._on_rebalance) if self._on_rebalance else None
-        self._consumer.subscribe([self._topic], listener=listener)
+        self._consumer.subscribe([self._topic], listener=_Rebalance(self._rebalanced))
         self._task = asyncio.create_task(self._run(), name=self.name)
 
     async def stop(self) -> None:
@@ -71,23 +77,65 @@ class BatchConsumer:
                 await self._task
         await self._consumer.stop()
 
+    def _rebalanced(self) -> None:
+        self._chunks.forget()
+        self._committed.clear()
+        if self._on_rebalance is not None:
+            self._on_rebalance()
+
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
             batches = await self._consumer.getmany(timeout_ms=200, max_records=self._max_batch)
-            messages = [m for part in batches.values() for m in part]
-            if not messages:
+            fetched = [m for part in batches.values() for m in part]
+            if not fetched and not self._chunks.holding:
+                await self._commit_skipped()
                 continue
             started = loop.time()
-            await self._retrying(messages)
+            messages = self._chunks.feed(fetched)  # also hands on items gone stale
+            if not (fetched or messages):
+                continue
+            if messages:
+                await self._retrying(messages)
             try:
-                await self._consumer.commit()
+                await self._commit()
             except Exception:
                 # Typically a rebalance: the next owner replays the batch, which is harmless.
                 log.warning("%s: offset commit failed; the batch will be replayed", self.name, exc_info=True)
             rest = self._linger - (loop.time() - started)
-            if rest > 0 and len(messages) < self._max_batch:
+            if rest > 0 and len(fetched) < self._max_batch:
                 await asyncio.sleep(rest)
+
+    async def _positions(self) -> dict[Any, int]:
+        """Each assigned partition's position, but no further than a chunk still held."""
+        offsets = {}
+        for tp in self._consumer.assignment():
+            position = await self._consumer.position(tp)
+            held = self._chunks.holds(tp.topic, tp.partition)
+            offsets[tp] = position if held is None else min(position, held)
+        return offsets
+
+    async def _commit(self) -> None:
+        """What was consumed, but no further than a chunk still held."""
+        offsets = await self._positions()
+        await self._consumer.commit(offsets)
+        self._committed.update(offsets)
+
+    async def _commit_skipped(self) -> None:
+        """When idle, at most every second: commit positions that moved past records the consumer
+        never returned (aborted transactions, commit markers), so that the group's lag says 0
+        when nothing is left to process (the clock and state rebuilds wait on it)."""
+        now = asyncio.get_running_loop().time()
+        if now - self._last_idle_commit < 1.0:
+            return
+        self._last_idle_commit = now
+        try:
+            offsets = await self._positions()
+            if any(self._committed.get(tp) != offset for tp, offset in offsets.items()):
+                await self._consumer.commit(offsets)
+                self._committed.update(offsets)
+        except Exception:
+            log.debug("%s: idle commit failed", self.name, exc_info=True)
 
     async def _retrying(self, messages: list[Any]) -> None:
         attempt = 0
@@ -105,7 +153,7 @@ class BatchConsumer:
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Tells the handler that partitions moved, so it drops state another worker may change."""
+    """Tells the consumer that partitions moved, so it drops state another worker may change."""
 
     def __init__(self, callback: Callable[[], None]) -> None:
         self._callback = callback

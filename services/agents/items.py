@@ -31,6 +31,7 @@ from aiokafka import AIOKafkaProducer
 from clickhouse_connect.driver.exceptions import DatabaseError, DataError, OperationalError
 
 from schemas.ingest import IngestItem, Outcome
+from services.bus.publisher import Record, records
 from services.ingest.outcomes import ITEM_CATEGORY, Category, OutcomeKind, outcome
 from services.store.client import Store
 from services.store.guards import TableGuards
@@ -58,15 +59,6 @@ class Table:
             self.write(store, rows)
         else:
             store.insert(self.name, rows, self.columns)
-
-
-@dataclass(frozen=True)
-class Record:
-    """A message to produce: topic, key, value."""
-
-    topic: str
-    key: bytes | None
-    value: bytes
 
 
 @dataclass
@@ -123,14 +115,11 @@ class DeadLetters:
         self._topic = topic
         self._consumer = consumer
 
-    def record(self, msg: Any, reason: str) -> tuple[Record, list[tuple[str, bytes]]]:
+    def records(self, msg: Any, reason: str) -> list[Record]:
+        """The dead letter of `msg` (in chunks if it was reassembled from chunks)."""
         headers = [("reason", reason[:2000].encode("utf-8", "replace")), ("source", origin(msg).encode()),
                    ("consumer", self._consumer.encode())]
-        return Record(self._topic, msg.key, msg.value), headers
-
-    async def send(self, msg: Any, reason: str) -> None:
-        record, headers = self.record(msg, reason)
-        await self._producer.send_and_wait(record.topic, record.value, key=record.key, headers=headers)
+        return records(self._topic, msg.value, msg.key, origin(msg), headers)
 
 
 @dataclass
@@ -240,17 +229,15 @@ class ItemBatch:
             outcomes = item.out.outcomes
             if item.failed:
                 outcomes = _refused_outcomes(item.msg, item.failed)
-                for record in self._on_failure(item.msg, item.failed) if self._on_failure else ():
-                    sends.append(await self._producer.send(record.topic, record.value, key=record.key))
+                produce = list(self._on_failure(item.msg, item.failed)) if self._on_failure else []
             else:
-                for record in item.out.records:
-                    sends.append(await self._producer.send(record.topic, record.value, key=record.key))
+                produce = list(item.out.records)
             if self._outcomes is not None:
-                for o in outcomes:
-                    sends.append(await self._producer.send(self._outcomes, _encode(o), key=str(o.org_id).encode()))
+                produce += [Record(self._outcomes, _encode(o), str(o.org_id).encode()) for o in outcomes]
             if reason is not None:
-                record, headers = self._dead.record(item.msg, reason)
-                sends.append(await self._producer.send(record.topic, record.value, key=record.key, headers=headers))
+                produce += self._dead.records(item.msg, reason)
+            for r in produce:
+                sends.append(await self._producer.send(r.topic, r.value, key=r.key, headers=list(r.headers)))
         await asyncio.gather(*sends)
 
 

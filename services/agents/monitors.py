@@ -29,7 +29,8 @@ from schemas import topics as t
 from services.agents.aggregate import Context
 from services.agents.batch import BatchConsumer
 from services.agents.ingest import decode_item
-from services.agents.items import Output, Process, Record, Table, origin
+from services.agents.items import Output, Process, Table, origin
+from services.bus.publisher import Record
 from services.agents.wiring import Wiring
 from services.bus.watermark import GroupWatermark
 from services.config import Settings, topic_name
@@ -84,7 +85,7 @@ def forward_process(commands_topic: str) -> Process:
         out = Output(outcomes=result.processed.outcomes, refused=result.processed.refused)
         if result.command is not None:
             key = m.monitor_key(result.command.org_id, result.command.slug).encode()
-            out.records.append(Record(commands_topic, key, encode(result.command)))
+            out.records.append(Record(commands_topic, encode(result.command), key))
         return out
 
     return run

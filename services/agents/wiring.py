@@ -16,7 +16,8 @@ from aiokafka import AIOKafkaProducer
 
 from schemas import topics as t
 from services.agents.batch import BatchConsumer, Handler
-from services.agents.items import ItemBatch, Process, Record, Table
+from services.agents.items import ItemBatch, Process, Table
+from services.bus.publisher import Record
 from services.bus.connection import KafkaConnection
 from services.config import Settings, topic_name
 from services.store.client import Store

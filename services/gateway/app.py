@@ -19,6 +19,7 @@ from starlette.routing import Route
 from schemas.topics import COMMAND_REPLIES
 from services.bus.connection import KafkaConnection
 from services.bus.kafka import producer as make_producer
+from services.bus.publisher import publisher as make_publisher
 from services.bus.replies import ReplyWaiter
 from services.config import Settings, topic_name
 from services.gateway.auth import Authenticator
@@ -66,8 +67,11 @@ def create_app(settings: Settings, kafka: KafkaConnection, store: Store) -> Star
             COMMAND_REPLIES.partitions,
             instance_id=f"gateway-{uuid.uuid4().hex[:12]}",
         )
+        publisher = make_publisher(kafka, producer, f"{settings.app_id}-gateway-{settings.gateway_id}"
+                                   if settings.transactions else None)
         await producer.start()
         await waiter.start()
+        await publisher.start()
         auth = Authenticator(store)
 
         def accepted(command: Any) -> None:
@@ -76,12 +80,13 @@ def create_app(settings: Settings, kafka: KafkaConnection, store: Store) -> Star
 
         bus = CommandBus(producer, waiter, command_router(settings), settings.reply_timeout, on_accepted=accepted)
         app.state.runtime = Runtime(
-            settings=settings, store=store, auth=auth, bus=bus, producer=producer,
+            settings=settings, store=store, auth=auth, bus=bus, producer=producer, publisher=publisher,
             keys=KeyCache(store), rate_limiter=RateLimiter(), horizons=Horizons(store),
         )
         try:
             yield
         finally:
+            await publisher.stop()
             await waiter.stop()
             await producer.stop()
 

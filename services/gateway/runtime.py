@@ -35,6 +35,7 @@ class Runtime:
     auth: Authenticator
     bus: CommandBus
     producer: AIOKafkaProducer
+    publisher: Any  # services.bus.publisher: each request's ingest messages all or none
     keys: KeyCache
     rate_limiter: RateLimiter
     horizons: Horizons

@@ -11,12 +11,10 @@ The answer comes once every item is durably on Kafka (`acks=all`); processing is
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timezone
 from typing import Any
 
 import msgspec
-from aiokafka.errors import KafkaError
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -24,6 +22,7 @@ from starlette.routing import Route
 from schemas import topics as t
 from schemas.entities import ProjectKey
 from schemas.ingest import IngestItem, Outcome
+from services.bus.publisher import PublishFailed, Record, records
 from services.config import topic_name
 from services.gateway.errors import ApiError
 from services.gateway.runtime import Runtime, path_int, runtime
@@ -171,25 +170,17 @@ async def _accept(request: Request, parse: Any) -> Response:
 
 
 async def publish(rt: Runtime, messages: list[tuple[str, IngestItem]], outcomes: list[Outcome]) -> None:
-    """Produce everything and wait for every broker ack; 503 with `Retry-After` if the broker does
-    not take it within `ingest_ack_timeout` (unreachable, or too slow to keep up: the client backs
-    off instead of requests piling up here)."""
+    """Publish a request's items and outcomes, all or nothing (one Kafka transaction), and answer
+    once the broker has them; 503 with `Retry-After` if it does not take them within
+    `ingest_ack_timeout` (unreachable, or too slow to keep up: the client backs off instead of
+    requests piling up here), and then nothing of the request is counted. Items larger than a
+    Kafka message go in chunks."""
     outcomes_topic = topic_name(rt.settings, t.OUTCOMES)
-
-    async def produce() -> None:
-        futures = [
-            await rt.producer.send(name, _encode(msg), key=str(msg.project_id).encode())
-            for name, msg in messages
-        ] + [
-            await rt.producer.send(outcomes_topic, _encode(o), key=str(o.org_id).encode())
-            for o in outcomes
-        ]
-        await asyncio.gather(*futures)
-
+    out = [r for name, msg in messages for r in records(name, _encode(msg), str(msg.project_id).encode(), msg.item_id)]
+    out += [Record(outcomes_topic, _encode(o), str(o.org_id).encode()) for o in outcomes]
     try:
-        async with asyncio.timeout(rt.settings.ingest_ack_timeout):  # no task per request, unlike wait_for
-            await produce()
-    except (KafkaError, TimeoutError):
+        await rt.publisher.publish(out, rt.settings.ingest_ack_timeout)
+    except PublishFailed:
         raise _error(503, "Ingestion is unavailable; try again.", {"Retry-After": "1"}) from None
 
 
