@@ -1,7 +1,9 @@
 """The Starlette application of the gateway.
 
 `create_app(runtime_factory)` builds the app; its lifespan opens the Kafka producer, the reply
-waiter and the store, and closes them on shutdown. Run it with `picket gateway` or `picket run`.
+waiter and the follower of tenancy events (which keeps the caches of keys, tokens, organizations
+and memberships current), and closes them on shutdown. Run it with `picket gateway` or
+`picket run`.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from schemas.topics import COMMAND_REPLIES
+from schemas.topics import COMMAND_REPLIES, TENANCY_EVENTS
 from services.bus.connection import KafkaConnection
 from services.bus.kafka import producer as make_producer
 from services.bus.publisher import publisher as make_publisher
@@ -33,6 +35,7 @@ from services.gateway.routes import (
     events, feedback, ingest, keys, members, monitors, organizations, projects, stats, teams,
 )
 from services.gateway.runtime import Runtime
+from services.gateway.tenancy_follower import TenancyFollower, accepted, apply
 from services.store.client import Store
 
 
@@ -69,23 +72,34 @@ def create_app(settings: Settings, kafka: KafkaConnection, store: Store) -> Star
         )
         publisher = make_publisher(kafka, producer, f"{settings.app_id}-gateway-{settings.gateway_id}"
                                    if settings.transactions else None)
+        auth = Authenticator(store)
+        key_cache = KeyCache(store)
+        follower = TenancyFollower(
+            kafka,
+            topic_name(settings, TENANCY_EVENTS),
+            TENANCY_EVENTS.partitions,
+            on_changes=lambda changes: apply(changes, key_cache, auth),
+        )
         await producer.start()
         await waiter.start()
         await publisher.start()
-        auth = Authenticator(store)
+        await follower.start()
 
-        def accepted(command: Any) -> None:
-            if not is_monitor_command(command):  # organizations, members, tokens may have changed
-                auth.forget_tenancy()
+        def on_accepted(command: Any) -> None:
+            # Read-your-writes here: the verdict comes once the projection has the change, maybe
+            # before the follower has read its events.
+            if not is_monitor_command(command):
+                apply(accepted(command), key_cache, auth)
 
-        bus = CommandBus(producer, waiter, command_router(settings), settings.reply_timeout, on_accepted=accepted)
+        bus = CommandBus(producer, waiter, command_router(settings), settings.reply_timeout, on_accepted=on_accepted)
         app.state.runtime = Runtime(
             settings=settings, store=store, auth=auth, bus=bus, producer=producer, publisher=publisher,
-            keys=KeyCache(store), rate_limiter=RateLimiter(), horizons=Horizons(store),
+            keys=key_cache, rate_limiter=RateLimiter(), horizons=Horizons(store),
         )
         try:
             yield
         finally:
+            await follower.stop()
             await publisher.stop()
             await waiter.stop()
             await producer.stop()

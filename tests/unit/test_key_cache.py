@@ -71,3 +71,108 @@ def test_an_unknown_key_is_not_made_up_while_the_store_is_down(clock: list[float
     clock[0] += keys.MISS_TTL_SECONDS + 1
     with pytest.raises(OperationalError):
         asyncio.run(cache.get("other"))
+
+
+OTHER = msgspec.structs.replace(KEY, id=9, project_id=4, public="pub2")
+
+
+class Store:
+    """Answers the entities query from `keys` (by public key), counting reads; `during_read` runs
+    inside a read, as a change told to the cache while the read is under way."""
+
+    def __init__(self, *records: ProjectKey) -> None:
+        self.keys = {k.public: k for k in records}
+        self.reads = 0
+        self.during_read: Any = None
+
+    def query(self, sql: str, parameters: dict[str, Any]) -> list[tuple[bytes]]:
+        self.reads += 1
+        if self.during_read is not None:
+            self.during_read()
+        found = self.keys.get(parameters.get("slug"))
+        return [(msgspec.json.encode(found),)] if found else []
+
+
+def get(cache: KeyCache, public: str) -> ProjectKey | None:
+    return asyncio.run(cache.get(public))
+
+
+def test_a_held_key_is_answered_at_once_without_a_read(clock: list[float]) -> None:
+    store = Store(KEY)
+    cache = KeyCache(store)  # type: ignore[arg-type]
+    assert get(cache, "pub") == KEY
+    disabled = msgspec.structs.replace(KEY, is_active=False)
+    cache.hold(disabled)  # the projection may still have the old row: it is not read again
+    assert get(cache, "pub") == disabled
+    cache.hold(OTHER)  # a key never asked for yet
+    assert get(cache, "pub2") == OTHER
+    assert store.reads == 1
+    clock[0] += keys.TTL_SECONDS + 1
+    assert get(cache, "pub") == KEY, "after a TTL the projection is the truth again"
+
+
+def test_a_deleted_key_is_held_as_absent_for_a_ttl(clock: list[float]) -> None:
+    store = Store(KEY)
+    cache = KeyCache(store)  # type: ignore[arg-type]
+    assert get(cache, "pub") == KEY
+    cache.hold(KEY, deleted=True)
+    clock[0] += keys.TTL_SECONDS - 1  # longer than an unknown key's MISS_TTL_SECONDS
+    assert get(cache, "pub") is None
+    assert store.reads == 1
+
+
+def test_forgetting_a_project_drops_its_keys_only(clock: list[float]) -> None:
+    store = Store(KEY, OTHER)
+    cache = KeyCache(store)  # type: ignore[arg-type]
+    get(cache, "pub"), get(cache, "pub2")
+    cache.forget_project(KEY.project_id)
+    assert cache._projects == {OTHER.project_id: {"pub2"}}
+    assert get(cache, "pub2") == OTHER and store.reads == 2, "another project's key stays cached"
+    assert get(cache, "pub") == KEY and store.reads == 3, "the project's key is read anew"
+    cache.forget_project(12345)  # nothing cached for it: nothing happens
+    assert store.reads == 3
+
+
+def test_retiring_a_project_holds_its_cached_keys_as_absent(clock: list[float]) -> None:
+    store = Store(KEY, OTHER)
+    cache = KeyCache(store)  # type: ignore[arg-type]
+    get(cache, "pub"), get(cache, "pub2")
+    cache.retire_project(KEY.project_id)
+    assert get(cache, "pub") is None
+    assert get(cache, "pub2") == OTHER
+    assert store.reads == 2
+
+
+def test_clear_drops_every_key_and_the_index(clock: list[float]) -> None:
+    store = Store(KEY, OTHER)
+    cache = KeyCache(store)  # type: ignore[arg-type]
+    get(cache, "pub"), get(cache, "pub2")
+    cache.clear()
+    assert cache._projects == {}
+    get(cache, "pub"), get(cache, "pub2")
+    assert store.reads == 4
+
+
+def test_the_index_follows_replaced_and_unknown_entries(clock: list[float]) -> None:
+    store = Store(KEY)
+    cache = KeyCache(store)  # type: ignore[arg-type]
+    get(cache, "pub")
+    get(cache, "nobody")  # a miss has no project: not indexed
+    cache.hold(KEY, deleted=True)  # absent, still indexed: retiring or forgetting the project finds it
+    assert cache._projects == {KEY.project_id: {"pub"}}
+    cache.forget_project(KEY.project_id)
+    assert cache._projects == {}
+
+
+def test_a_read_under_way_during_a_change_is_answered_but_not_kept(clock: list[float]) -> None:
+    store = Store(KEY)
+    cache = KeyCache(store)  # type: ignore[arg-type]
+    disabled = msgspec.structs.replace(KEY, is_active=False)
+    store.during_read = lambda: cache.hold(disabled)
+    assert get(cache, "pub") == disabled, "the change told meanwhile wins over the read"
+    store.during_read = lambda: cache.forget_project(OTHER.project_id)
+    clock[0] += keys.TTL_SECONDS + 1
+    assert get(cache, "pub") == KEY, "an unrelated change: the read is answered"
+    store.during_read = None
+    assert get(cache, "pub") == KEY
+    assert store.reads == 3, "but not kept"

@@ -113,3 +113,71 @@ def test_a_revoked_token_is_refused_once_forgotten(clock: list[float]) -> None:
     with pytest.raises(ApiError) as raised:
         access(authenticator)
     assert raised.value.status == 401
+
+
+def test_a_held_organization_is_answered_at_once_and_its_former_slug_is_gone(clock: list[float]) -> None:
+    store = EntityStore()
+    authenticator = Authenticator(store)  # type: ignore[arg-type]
+    access(authenticator)
+    renamed = msgspec.structs.replace(ORG, slug="acme-inc", name="Acme Inc")
+    authenticator.hold_organization(renamed)  # the projection may still answer the old row
+    assert asyncio.run(authenticator.organization_by_slug("acme-inc")) == renamed
+    with pytest.raises(ApiError) as raised:
+        access(authenticator)
+    assert raised.value.status == 404
+    assert store.reads["organization"] == 1
+    authenticator.forget_organization_slug("acme")  # released: read anew
+    access(authenticator)
+    assert store.reads["organization"] == 2
+
+
+def test_a_removed_member_is_held_as_absent_and_a_changed_one_as_changed(clock: list[float]) -> None:
+    store = EntityStore()
+    authenticator = Authenticator(store)  # type: ignore[arg-type]
+    access(authenticator)
+    admin = msgspec.structs.replace(MEMBER, role="admin")
+    authenticator.hold_member(admin)
+    assert access(authenticator).member == admin
+    authenticator.hold_member(admin, removed=True)  # the projection may still list the member
+    with pytest.raises(ApiError) as raised:
+        access(authenticator)
+    assert raised.value.status == 403
+    assert store.reads["member"] == 1
+    authenticator.hold_member(admin)  # added again
+    assert access(authenticator).member == admin
+    authenticator.hold_member(msgspec.structs.replace(admin, user_id=None))  # an invitation: nothing to hold
+    assert access(authenticator).member == admin
+
+
+def test_a_forgotten_token_is_read_anew(clock: list[float]) -> None:
+    store = EntityStore()
+    authenticator = Authenticator(store)  # type: ignore[arg-type]
+    access(authenticator)
+    authenticator.forget_token(hash_token("another"))
+    access(authenticator)
+    assert store.reads["token"] == 1
+    authenticator.forget_token(TOKEN.token_hash)
+    access(authenticator)
+    assert store.reads["token"] == 2
+
+
+def test_a_read_under_way_during_a_change_is_answered_but_not_kept(clock: list[float]) -> None:
+    store = EntityStore()
+    authenticator = Authenticator(store)  # type: ignore[arg-type]
+    original = store.query
+
+    def query_then_change(sql: str, parameters: dict[str, Any]) -> list[tuple[bytes]]:
+        rows = original(sql, parameters)
+        if parameters["kind"] == "member":
+            authenticator.hold_member(MEMBER, removed=True)  # the read may predate the removal
+        return rows
+
+    store.query = query_then_change  # type: ignore[method-assign]
+    with pytest.raises(ApiError) as raised:
+        access(authenticator)
+    assert raised.value.status == 403, "the change told meanwhile wins over the read"
+    store.query = original  # type: ignore[method-assign]
+    authenticator.forget_tenancy()
+    access(authenticator)
+    access(authenticator)
+    assert store.reads["member"] == 2 and store.reads["organization"] == 2
