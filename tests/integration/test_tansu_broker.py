@@ -153,3 +153,32 @@ def test_restart_on_the_same_data_dir(tmp_path: Path) -> None:
     finally:
         broker.stop()
     assert (tmp_path / "broker.log").read_text().count("--- starting") == 2
+
+
+def test_picket_run_falls_back_to_tansu_only_where_java_is_missing_and_says_so_loudly(
+        tmp_path: Path, monkeypatch, caplog) -> None:  # type: ignore[no-untyped-def]
+    from services.bus import embedded
+
+    monkeypatch.setattr(embedded, "java_available", lambda: False)
+    with caplog.at_level("WARNING", logger="services.bus.embedded"):
+        broker = embedded.start(tmp_path)
+    try:
+        assert broker.fallback
+        assert "IN MEMORY" in caplog.text.upper() and "Java" in caplog.text
+        assert embedded.connection_file(tmp_path).exists(), "local tools find it as they find Apache Kafka"
+        asyncio.run(_create_topic(broker.connection.bootstrap, "fallback"))
+    finally:
+        broker.stop()
+
+
+def test_picket_run_refuses_to_fall_back_when_apache_kafka_fails_for_another_reason(
+        tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from services.bus import embedded
+    from services.bus.kafka_server import KafkaServerError
+
+    def broken() -> None:
+        raise KafkaServerError("the jars could not be fetched")
+
+    monkeypatch.setattr(embedded, "fetch", broken)
+    with pytest.raises(KafkaServerError):
+        embedded.start(tmp_path)  # running on in memory would lose what was acknowledged
