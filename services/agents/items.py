@@ -29,6 +29,7 @@ from typing import Any
 import msgspec
 from aiokafka import AIOKafkaProducer
 from clickhouse_connect.driver.exceptions import DatabaseError, DataError, OperationalError
+from clickhouse_connect.driver.exceptions import Error as StoreError
 
 from schemas.ingest import IngestItem, Outcome
 from services.bus.publisher import Record, records
@@ -175,8 +176,8 @@ class ItemBatch:
         except msgspec.DecodeError as exc:
             return _Item(msg, Output(), failed=f"undecodable message: {exc}"[:2000])
         except Exception as exc:  # a defect or hostile input: this message alone fails
-            if isinstance(exc, OperationalError):
-                raise  # the store is down (a processor that reads): pause, do not dead-letter
+            if isinstance(exc, StoreError):
+                raise  # a processor that reads found the store failing: pause, do not dead-letter
             log.warning("%s: %s failed: %r", self.name, origin(msg), exc)
             return _Item(msg, Output(), failed=f"processing failed: {type(exc).__name__}: {exc}"[:2000])
 
