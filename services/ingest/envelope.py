@@ -31,6 +31,7 @@ from typing import Any
 
 import msgspec
 
+from services import json_input
 from services.ingest.limits import DEFAULT_LIMITS, Limits
 
 try:  # brotli is optional at import time; without it "br" is an unsupported encoding.
@@ -215,11 +216,12 @@ class Item:
         return self.headers.get("attachment_type")
 
     def json(self) -> Any:
-        """The payload decoded as JSON; raises `EnvelopeError` if it is not valid JSON."""
+        """The payload decoded as JSON; raises `EnvelopeError` if it is not valid JSON (or not
+        UTF-8, or nested too deep)."""
         try:
-            return msgspec.json.decode(self.payload)
-        except msgspec.DecodeError as exc:
-            raise EnvelopeError(f"invalid JSON payload in {self.type} item: {exc}") from None
+            return json_input.decode(self.payload)
+        except json_input.JsonInputError as exc:
+            raise EnvelopeError(f"invalid JSON payload in {self.type} item: {exc.detail}") from None
 
 
 @dataclass(slots=True)
@@ -278,11 +280,13 @@ def normalize_event_id(value: Any) -> str:
 # Parsing
 
 
-def _decode_header(line: bytes, what: str) -> dict[str, Any]:
+def parse_header(line: bytes, what: str = "envelope header") -> dict[str, Any]:
+    """One header line as a JSON object; `EnvelopeError` when it is not one, is not UTF-8 or
+    nests deeper than `json_input.MAX_DEPTH`."""
     try:
-        value = msgspec.json.decode(line)
-    except msgspec.DecodeError as exc:
-        raise EnvelopeError(f"invalid {what}: not JSON ({exc})") from None
+        value = json_input.decode(line)
+    except json_input.JsonInputError as exc:
+        raise EnvelopeError(f"invalid {what}: {exc.detail}") from None
     if not isinstance(value, dict):
         raise EnvelopeError(f"invalid {what}: expected a JSON object")
     return value
@@ -310,7 +314,7 @@ def parse_envelope(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Envelope:
     first_line = data[:end]
     if not first_line.strip():
         raise EnvelopeError("missing envelope header")
-    headers = _decode_header(first_line, "envelope header")
+    headers = parse_header(first_line, "envelope header")
     if headers.get("event_id") is not None:
         headers["event_id"] = normalize_event_id(headers["event_id"])
 
@@ -325,7 +329,7 @@ def parse_envelope(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Envelope:
             pos = end + 1
             continue
         index = len(items)
-        item_headers = _decode_header(line, f"header of item {index}")
+        item_headers = parse_header(line, f"header of item {index}")
         item_type = item_headers.get("type")
         if not isinstance(item_type, str) or not item_type:
             raise EnvelopeError(f"header of item {index} has no 'type'")
@@ -481,9 +485,9 @@ def store_payload_to_envelope(body: bytes, limits: Limits = DEFAULT_LIMITS) -> E
     if len(payload) > limits.max_event_size:
         raise PayloadTooLarge(f"event is {len(payload)} bytes, over max_event_size ({limits.max_event_size})")
     try:
-        event = msgspec.json.decode(payload)
-    except msgspec.DecodeError as exc:
-        raise EnvelopeError(f"invalid store payload: not JSON ({exc})") from None
+        event = json_input.decode(payload)
+    except json_input.JsonInputError as exc:
+        raise EnvelopeError(f"invalid store payload: {exc.detail}") from None
     if not isinstance(event, dict):
         raise EnvelopeError("invalid store payload: expected a JSON object")
     item_type = "transaction" if event.get("type") == "transaction" else "event"

@@ -657,3 +657,63 @@ def test_a_store_event_over_max_event_size_is_too_large():
     compressed = base64.b64encode(zlib.compress(body))
     with pytest.raises(PayloadTooLarge):
         store_payload_to_envelope(compressed, Limits(max_event_size=100))
+
+
+# --------------------------------------------------------------------------------------------
+# Hostile input: invalid UTF-8 and deep nesting are EnvelopeErrors, never other exceptions
+
+
+DEEP = b"[" * 5000 + b"]" * 5000
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        (b'{"dsn":"\xff"}\n{"type":"event"}\n{}\n', "invalid envelope header: not valid UTF-8"),
+        (b'{"\xc3\x28":1}\n', "invalid envelope header: not valid UTF-8"),
+        (b'{}\n{"type":"event","x":"\xed\xa0\x80"}\n{}\n', "invalid header of item 0: not valid UTF-8"),
+        (b'{"sdk":' + DEEP + b"}\n", "invalid envelope header: nested more than"),
+        (b"{}\n" + b'{"type":"event","x":' + DEEP + b"}\n{}\n", "invalid header of item 0: nested more than"),
+        (b'{"a":' + b'{"a":' * 200 + b"1" + b"}" * 200 + b"}\n", "nested more than 128"),
+    ],
+    ids=["header-utf8", "header-key-utf8", "item-header-surrogate", "header-deep", "item-header-deep",
+         "header-200-objects"],
+)
+def test_invalid_utf8_or_deep_nesting_in_headers_is_an_envelope_error(body, fragment):
+    with pytest.raises(EnvelopeError) as caught:
+        parse_envelope(body)
+    assert not isinstance(caught.value, PayloadTooLarge)
+    assert fragment in caught.value.detail
+
+
+def test_headers_nested_up_to_the_limit_parse():
+    header = b'{"a":' * 127 + b"1" + b"}" * 127  # 127 objects inside the header object: depth 128
+    assert parse_envelope(header + b"\n").headers["a"]["a"]["a"]
+
+
+def test_brackets_and_invalid_looking_escapes_inside_strings_are_not_nesting():
+    header = json.dumps({"dsn": DSN, "note": "[[[[{{{{" * 1000, "q": '\\"[['}).encode()
+    assert parse_envelope(header + b"\n").dsn == DSN
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        (b'{"message":"\xff\xfe"}', "invalid store payload: not valid UTF-8"),
+        (b'{"extra":' + DEEP + b"}", "invalid store payload: nested more than"),
+        (base64.b64encode(zlib.compress(b'{"extra":' + DEEP + b"}")), "nested more than"),
+        (base64.b64encode(zlib.compress(b'{"message":"\x80"}')), "not valid UTF-8"),
+    ],
+    ids=["utf8", "deep", "base64-deep", "base64-utf8"],
+)
+def test_invalid_utf8_or_deep_nesting_in_a_store_body_is_an_envelope_error(body, fragment):
+    with pytest.raises(EnvelopeError) as caught:
+        store_payload_to_envelope(body)
+    assert fragment in caught.value.detail
+
+
+def test_an_item_payload_that_nests_too_deep_is_an_envelope_error_when_read_as_json():
+    envelope = parse_envelope(b'{}\n{"type":"event"}\n' + DEEP + b"\n")
+    with pytest.raises(EnvelopeError, match="nested more than"):
+        envelope.items[0].json()
+
