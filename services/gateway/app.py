@@ -27,6 +27,7 @@ from services.gateway.errors import HANDLERS
 from services.gateway.horizons import Horizons
 from services.gateway.keys import KeyCache
 from services.gateway.rate_limits import RateLimiter
+from services.gateway.request_body import Budget
 from services.gateway.routes import (
     events, feedback, ingest, keys, members, monitors, organizations, projects, stats, teams,
 )
@@ -77,6 +78,7 @@ def create_app(settings: Settings, bootstrap: str, store: Store) -> Starlette:
         app.state.runtime = Runtime(
             settings=settings, store=store, auth=auth, bus=bus, producer=producer,
             keys=KeyCache(store), rate_limiter=RateLimiter(), horizons=Horizons(store),
+            body_budget=Budget(settings.body_budget),
         )
         try:
             yield

@@ -418,6 +418,17 @@ def parse_header(line: bytes, what: str = "envelope header") -> dict[str, Any]:
     return value
 
 
+def parse_envelope_header(first_line: bytes) -> dict[str, Any]:
+    """An envelope's first line as its header (`event_id` normalized); `EnvelopeError` if it is
+    blank or not a header."""
+    if not first_line.strip():
+        raise EnvelopeError("missing envelope header")
+    headers = parse_header(first_line, "envelope header")
+    if headers.get("event_id") is not None:
+        headers["event_id"] = normalize_event_id(headers["event_id"])
+    return headers
+
+
 def parse_envelope(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Envelope:
     """Parse a decompressed envelope body.
 
@@ -437,12 +448,7 @@ def parse_envelope(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Envelope:
     end = data.find(b"\n")
     if end < 0:
         end = size
-    first_line = data[:end]
-    if not first_line.strip():
-        raise EnvelopeError("missing envelope header")
-    headers = parse_header(first_line, "envelope header")
-    if headers.get("event_id") is not None:
-        headers["event_id"] = normalize_event_id(headers["event_id"])
+    headers = parse_envelope_header(data[:end])
 
     items: list[Item] = []
     pos = end + 1
