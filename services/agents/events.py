@@ -72,7 +72,7 @@ class EventProjection:
                 raw = msgspec.json.decode(item.payload)
                 event = normalize_event(raw, project_id=item.project_id, received=item.received,
                                         event_id=item.event_id, client_ip=item.remote_addr, size=len(item.payload))
-            except (msgspec.DecodeError, ValueError):
+            except (ValueError, RecursionError):  # msgspec's DecodeError and UnicodeDecodeError are ValueErrors
                 outcomes.append(outcome(timestamp=item.received, kind=OutcomeKind.INVALID, reason="invalid_json",
                                         category=Category.ERROR, event_id=item.event_id, **common))
                 continue

@@ -31,27 +31,37 @@ class Processed:
 
 
 def json_object(payload: bytes) -> dict[str, Any] | None:
-    """The payload as a JSON object, or None if it is not one."""
+    """The payload as a JSON object, or None if it is not one. Payloads reach the worker unread
+    by the gateway: invalid UTF-8 (UnicodeDecodeError, a ValueError) and nesting msgspec refuses
+    with RecursionError are "not one" too, or one such item would fail its batch forever."""
     try:
         value = msgspec.json.decode(payload)
-    except msgspec.DecodeError:
+    except (ValueError, RecursionError):  # msgspec.DecodeError is a ValueError
         return None
     return value if isinstance(value, dict) else None
 
 
+EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(2100, 1, 1, tzinfo=timezone.utc)
+
+
 def as_datetime(value: Any, fallback: datetime) -> datetime:
-    """RFC 3339 string or epoch seconds → aware UTC datetime; `fallback` for anything else."""
+    """RFC 3339 string or epoch seconds → aware UTC datetime; `fallback` for anything else, and
+    for a time outside 1970-2100 (what ClickHouse's date columns and the hour arithmetic of the
+    rollups hold: year 9999 would fail every insert of its batch)."""
     try:
         if isinstance(value, bool):
             return fallback
         if isinstance(value, (int, float)):
-            return datetime.fromtimestamp(float(value), timezone.utc)
-        if isinstance(value, str):
+            at = datetime.fromtimestamp(float(value), timezone.utc)
+        elif isinstance(value, str):
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-            return parsed.astimezone(timezone.utc) if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+            at = parsed.astimezone(timezone.utc) if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+        else:
+            return fallback
     except (ValueError, OverflowError, OSError):
-        pass
-    return fallback
+        return fallback
+    return at if EARLIEST <= at < LATEST else fallback
 
 
 def text(value: Any, limit: int = 200) -> str:

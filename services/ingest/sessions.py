@@ -4,6 +4,10 @@ A `session` item is one update of one session (sid, seq): rows are keyed by (sid
 replayed update is stored once, and queries take each session's latest update. A `sessions`
 item is pre-aggregated counts per start time: each aggregate becomes one row keyed by where it
 came from, so a replay is stored once too.
+
+Counters that make no sense (negative, not integers, or larger than their column holds: `seq`
+UInt64, the counts UInt32) are stored as 0, and an aggregate whose total a UInt32 cannot hold is
+skipped: a value the insert cannot encode would fail its batch on every retry.
 """
 
 from __future__ import annotations
@@ -20,10 +24,12 @@ COLUMNS = (
     "crashed", "aggregate", "received",
 )
 STATUSES = {"ok", "exited", "crashed", "abnormal", "errored"}
+MAX_COUNT = 2**32 - 1  # UInt32 columns
+MAX_SEQ = 2**64 - 1  # UInt64
 
 
 def _count(value: Any) -> int:
-    return int(value) if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+    return int(value) if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_COUNT else 0
 
 
 def process_session_item(item: IngestItem, origin: str) -> Processed:
@@ -48,7 +54,7 @@ def process_session_item(item: IngestItem, origin: str) -> Processed:
         started = as_datetime(body.get("started"), item.received)
         seq = body.get("seq")
         out.rows.append((
-            item.org_id, item.project_id, sid, seq if isinstance(seq, int) and seq >= 0 else 0,
+            item.org_id, item.project_id, sid, seq if isinstance(seq, int) and 0 <= seq <= MAX_SEQ else 0,
             text(body.get("did"), 128), int(body.get("init") is True), status, _count(body.get("errors")),
             started, as_datetime(body.get("timestamp"), item.received), number(body.get("duration")),
             release, environment, 1, 0, 0, 0, 0, 0, item.received,
@@ -66,7 +72,7 @@ def process_session_item(item: IngestItem, origin: str) -> Processed:
         exited, errored = _count(agg.get("exited")), _count(agg.get("errored"))
         abnormal, crashed = _count(agg.get("abnormal")), _count(agg.get("crashed"))
         quantity = exited + errored + abnormal + crashed
-        if quantity == 0:
+        if quantity == 0 or quantity > MAX_COUNT:
             continue
         total += quantity
         started = as_datetime(agg.get("started"), item.received)

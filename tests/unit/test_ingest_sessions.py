@@ -104,6 +104,30 @@ def test_nonsense_counters_in_an_update_are_clamped_rather_than_stored():
     assert row["duration"] is None
 
 
+@pytest.mark.parametrize(("seq", "errors"), [(2**64, 2**32), (2**70, 2**70), (-(2**70), -(2**70))])
+def test_counters_their_columns_cannot_hold_are_stored_as_zero(seq, errors):
+    row = _row(process_session_item(_item("session", {**SESSION_UPDATE, "seq": seq, "errors": errors}), ORIGIN))
+    assert (row["seq"], row["errors"]) == (0, 0)
+    edge = _row(process_session_item(_item("session", {**SESSION_UPDATE, "seq": 2**64 - 1, "errors": 2**32 - 1}), ORIGIN))
+    assert (edge["seq"], edge["errors"]) == (2**64 - 1, 2**32 - 1)
+
+
+def test_aggregates_whose_counts_a_uint32_cannot_hold_are_skipped():
+    body = {
+        "aggregates": [
+            {"started": "2024-05-01T11:00:00Z", "exited": 2**32},
+            {"started": "2024-05-01T11:00:00Z", "exited": 2**31, "crashed": 2**31},  # a total of 2^32
+            {"started": "2024-05-01T11:00:00Z", "crashed": 2**70},
+            {"started": "2024-05-01T11:02:00Z", "exited": 2**32 - 2, "errored": 1},
+        ],
+        "attrs": {"release": "web@1"},
+    }
+    out = process_session_item(_item("sessions", body), ORIGIN)
+    assert [(_row(out, i)["session_id"], _row(out, i)["quantity"]) for i in range(len(out.rows))] == [
+        (f"{ORIGIN}/3", 2**32 - 1)]
+    assert [o.quantity for o in out.outcomes] == [2**32 - 1]
+
+
 def test_epoch_seconds_are_accepted_for_started_and_timestamp():
     started = datetime(2024, 5, 1, 11, 0, tzinfo=timezone.utc)
     body = {**SESSION_UPDATE, "started": started.timestamp(), "timestamp": started.timestamp() + 60}
@@ -252,6 +276,12 @@ def test_json_object_accepts_only_objects():
     assert json_object(b"nope") is None
 
 
+@pytest.mark.parametrize("payload", [b'{"a": "\xff"}', b'{"a": ' + b"[" * 5000 + b"]" * 5000 + b"}"],
+                         ids=["invalid-utf8", "nested-5000-deep"])
+def test_json_object_is_none_for_what_msgspec_refuses_with_other_errors(payload):
+    assert json_object(payload) is None
+
+
 def test_as_datetime_reads_rfc3339_and_epoch_and_falls_back_otherwise():
     fallback = RECEIVED
     assert as_datetime("2024-05-01T10:00:00+02:00", fallback) == datetime(2024, 5, 1, 8, tzinfo=timezone.utc)
@@ -261,6 +291,18 @@ def test_as_datetime_reads_rfc3339_and_epoch_and_falls_back_otherwise():
     assert as_datetime("yesterday", fallback) is fallback
     assert as_datetime(1e20, fallback) is fallback
     assert as_datetime(None, fallback) is fallback
+
+
+@pytest.mark.parametrize("value", ["9999-12-31T23:59:59Z", "0001-01-01T00:00:00+05:00", "1969-12-31T23:59:59Z",
+                                   "2100-01-01T00:00:00Z", -1, 4102444800, 1e300, -1e300])
+def test_as_datetime_falls_back_for_times_outside_1970_to_2100(value):
+    assert as_datetime(value, RECEIVED) is RECEIVED
+
+
+def test_a_session_from_year_9999_is_stored_at_its_reception():
+    row = _row(process_session_item(_item("session", {**SESSION_UPDATE, "started": "9999-12-31T23:59:59Z",
+                                                      "timestamp": 1e300}), ORIGIN))
+    assert row["started"] == row["timestamp"] == RECEIVED
 
 
 def test_text_and_number_keep_only_values_of_the_right_type():
