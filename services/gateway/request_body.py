@@ -140,18 +140,16 @@ class BodyReader:
 
     async def first_line(self, cap: int) -> bytes:
         """The body up to its first newline (or its end), read and decoded no further than
-        needed; `Refused` (400) when the line is longer than `cap`."""
+        needed; `Refused` (400) when the line is longer than `cap`, or not found in the first
+        `2 * cap` bytes received (compressed data that decodes to nothing)."""
+        scanned = 0  # parts known to hold no newline
         while True:
-            for index, part in enumerate(self._parts):
-                newline = part.find(b"\n")
+            for index in range(scanned, len(self._parts)):
+                newline = self._parts[index].find(b"\n")
                 if newline >= 0:
-                    line = b"".join(self._parts[:index]) + part[:newline]
-                    break
-            else:
-                line = None
-            if line is not None:
-                return line
-            if self._decoder.size > cap:
+                    return b"".join(self._parts[:index]) + self._parts[index][:newline]
+            scanned = len(self._parts)
+            if self._decoder.size > cap or self._raw > 2 * cap:
                 raise Refused(400, f"The envelope header is longer than {cap} bytes.", unread=not self.done)
             if not await self._more(cap + 1 - self._decoder.size):
                 return b"".join(self._parts)
@@ -163,27 +161,27 @@ class BodyReader:
         return self._parts[0] if len(self._parts) == 1 else b"".join(self._parts)
 
     async def _more(self, step: int) -> bool:
-        """Decode up to `step` more bytes (an identity body: one more piece), reading from the
-        network when what was received is used up; False once the body is over."""
+        """One step: decode up to `step` more bytes (an identity body: one more piece) or, when
+        what was received is used up, receive one more chunk; False once the body is over."""
         try:
-            while True:
-                piece = self._decoder.take(step)
-                if piece:
-                    self._parts.append(piece)
-                    self._hold(self.held)
-                    return True
-                if self.done:
-                    return False
-                chunk = await self._next_chunk()
-                if chunk is None:
-                    self.done = True
-                    self._decoder.close()
-                else:
-                    self._raw += len(chunk)
-                    if self._raw > self._raw_limit:
-                        raise Refused(413, TOO_LARGE, unread=True)
-                    self._decoder.feed(chunk)
-                    self._hold(self.held)
+            piece = self._decoder.take(step)
+            if piece:
+                self._parts.append(piece)
+                self._hold(self.held)
+                return True
+            if self.done:
+                return False
+            chunk = await self._next_chunk()
+            if chunk is None:
+                self.done = True
+                self._decoder.close()
+            else:
+                self._raw += len(chunk)
+                if self._raw > self._raw_limit:
+                    raise Refused(413, TOO_LARGE, unread=True)
+                self._decoder.feed(chunk)
+                self._hold(self.held)
+            return True
         except PayloadTooLarge as exc:
             raise Refused(413, exc.detail, unread=not self.done) from None
         except EnvelopeError as exc:

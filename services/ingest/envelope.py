@@ -205,6 +205,7 @@ class _Zlib(_Stage):
         self._inflater: Any = zlib.decompressobj(16 + zlib.MAX_WBITS) if self._gzip else None
         self._padding = False  # gzip: NULs seen after a member
         self._replay: list[bytes] | None = None  # deflate read as zlib: input so far, for a retry
+        self._replayed = 0  # bytes in _replay
         self._held = False  # the last call filled its cap: output may be waiting without input
 
     def take(self, max_bytes: int) -> bytes:
@@ -223,6 +224,7 @@ class _Zlib(_Stage):
                 self._inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)  # the next member
             if self._replay is not None:
                 self._replay.append(chunk)
+                self._replayed += len(chunk)
             cap = self._cap(max_bytes)
             try:
                 out = self._inflater.decompress(chunk, cap)
@@ -235,13 +237,13 @@ class _Zlib(_Stage):
             rest = self._inflater.unconsumed_tail or self._inflater.unused_data
             if rest:
                 if self._replay is not None:
-                    self._replay.pop()
-                    self._replay.append(chunk[: len(chunk) - len(rest)])
+                    self._replay[-1] = chunk[: len(chunk) - len(rest)]
+                    self._replayed -= len(rest)
                 self._input.appendleft(rest)
             if out:
                 self._replay = None  # output was handed out: too late to read it another way
                 return self._count(out)
-            if self._replay is not None and sum(map(len, self._replay)) > _REPLAY_LIMIT:
+            if self._replay is not None and self._replayed > _REPLAY_LIMIT:
                 self._replay = None
         return b""
 

@@ -27,6 +27,7 @@ from services.ingest.envelope import (
     EnvelopeError,
     Item,
     PayloadTooLarge,
+    STEP,
     Decoder,
     decompress,
     enforce_item_limits,
@@ -835,3 +836,15 @@ def test_a_stream_that_stops_short_is_truncated_at_close(encoding):
         pass
     with pytest.raises(EnvelopeError, match="truncated"):
         decoder.close()
+
+
+@pytest.mark.parametrize("encoding", ["deflate", "gzip"])
+def test_input_that_decodes_to_nothing_fed_a_byte_at_a_time_costs_linear_time(encoding):
+    head = zlib.compress(b"")[:2] if encoding == "deflate" else gzip.compress(b"")[:10]
+    body = head + b"\x00\x00\x00\xff\xff" * 40_000  # 200 KB of empty stored blocks
+    decoder = Decoder(encoding, limit=MIB)
+    started = time.perf_counter()
+    for i in range(len(body)):
+        decoder.feed(body[i : i + 1])
+        assert decoder.take(STEP) == b""
+    assert time.perf_counter() - started < 5

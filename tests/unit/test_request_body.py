@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import time
 import zlib
 from datetime import datetime, timezone
 from typing import Any
@@ -173,6 +174,24 @@ def test_an_envelope_header_past_the_cap_is_a_400_without_reading_on():
     error = refused(lambda: ingest(body, {"Content-Encoding": "gzip"}))
     assert error.status == 400 and f"longer than {HEADER_CAP} bytes" in error.detail
     assert body.taken <= 2 and error.headers["Connection"] == "close"
+
+
+def test_a_header_line_sent_a_byte_at_a_time_is_scanned_once():
+    body = Body([b"x"] * (HEADER_CAP + 10))
+    started = time.perf_counter()
+    error = refused(lambda: ingest(body))
+    assert error.status == 400 and body.taken == HEADER_CAP + 1
+    assert time.perf_counter() - started < 5
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+def test_compressed_data_that_decodes_to_nothing_is_read_no_further_than_twice_the_cap(encoding):
+    empty_blocks = b"\x00\x00\x00\xff\xff" * (MIB // 5)  # stored blocks of no bytes, none final
+    head = gzip.compress(b"")[:10] if encoding == "gzip" else zlib.compress(b"")[:2]
+    body = Body(pieces(head + empty_blocks, KIB))
+    error = refused(lambda: ingest(body, {"Content-Encoding": encoding}))
+    assert error.status == 400 and "longer than" in error.detail
+    assert body.taken * KIB <= 2 * HEADER_CAP + KIB
 
 
 @pytest.mark.parametrize(
