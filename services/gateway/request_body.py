@@ -17,8 +17,11 @@ and read REST bodies whole before their 1 MiB check. So:
   A request that would pass the budget gets 503 with `Retry-After`, before its body is read when
   it declared its length; one larger than the whole budget gets 413. Parsing an envelope copies
   its items, so what a request holds is up to about twice what is counted.
-- An answer given before the whole body was read says `Connection: close`: the client need not
-  send the rest, and its next request starts on a fresh connection.
+- An answer given before the whole body was read says `Connection: close` when the rest is large
+  (over `DRAIN_LIMIT`) or of unknown length: the client need not send it, and its next request
+  starts on a fresh connection. A smaller rest is read and dropped by the HTTP server after the
+  answer and the connection stays usable: closing a socket with unread data makes the kernel
+  reset it, and a client still sending may then fail before it reads the answer.
 
 `Refused` carries such an answer (status, detail, headers); routes give it their error shape.
 """
@@ -34,20 +37,21 @@ from services.ingest.dsn_auth import dsn_public_key, public_key_from_request
 from services.ingest.envelope import STEP, Decoder, EnvelopeError, PayloadTooLarge, parse_envelope_header
 
 HEADER_CAP = 64 * 1024  # decoded bytes read for an envelope header before its key is known
+DRAIN_LIMIT = 1024 * 1024  # an unread rest up to this is left to the HTTP server to drop
 BUSY = "The gateway is busy; try again."
 TOO_LARGE = "Request body too large."
 
 
 class Refused(Exception):
-    """A request answered while its body is being read, or before. `unread`: some of the body was
-    left unread, so the connection is closed after the answer."""
+    """A request answered while its body is being read, or before. `close`: the connection is
+    closed after the answer (see `closes_connection`)."""
 
-    def __init__(self, status: int, detail: str, *, unread: bool, retry_after: int | None = None) -> None:
+    def __init__(self, status: int, detail: str, *, close: bool, retry_after: int | None = None) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
         self.headers: dict[str, str] = {}
-        if unread:
+        if close:
             self.headers["Connection"] = "close"
         if retry_after is not None:
             self.headers["Retry-After"] = str(retry_after)
@@ -109,6 +113,15 @@ def declared_length(request: Request) -> int | None:
     return int(value) if value.isascii() and value.isdigit() else None
 
 
+def closes_connection(request: Request, received: int = 0) -> bool:
+    """Whether an answer given once `received` bytes of the body were read should close the
+    connection: the rest is of unknown length (chunked) or larger than `DRAIN_LIMIT`."""
+    declared = declared_length(request)
+    if declared is None:
+        return "chunked" in request.headers.get("transfer-encoding", "").lower()
+    return declared - received > DRAIN_LIMIT
+
+
 class BodyReader:
     """A request body read as it arrives: at most `raw_limit` bytes on the wire and `limit`
     decoded, counted in `lease`. Raises `Refused` (and `EnvelopeError` for an unknown encoding,
@@ -117,6 +130,7 @@ class BodyReader:
     def __init__(self, request: Request, lease: Lease, *, raw_limit: int, limit: int,
                  content_encoding: str | None = None) -> None:
         self._decoder = Decoder(content_encoding, limit)
+        self._request = request
         self._chunks: AsyncIterator[bytes] = request.stream()
         self._lease = lease
         self._raw_limit = raw_limit
@@ -126,7 +140,12 @@ class BodyReader:
         self.done = False
         self._reserved = False  # the declared length is counted, not only what arrived
         if self.declared is not None and self.declared > raw_limit:
-            raise Refused(413, TOO_LARGE, unread=True)
+            raise Refused(413, TOO_LARGE, close=closes_connection(request))
+
+    @property
+    def close(self) -> bool:
+        """Whether an answer now should close the connection (`closes_connection`)."""
+        return not self.done and closes_connection(self._request, self._raw)
 
     @property
     def held(self) -> int:
@@ -150,7 +169,7 @@ class BodyReader:
                     return b"".join(self._parts[:index]) + self._parts[index][:newline]
             scanned = len(self._parts)
             if self._decoder.size > cap or self._raw > 2 * cap:
-                raise Refused(400, f"The envelope header is longer than {cap} bytes.", unread=not self.done)
+                raise Refused(400, f"The envelope header is longer than {cap} bytes.", close=self.close)
             if not await self._more(cap + 1 - self._decoder.size):
                 return b"".join(self._parts)
 
@@ -178,14 +197,14 @@ class BodyReader:
             else:
                 self._raw += len(chunk)
                 if self._raw > self._raw_limit:
-                    raise Refused(413, TOO_LARGE, unread=True)
+                    raise Refused(413, TOO_LARGE, close=self.close)
                 self._decoder.feed(chunk)
                 self._hold(self.held)
             return True
         except PayloadTooLarge as exc:
-            raise Refused(413, exc.detail, unread=not self.done) from None
+            raise Refused(413, exc.detail, close=self.close) from None
         except EnvelopeError as exc:
-            raise Refused(400, exc.detail, unread=not self.done) from None
+            raise Refused(400, exc.detail, close=self.close) from None
 
     async def _next_chunk(self) -> bytes | None:
         try:
@@ -194,15 +213,15 @@ class BodyReader:
                 if chunk != b"":
                     return chunk
         except ClientDisconnect:
-            raise Refused(400, "The request body was not received completely.", unread=False) from None
+            raise Refused(400, "The request body was not received completely.", close=False) from None
 
     def _hold(self, size: int) -> None:
         try:
             self._lease.hold(max(size, self.declared or 0) if self._reserved else size)
         except OverBudget as exc:
             if exc.permanent:
-                raise Refused(413, TOO_LARGE, unread=not self.done) from None
-            raise Refused(503, BUSY, unread=not self.done, retry_after=1) from None
+                raise Refused(413, TOO_LARGE, close=self.close) from None
+            raise Refused(503, BUSY, close=self.close, retry_after=1) from None
 
 
 async def read_body(request: Request, lease: Lease, limit: int) -> bytes:
@@ -229,29 +248,29 @@ async def read_ingest_body(request: Request, *, project_id: int, keys: KeyLookup
         reader = BodyReader(request, lease, raw_limit=raw_limit, limit=limit,
                             content_encoding=request.headers.get("content-encoding"))
     except EnvelopeError as exc:
-        raise Refused(400, exc.detail, unread=True) from None
+        raise Refused(400, exc.detail, close=closes_connection(request)) from None
     public = public_key_from_request(request.headers, request.query_params, None)
     if public is None and envelope:
         line = await reader.first_line(HEADER_CAP)
         try:
             dsn = parse_envelope_header(line).get("dsn")
         except EnvelopeError as exc:
-            raise Refused(400, exc.detail, unread=not reader.done) from None
+            raise Refused(400, exc.detail, close=reader.close) from None
         public = dsn_public_key(dsn) if isinstance(dsn, str) else None
-    key = checked_key(await keys(public) if public else None, public, project_id, unread=not reader.done)
+    key = checked_key(await keys(public) if public else None, public, project_id, close=reader.close)
     reader.reserve()
     return key, await reader.read()
 
 
-def checked_key(key: ProjectKey | None, public: str | None, project_id: int, *, unread: bool) -> ProjectKey:
+def checked_key(key: ProjectKey | None, public: str | None, project_id: int, *, close: bool) -> ProjectKey:
     """`key` if it may send to `project_id`, else `Refused` with Sentry's status."""
     if not public:
-        raise Refused(401, "Missing DSN key: send X-Sentry-Auth or sentry_key.", unread=unread)
+        raise Refused(401, "Missing DSN key: send X-Sentry-Auth or sentry_key.", close=close)
     if key is None:
-        raise Refused(401, "Unknown DSN key.", unread=unread)
+        raise Refused(401, "Unknown DSN key.", close=close)
     if not key.is_active:
-        raise Refused(403, "This DSN key is disabled.", unread=unread)
+        raise Refused(403, "This DSN key is disabled.", close=close)
     if key.project_id != project_id:
-        raise Refused(403, "This DSN key does not belong to the project in the URL.", unread=unread)
+        raise Refused(403, "This DSN key does not belong to the project in the URL.", close=close)
     return key
 

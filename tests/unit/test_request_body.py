@@ -20,6 +20,7 @@ from starlette.requests import Request
 
 from schemas.entities import ProjectKey
 from services.gateway.request_body import (
+    DRAIN_LIMIT,
     HEADER_CAP,
     Budget,
     OverBudget,
@@ -30,6 +31,7 @@ from services.gateway.request_body import (
 from services.ingest.limits import KIB, MIB
 
 PUBLIC = "0123456789abcdef" * 2
+UNKNOWN_KEY = "0" * 32
 KEY = ProjectKey(id=1, org_id=2, project_id=42, label="Default", public=PUBLIC, secret="s" * 32,
                  date_created=datetime(2026, 11, 27, tzinfo=timezone.utc))
 DSN = f"http://{PUBLIC}@picket.test/42"
@@ -107,11 +109,26 @@ def refused(fn: Any) -> Refused:
          "query-long-garbage", "disabled", "other-project"],
 )
 def test_a_key_from_headers_or_query_is_refused_without_reading_the_body(headers, query, status, detail):
-    body = Body([gzip.compress(bytes(10 * MIB))])
-    error = refused(lambda: ingest(body, {**headers, "Content-Encoding": "gzip"}, query))
+    bomb = gzip.compress(bytes(10 * MIB))
+    body = Body([bomb])
+    error = refused(lambda: ingest(body, {**headers, "Content-Encoding": "gzip", "Content-Length": str(len(bomb))},
+                                   query))
     assert (error.status, error.detail) == (status, detail)
     assert body.taken == 0
-    assert error.headers["Connection"] == "close"  # the body is left unread: no keep-alive
+    assert "Connection" not in error.headers  # ~10 KB unread: the server drops it, the connection stays
+
+
+@pytest.mark.parametrize(
+    ("headers", "close"),
+    [({"Content-Length": str(DRAIN_LIMIT)}, False), ({"Content-Length": str(DRAIN_LIMIT + 1)}, True),
+     ({"Transfer-Encoding": "chunked"}, True), ({}, False)],
+    ids=["small-rest", "large-rest", "chunked", "no-body"],
+)
+def test_an_early_answer_closes_the_connection_when_the_unread_rest_is_large_or_unknown(headers, close):
+    error = refused(lambda: ingest(Body([b"{}"]), {**headers, "X-Sentry-Auth": f"sentry_key={UNKNOWN_KEY}"}))
+    assert error.status == 401 and ("Connection" in error.headers) is close
+    if close:
+        assert error.headers["Connection"] == "close"
 
 
 def test_a_missing_key_on_store_is_refused_without_reading():
@@ -138,13 +155,13 @@ def test_a_header_key_wins_over_the_envelope_dsn_which_is_then_not_read_first():
 
 
 def test_an_unknown_dsn_in_the_envelope_header_is_refused_after_reading_its_first_line_only():
-    unknown = ENVELOPE.replace(PUBLIC.encode(), b"0" * 32) + b"x" * (MIB)
+    unknown = ENVELOPE.replace(PUBLIC.encode(), b"0" * 32) + b"x" * (2 * MIB)
     body = Body(pieces(unknown, 16))
-    error = refused(lambda: ingest(body))
+    error = refused(lambda: ingest(body, {"Content-Length": str(len(unknown))}))
     assert (error.status, error.detail) == (401, "Unknown DSN key.")
     first_line = unknown.index(b"\n") + 1
     assert body.taken * 16 <= first_line + 16  # the chunk with the newline, not one more
-    assert error.headers["Connection"] == "close"
+    assert error.headers["Connection"] == "close"  # 2 MiB left unread
 
 
 @pytest.mark.parametrize(
@@ -171,7 +188,7 @@ def test_a_known_dsn_in_a_compressed_envelope_header_reads_the_rest():
 def test_an_envelope_header_past_the_cap_is_a_400_without_reading_on():
     bomb = gzip.compress(bytes(50 * MIB))  # no newline at all
     body = Body(pieces(bomb, 4 * KIB))
-    error = refused(lambda: ingest(body, {"Content-Encoding": "gzip"}))
+    error = refused(lambda: ingest(body, {"Content-Encoding": "gzip", "Transfer-Encoding": "chunked"}))
     assert error.status == 400 and f"longer than {HEADER_CAP} bytes" in error.detail
     assert body.taken <= 2 and error.headers["Connection"] == "close"
 
@@ -302,7 +319,7 @@ def test_a_declared_length_the_budget_has_no_room_for_is_a_503_before_reading():
         other.hold(MIB - 10)
         error = refused(lambda: ingest(body, {"Content-Length": "100"}, f"sentry_key={PUBLIC}", budget=budget))
     assert (error.status, error.detail, body.taken) == (503, "The gateway is busy; try again.", 0)
-    assert error.headers == {"Connection": "close", "Retry-After": "1"}
+    assert error.headers == {"Retry-After": "1"}  # 100 bytes unread: the connection stays
     assert budget.used == 0
 
 

@@ -28,7 +28,7 @@ from schemas.entities import ProjectKey
 from schemas.ingest import IngestItem, Outcome
 from services.config import topic_name
 from services.gateway.errors import ApiError
-from services.gateway.request_body import Lease, Refused, read_ingest_body
+from services.gateway.request_body import Lease, Refused, closes_connection, read_ingest_body
 from services.gateway.runtime import Runtime, path_int, runtime
 from services.ingest.client_reports import client_report_outcomes
 from services.ingest.envelope import (
@@ -94,7 +94,7 @@ async def _accept(request: Request, parse: Any, lease: Lease) -> Response:
     rt = runtime(request)
     project_id = path_int(request.path_params["project_id"])
     if project_id is None:
-        raise _error(404, "Unknown project.")
+        raise _error(404, "Unknown project.", {"Connection": "close"} if closes_connection(request) else None)
     limits = rt.limits
     key, envelope = await _authenticated_envelope(request, rt, project_id, parse, lease)
     received = datetime.now(timezone.utc)
