@@ -420,6 +420,20 @@ def parse_header(line: bytes, what: str = "envelope header") -> dict[str, Any]:
     return value
 
 
+def _integers_fit_64_bits(value: Any) -> bool:
+    """Whether every integer in `value` is one msgpack can carry (-2^63 .. 2^64-1)."""
+    stack = [value]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, int) and not -(2**63) <= current < 2**64:
+            return False
+        if isinstance(current, dict):
+            stack.extend(current.values())
+        elif isinstance(current, list):
+            stack.extend(current)
+    return True
+
+
 def parse_envelope_header(first_line: bytes) -> dict[str, Any]:
     """An envelope's first line as its header (`event_id` normalized); `EnvelopeError` if it is
     blank or not a header."""
@@ -464,6 +478,8 @@ def parse_envelope(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Envelope:
             continue
         index = len(items)
         item_headers = parse_header(line, f"header of item {index}")
+        if not _integers_fit_64_bits(item_headers):  # item headers travel on in msgpack
+            raise EnvelopeError(f"invalid header of item {index}: an integer outside the 64-bit range")
         item_type = item_headers.get("type")
         if not isinstance(item_type, str) or not item_type:
             raise EnvelopeError(f"header of item {index} has no 'type'")

@@ -104,9 +104,10 @@ def _detail(body: bytes) -> str:
         ("envelope", b'{"sdk":' + DEEP.encode() + b"}\n{}\n", "invalid envelope header: nested more than"),
         ("envelope", b'{}\n{"type":"event","x":' + DEEP.encode() + b"}\n{}\n", "nested more than"),
         ("store", b'{"extra":' + DEEP.encode() + b"}", "invalid store payload: nested more than"),
+        ("envelope", b'{}\n{"type":"event","x":18446744073709551616}\n{}\n', "an integer outside the 64-bit range"),
     ],
     ids=["envelope-header-utf8", "item-header-utf8", "store-utf8", "envelope-header-deep", "item-header-deep",
-         "store-deep"],
+         "store-deep", "item-header-2-64"],
 )
 def test_hostile_ingest_bodies_are_400s_and_the_connection_stays_usable(p: PicketProcess, endpoint: str, body: bytes,
                                                                      fragment: str) -> None:

@@ -13,6 +13,7 @@ import zlib
 from datetime import datetime, timezone
 
 import brotli
+import msgspec
 import pytest
 import sentry_sdk
 from sentry_sdk.attachments import Attachment
@@ -686,6 +687,18 @@ def test_invalid_utf8_or_deep_nesting_in_headers_is_an_envelope_error(body, frag
         parse_envelope(body)
     assert not isinstance(caught.value, PayloadTooLarge)
     assert fragment in caught.value.detail
+
+
+@pytest.mark.parametrize("value", [2**64, -(2**63) - 1, [1, {"x": 2**70}]])
+def test_an_item_header_integer_msgpack_cannot_carry_is_an_envelope_error(value):
+    header = json.dumps({"type": "event", "foo": value}).encode()
+    with pytest.raises(EnvelopeError, match="invalid header of item 0: an integer outside the 64-bit range"):
+        parse_envelope(b"{}\n" + header + b"\n{}\n")
+
+
+def test_item_header_integers_at_the_64_bit_edges_parse_and_encode():
+    envelope = parse_envelope(b'{}\n{"type":"event","a":18446744073709551615,"b":-9223372036854775808}\n{}\n')
+    assert msgspec.msgpack.decode(msgspec.msgpack.encode(envelope.items[0].headers)) == envelope.items[0].headers
 
 
 def test_headers_nested_up_to_the_limit_parse():
