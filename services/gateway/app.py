@@ -31,6 +31,7 @@ from services.gateway.errors import HANDLERS
 from services.gateway.horizons import Horizons
 from services.gateway.keys import KeyCache
 from services.gateway.rate_limits import RateLimiter
+from services.gateway.request_body import Budget
 from services.gateway.routes import (
     events, feedback, ingest, keys, members, monitors, organizations, projects, stats, teams,
 )
@@ -95,6 +96,7 @@ def create_app(settings: Settings, kafka: KafkaConnection, store: Store) -> Star
         app.state.runtime = Runtime(
             settings=settings, store=store, auth=auth, bus=bus, producer=producer, publisher=publisher,
             keys=key_cache, rate_limiter=RateLimiter(), horizons=Horizons(store),
+            body_budget=Budget(settings.body_budget),
         )
         try:
             yield

@@ -1,7 +1,9 @@
 """Client-key (DSN) lookup for ingestion, cached in process.
 
 Ingestion is the hot path: a key is read from the projection at most once per TTL per process.
-Unknown keys are cached briefly too, so a flood with a bad key does not become a query flood.
+Unknown keys are cached briefly too, so a flood with a bad key does not become a query flood, and a
+string that cannot be a key (a public key is 32 hexadecimal characters, as Sentry's) is unknown
+without a query and is not cached: a flood of long made-up keys costs neither queries nor memory.
 While the store does not answer (its worker restarting), an expired entry is served on: ingestion
 goes on for every key seen in the last `STALE_SECONDS`.
 
@@ -18,6 +20,7 @@ is answered but not kept: it may predate the change.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 
 from clickhouse_connect.driver.exceptions import OperationalError
@@ -30,6 +33,7 @@ TTL_SECONDS = 10.0
 MISS_TTL_SECONDS = 1.0
 STALE_SECONDS = 600.0
 MAX_CACHED = 100_000
+_PUBLIC_KEY = re.compile(r"[0-9a-f]{32}")
 
 
 class KeyCache:
@@ -41,6 +45,8 @@ class KeyCache:
         self._changes = 0  # counts what the cache was told; a read spanning a change is not kept
 
     async def get(self, public_key: str) -> ProjectKey | None:
+        if not _PUBLIC_KEY.fullmatch(public_key):
+            return None
         now = time.monotonic()
         hit = self._cache.get(public_key)
         if hit and hit[0] > now:

@@ -17,6 +17,7 @@ from services.gateway.errors import bad_request
 
 T = TypeVar("T")
 MAX_PER_PAGE = 100
+MAX_PAGE = 2**31 - 1  # its offset is a bound UInt64 parameter of some queries: no overflow there
 
 
 def _int(value: str, name: str) -> int:
@@ -50,6 +51,8 @@ def window(request: Request, default_per_page: int = 100) -> Window:
         if len(parts) != 3:
             raise bad_request("Invalid cursor parameter.")
         page = max(0, _int(parts[1], "cursor"))
+        if page > MAX_PAGE:
+            raise bad_request("Invalid cursor parameter.")
     return Window(page, per_page)
 
 

@@ -7,25 +7,34 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 from aiokafka import AIOKafkaProducer
 from starlette.requests import Request
 
+from services import json_input
 from services.config import Settings
 from services.gateway.auth import Authenticator
 from services.gateway.commands import CommandBus
-from services.gateway.errors import bad_request, not_found
+from services.gateway.errors import ApiError, bad_request, not_found
 from services.gateway.horizons import Horizons
 from services.gateway.keys import KeyCache
 from services.gateway.rate_limits import RateLimiter
+from services.gateway.request_body import Budget, Refused, read_body
 from services.ingest.limits import DEFAULT_LIMITS, Limits
 from services.store import entities
 from services.store.client import Store
 
 T = TypeVar("T")
 MAX_BODY = 1 << 20
+# REST bodies are flat (a monitor's config is the deepest, at 3): this leaves room to spare.
+MAX_BODY_DEPTH = 64
+# Integers of REST bodies, bounded by where they land, so none overflows later in msgpack, Kafka
+# or ClickHouse: counts (rate limits, delays, resolveAge) as Sentry's Postgres integer columns,
+# ids as Picket's (`services.ids`: 53 bits).
+Count = Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)]
+Id = Annotated[int, msgspec.Meta(ge=0, le=2**53 - 1)]
 
 
 @dataclass
@@ -39,6 +48,7 @@ class Runtime:
     keys: KeyCache
     rate_limiter: RateLimiter
     horizons: Horizons
+    body_budget: Budget
     limits: Limits = DEFAULT_LIMITS
 
     async def read(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -67,12 +77,24 @@ async def org_resource(request: Request, any_of: tuple[str, ...], kind: str, par
 
 
 async def body(request: Request, shape: type[T]) -> T:
-    """Decode and validate a JSON body into `shape`; 400 with a detail on anything else."""
-    raw = await request.body()
-    if len(raw) > MAX_BODY:
-        raise bad_request("Request body too large.")
+    """Decode and validate a JSON body into `shape`.
+
+    Over `MAX_BODY` bytes → 413 (before reading when `Content-Length` says so, else as soon as
+    it grows past it); not UTF-8, nested deeper than `MAX_BODY_DEPTH` (checked before msgspec
+    recurses), malformed, or not `shape` (an integer outside its field's bounds included) → 400
+    with a detail. The body counts against the process's body budget while it is read (503 when
+    there is no room)."""
+    with runtime(request).body_budget.lease() as lease:
+        try:
+            raw = await read_body(request, lease, MAX_BODY)
+        except Refused as exc:
+            raise ApiError(exc.status, exc.detail, exc.headers) from None
     if not raw.strip():
         raw = b"{}"
+    try:
+        json_input.check(raw, MAX_BODY_DEPTH)
+    except json_input.JsonInputError as exc:
+        raise bad_request(f"Invalid request body: {exc.detail}.") from None
     try:
         return msgspec.json.decode(raw, type=shape)
     except msgspec.ValidationError as exc:

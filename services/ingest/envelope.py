@@ -1,6 +1,7 @@
 """Sentry envelopes: request-body decompression, parsing, size checks, legacy `/store/` bodies.
 
-Pure functions over in-memory bytes; nothing here does I/O.
+Pure code over in-memory bytes; nothing here does I/O (the gateway feeds `Decoder` the body as it
+arrives).
 
 The envelope format (what SDKs POST to `/api/<project_id>/envelope/`)::
 
@@ -26,11 +27,13 @@ import base64
 import binascii
 import re
 import zlib
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
 
+from services import json_input
 from services.ingest.limits import DEFAULT_LIMITS, Limits
 
 try:  # brotli is optional at import time; without it "br" is an unsupported encoding.
@@ -54,35 +57,95 @@ class PayloadTooLarge(EnvelopeError):
 # --------------------------------------------------------------------------------------------
 # Content-Encoding
 
-
-_BROTLI_CHUNK = 64 * 1024  # input fed per call
-_BROTLI_STEP = 256 * 1024  # output requested per call
+STEP = 256 * 1024  # decoded bytes a stage hands out per call (brotli may give about twice that)
+_INPUT_CHUNK = 64 * 1024  # compressed bytes given to a decompressor per call
+_REPLAY_LIMIT = 64 * 1024  # deflate input kept to retry as raw when its zlib header was a fluke
 
 
 def decompress(body: bytes, content_encoding: str | None, limit: int) -> bytes:
-    """Undo the request's `Content-Encoding` and return at most `limit` bytes.
-
-    Supports identity, gzip (also `x-gzip`, concatenated members), deflate (zlib-wrapped or raw,
-    auto-detected) and br, and lists such as "gzip, br" (undone right to left).
-    Each stage inflates under a cap (zlib: `limit + 1` bytes; brotli: in steps of at most
-    ~512 KiB), so a decompression bomb is refused after inflating little more than `limit`
-    bytes, never in full; memory stays within a small multiple of `limit`.
+    """Undo the request's `Content-Encoding` and return at most `limit` bytes: `Decoder` over a
+    body that is already in memory.
 
     Raises `EnvelopeError` for an unknown encoding or corrupt/truncated data, and
     `PayloadTooLarge` when the decoded body would exceed `limit`.
     """
-    codings = _parse_content_encoding(content_encoding)
-    data = bytes(body) if not isinstance(body, bytes) else body
-    for coding in reversed(codings):
-        if coding in ("gzip", "x-gzip"):
-            data = _gunzip(data, limit)
-        elif coding == "deflate":
-            data = _inflate_deflate(data, limit)
-        elif coding == "br":
-            data = _unbrotli(data, limit)
-    if len(data) > limit:
-        raise PayloadTooLarge(f"request body is {len(data)} bytes, over the limit of {limit}")
-    return data
+    decoder = Decoder(content_encoding, limit)
+    decoder.feed(bytes(body) if not isinstance(body, bytes) else body)
+    parts = []
+    while piece := decoder.take(STEP):
+        parts.append(piece)
+    decoder.close()
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+class Decoder:
+    """Undoes a `Content-Encoding` while the body arrives.
+
+    Supports identity, gzip (also `x-gzip`, concatenated members, trailing NUL padding), deflate
+    (zlib-wrapped or raw, auto-detected) and br, and lists such as "gzip, br" (undone right to
+    left, each stage feeding the next). `feed` the body's bytes as they come and `take` decoded
+    bytes (b"" once nothing more comes out of what was fed); after the last `feed` and a `take`
+    that gave b"", `close` checks that the data was complete.
+
+    Memory stays bounded whatever the ratio: a stage inflates only when asked, at most what was
+    asked at a time (brotli: up to twice that, or its 32 KiB buffer), and no stage (the output
+    included) may go past `limit`
+    bytes: a decompression bomb is refused after inflating little more than `limit` bytes, and a
+    caller that takes in small steps holds little more than what it keeps. Identity bodies are
+    handed back as fed, in the caller's pieces.
+
+    Raises `EnvelopeError` for an unknown encoding (at construction) or corrupt/truncated data,
+    and `PayloadTooLarge` when a stage would exceed `limit`.
+    """
+
+    def __init__(self, content_encoding: str | None, limit: int) -> None:
+        self.limit = limit
+        self.size = 0  # decoded bytes handed out
+        self.identity = True
+        self._stages: list[_Stage] = []
+        for coding in reversed(_parse_content_encoding(content_encoding)):
+            self.identity = False
+            if coding == "br":
+                self._stages.append(_Brotli(limit))
+            else:
+                self._stages.append(_Zlib(coding, limit))
+        self._pending: deque[bytes] = deque()  # identity: fed, not yet taken
+
+    def feed(self, data: bytes) -> None:
+        if not data:
+            return
+        if self._stages:
+            self._stages[0].feed(data)
+        else:
+            self._pending.append(data)
+
+    def take(self, max_bytes: int = STEP) -> bytes:
+        """Up to `max_bytes` decoded bytes (an identity piece as it was fed), or b"" when the
+        input fed so far gave everything it had."""
+        if self._stages:
+            out = self._pull(len(self._stages) - 1, max(1, max_bytes))
+        else:
+            out = self._pending.popleft() if self._pending else b""
+        self.size += len(out)
+        if self.size > self.limit:
+            raise _too_large(self.limit)
+        return out
+
+    def _pull(self, index: int, max_bytes: int) -> bytes:
+        stage = self._stages[index]
+        while True:
+            out = stage.take(max_bytes)
+            if out or index == 0:
+                return out
+            more = self._pull(index - 1, STEP)
+            if not more:
+                return b""
+            stage.feed(more)
+
+    def close(self) -> None:
+        """The body ended: `EnvelopeError` if any stage's data stopped short."""
+        for stage in self._stages:
+            stage.close()
 
 
 def _parse_content_encoding(value: str | None) -> list[str]:
@@ -102,32 +165,117 @@ def _too_large(limit: int) -> PayloadTooLarge:
     return PayloadTooLarge(f"decompressed request body exceeds the limit of {limit} bytes")
 
 
-def _inflate(data: bytes, wbits: int, limit: int, name: str) -> tuple[bytes, bytes]:
-    """One zlib-family stream: (output, bytes after the stream). Output is capped at limit+1."""
-    inflater = zlib.decompressobj(wbits)
-    try:
-        out = inflater.decompress(data, limit + 1)  # max_length: never more than limit + 1 bytes
-    except zlib.error as exc:
-        raise EnvelopeError(f"corrupt {name} data: {exc}") from None
-    if len(out) > limit:
-        raise _too_large(limit)
-    if not inflater.eof:
-        # Output stayed under the cap, so all input was consumed without reaching the end.
-        raise EnvelopeError(f"truncated {name} data")
-    return out, inflater.unused_data
+class _Stage:
+    """One decompressor: compressed input in, at most `max_bytes` per `take` out."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._out = 0
+        self._input: deque[bytes] = deque()
+
+    def feed(self, data: bytes) -> None:
+        for start in range(0, len(data), _INPUT_CHUNK):
+            self._input.append(data[start : start + _INPUT_CHUNK] if len(data) > _INPUT_CHUNK else data)
+
+    def _count(self, out: bytes) -> bytes:
+        self._out += len(out)
+        if self._out > self._limit:
+            raise _too_large(self._limit)
+        return out
+
+    def _cap(self, max_bytes: int) -> int:
+        """Ask for no more than one byte past the limit: enough to tell that it was passed."""
+        return max(1, min(max_bytes, self._limit - self._out + 1))
+
+    def take(self, max_bytes: int) -> bytes:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
 
 
-def _gunzip(data: bytes, limit: int) -> bytes:
-    parts: list[bytes] = []
-    total = 0
-    rest = data
-    while True:
-        out, rest = _inflate(rest, 16 + zlib.MAX_WBITS, limit - total, "gzip")
-        parts.append(out)
-        total += len(out)
-        if not rest.rstrip(b"\x00"):  # done (trailing NUL padding is tolerated, as gzip does)
-            break
-    return parts[0] if len(parts) == 1 else b"".join(parts)
+class _Zlib(_Stage):
+    """gzip (members one after another, NUL padding after the last) or deflate (zlib-wrapped, or
+    raw as some clients send it: told apart by the zlib header; data after the stream ignored)."""
+
+    def __init__(self, coding: str, limit: int) -> None:
+        super().__init__(limit)
+        self._gzip = coding != "deflate"
+        self._name = "gzip" if self._gzip else "deflate"
+        self._inflater: Any = zlib.decompressobj(16 + zlib.MAX_WBITS) if self._gzip else None
+        self._padding = False  # gzip: NULs seen after a member
+        self._replay: list[bytes] | None = None  # deflate read as zlib: input so far, for a retry
+        self._replayed = 0  # bytes in _replay
+        self._held = False  # the last call filled its cap: output may be waiting without input
+
+    def take(self, max_bytes: int) -> bytes:
+        if self._inflater is None and not self._choose_deflate_kind():
+            return b""
+        while self._input or self._held:
+            chunk = self._input.popleft() if self._input else b""
+            if self._inflater.eof:
+                if not self._gzip or not chunk:
+                    continue
+                if not chunk.strip(b"\x00"):
+                    self._padding = True
+                    continue
+                if self._padding:
+                    raise EnvelopeError("corrupt gzip data: data after the padding")
+                self._inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)  # the next member
+            if self._replay is not None:
+                self._replay.append(chunk)
+                self._replayed += len(chunk)
+            cap = self._cap(max_bytes)
+            try:
+                out = self._inflater.decompress(chunk, cap)
+            except zlib.error as exc:
+                if self._retry_as_raw_deflate():
+                    continue
+                raise EnvelopeError(f"corrupt {self._name} data: {exc}") from None
+            # Stopped by the cap, zlib may hold decoded bytes even with all input consumed.
+            self._held = len(out) == cap and not self._inflater.eof
+            rest = self._inflater.unconsumed_tail or self._inflater.unused_data
+            if rest:
+                if self._replay is not None:
+                    self._replay[-1] = chunk[: len(chunk) - len(rest)]
+                    self._replayed -= len(rest)
+                self._input.appendleft(rest)
+            if out:
+                self._replay = None  # output was handed out: too late to read it another way
+                return self._count(out)
+            if self._replay is not None and self._replayed > _REPLAY_LIMIT:
+                self._replay = None
+        return b""
+
+    def _choose_deflate_kind(self) -> bool:
+        """Pick zlib-wrapped or raw deflate from the first two bytes; False until they came."""
+        head = b""
+        for chunk in self._input:
+            head += chunk[: 2 - len(head)]
+            if len(head) == 2:
+                break
+        if len(head) < 2:
+            return False
+        if _looks_like_zlib(head):
+            self._inflater = zlib.decompressobj(zlib.MAX_WBITS)
+            self._replay = []
+        else:
+            self._inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+        return True
+
+    def _retry_as_raw_deflate(self) -> bool:
+        """A zlib header can be a raw stream's first bytes: read it again as raw deflate, if
+        nothing was handed out yet."""
+        if self._replay is None:
+            return False
+        self._input.extendleft(reversed(self._replay))
+        self._replay = None
+        self._inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+        return True
+
+    def close(self) -> None:
+        if self._inflater is None or not self._inflater.eof:
+            raise EnvelopeError(f"truncated {self._name} data")
 
 
 def _looks_like_zlib(data: bytes) -> bool:
@@ -138,53 +286,34 @@ def _looks_like_zlib(data: bytes) -> bool:
     return (cmf & 0x0F) == 8 and (cmf >> 4) <= 7 and ((cmf << 8) | flg) % 31 == 0
 
 
-def _inflate_deflate(data: bytes, limit: int) -> bytes:
-    """HTTP "deflate" is meant to be zlib-wrapped, but some clients send raw deflate."""
-    if _looks_like_zlib(data):
+class _Brotli(_Stage):
+    """brotli, whose decoder takes input only once it handed out what it has decoded."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self._decoder = _brotli.Decompressor()
+
+    def take(self, max_bytes: int) -> bytes:
         try:
-            return _inflate(data, zlib.MAX_WBITS, limit, "deflate")[0]
-        except PayloadTooLarge:
-            raise
-        except EnvelopeError as zlib_error:
-            try:  # a raw stream whose first two bytes happen to look like a zlib header
-                return _inflate(data, -zlib.MAX_WBITS, limit, "deflate")[0]
-            except PayloadTooLarge:
-                raise
-            except EnvelopeError:
-                raise zlib_error from None
-    return _inflate(data, -zlib.MAX_WBITS, limit, "deflate")[0]
+            while True:
+                if not self._decoder.can_accept_more_data():
+                    out = self._decoder.process(b"", output_buffer_limit=self._cap(max_bytes))
+                elif self._input:
+                    out = self._decoder.process(self._input.popleft(), output_buffer_limit=self._cap(max_bytes))
+                elif self._decoder.is_finished():
+                    return b""
+                else:  # output may still be held back after the last input
+                    out = self._decoder.process(b"", output_buffer_limit=self._cap(max_bytes))
+                    if not out:
+                        return b""
+                if out:
+                    return self._count(out)
+        except _brotli.error as exc:
+            raise EnvelopeError(f"corrupt br data: {exc}") from None
 
-
-def _unbrotli(data: bytes, limit: int) -> bytes:
-    decoder = _brotli.Decompressor()
-    parts: list[bytes] = []
-    total = 0
-
-    def step(chunk) -> bool:
-        """Decode one step; the decoder may overshoot its buffer limit about twofold, so ask for
-        modest amounts. Returns whether any output came out."""
-        nonlocal total
-        piece = decoder.process(chunk, output_buffer_limit=min(limit - total + 1, _BROTLI_STEP))
-        total += len(piece)
-        if total > limit:
-            raise _too_large(limit)
-        parts.append(piece)
-        return bool(piece)
-
-    view = memoryview(data)
-    try:
-        for start in range(0, max(len(data), 1), _BROTLI_CHUNK):
-            step(view[start : start + _BROTLI_CHUNK])
-            # Output held back by the buffer limit must be drained before more input.
-            while not decoder.can_accept_more_data() and step(b""):
-                pass
-        while not decoder.is_finished() and step(b""):  # output still pending after the input
-            pass
-    except _brotli.error as exc:
-        raise EnvelopeError(f"corrupt br data: {exc}") from None
-    if not decoder.is_finished():
-        raise EnvelopeError("truncated br data")
-    return b"".join(parts)
+    def close(self) -> None:
+        if not self._decoder.is_finished():
+            raise EnvelopeError("truncated br data")
 
 
 # --------------------------------------------------------------------------------------------
@@ -215,11 +344,12 @@ class Item:
         return self.headers.get("attachment_type")
 
     def json(self) -> Any:
-        """The payload decoded as JSON; raises `EnvelopeError` if it is not valid JSON."""
+        """The payload decoded as JSON; raises `EnvelopeError` if it is not valid JSON (or not
+        UTF-8, or nested too deep)."""
         try:
-            return msgspec.json.decode(self.payload)
-        except msgspec.DecodeError as exc:
-            raise EnvelopeError(f"invalid JSON payload in {self.type} item: {exc}") from None
+            return json_input.decode(self.payload)
+        except json_input.JsonInputError as exc:
+            raise EnvelopeError(f"invalid JSON payload in {self.type} item: {exc.detail}") from None
 
 
 @dataclass(slots=True)
@@ -278,14 +408,41 @@ def normalize_event_id(value: Any) -> str:
 # Parsing
 
 
-def _decode_header(line: bytes, what: str) -> dict[str, Any]:
+def parse_header(line: bytes, what: str = "envelope header") -> dict[str, Any]:
+    """One header line as a JSON object; `EnvelopeError` when it is not one, is not UTF-8 or
+    nests deeper than `json_input.MAX_DEPTH`."""
     try:
-        value = msgspec.json.decode(line)
-    except msgspec.DecodeError as exc:
-        raise EnvelopeError(f"invalid {what}: not JSON ({exc})") from None
+        value = json_input.decode(line)
+    except json_input.JsonInputError as exc:
+        raise EnvelopeError(f"invalid {what}: {exc.detail}") from None
     if not isinstance(value, dict):
         raise EnvelopeError(f"invalid {what}: expected a JSON object")
     return value
+
+
+def _integers_fit_64_bits(value: Any) -> bool:
+    """Whether every integer in `value` is one msgpack can carry (-2^63 .. 2^64-1)."""
+    stack = [value]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, int) and not -(2**63) <= current < 2**64:
+            return False
+        if isinstance(current, dict):
+            stack.extend(current.values())
+        elif isinstance(current, list):
+            stack.extend(current)
+    return True
+
+
+def parse_envelope_header(first_line: bytes) -> dict[str, Any]:
+    """An envelope's first line as its header (`event_id` normalized); `EnvelopeError` if it is
+    blank or not a header."""
+    if not first_line.strip():
+        raise EnvelopeError("missing envelope header")
+    headers = parse_header(first_line, "envelope header")
+    if headers.get("event_id") is not None:
+        headers["event_id"] = normalize_event_id(headers["event_id"])
+    return headers
 
 
 def parse_envelope(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Envelope:
@@ -307,12 +464,7 @@ def parse_envelope(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Envelope:
     end = data.find(b"\n")
     if end < 0:
         end = size
-    first_line = data[:end]
-    if not first_line.strip():
-        raise EnvelopeError("missing envelope header")
-    headers = _decode_header(first_line, "envelope header")
-    if headers.get("event_id") is not None:
-        headers["event_id"] = normalize_event_id(headers["event_id"])
+    headers = parse_envelope_header(data[:end])
 
     items: list[Item] = []
     pos = end + 1
@@ -325,7 +477,9 @@ def parse_envelope(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Envelope:
             pos = end + 1
             continue
         index = len(items)
-        item_headers = _decode_header(line, f"header of item {index}")
+        item_headers = parse_header(line, f"header of item {index}")
+        if not _integers_fit_64_bits(item_headers):  # item headers travel on in msgpack
+            raise EnvelopeError(f"invalid header of item {index}: an integer outside the 64-bit range")
         item_type = item_headers.get("type")
         if not isinstance(item_type, str) or not item_type:
             raise EnvelopeError(f"header of item {index} has no 'type'")
@@ -481,9 +635,9 @@ def store_payload_to_envelope(body: bytes, limits: Limits = DEFAULT_LIMITS) -> E
     if len(payload) > limits.max_event_size:
         raise PayloadTooLarge(f"event is {len(payload)} bytes, over max_event_size ({limits.max_event_size})")
     try:
-        event = msgspec.json.decode(payload)
-    except msgspec.DecodeError as exc:
-        raise EnvelopeError(f"invalid store payload: not JSON ({exc})") from None
+        event = json_input.decode(payload)
+    except json_input.JsonInputError as exc:
+        raise EnvelopeError(f"invalid store payload: {exc.detail}") from None
     if not isinstance(event, dict):
         raise EnvelopeError("invalid store payload: expected a JSON object")
     item_type = "transaction" if event.get("type") == "transaction" else "event"

@@ -15,6 +15,9 @@ An empty or null value means "not set" (the default applies); for an update (`pa
 that is absent keeps the base's value, while an explicit null clears it (timezone: "" or null
 keeps the base's zone).
 
+A config nested deeper than `MAX_CONFIG_DEPTH` levels (Sentry's deepest is 2: `schedule` as an
+object) is refused before anything else is looked at, with a walk that does not recurse.
+
 Limits (Sentry's): checkin_margin 1..40320 (0 is read as 1, as Sentry does for old SDK upserts),
 max_runtime 1..40320, both thresholds 1..720, interval count >= 1 (and at most 100 years, so the
 arithmetic cannot overflow), units minute/hour/day/week/month/year, time zones from the IANA
@@ -75,6 +78,7 @@ DEFAULT_MAX_RUNTIME = 30  # minutes
 MAX_CHECKIN_MARGIN = 40_320  # 28 days
 MAX_MAX_RUNTIME = 40_320  # 28 days
 MAX_THRESHOLD = 720
+MAX_CONFIG_DEPTH = 16
 
 SCHEDULE_TYPES: tuple[ScheduleType, ...] = ("crontab", "interval")
 INTERVAL_UNITS: tuple[IntervalUnit, ...] = ("minute", "hour", "day", "week", "month", "year")
@@ -127,6 +131,8 @@ def validate_config(raw: Mapping[str, Any], *, partial_base: MonitorConfig | Non
     """
     if not isinstance(raw, Mapping):
         raise ScheduleError("config", "expected an object.")
+    if _deeper_than(raw, MAX_CONFIG_DEPTH):
+        raise ScheduleError("config", f"nested more than {MAX_CONFIG_DEPTH} levels deep.")
     data = dict(raw)
     for camel, snake in _CAMEL_KEYS.items():
         if camel in data and snake not in data:
@@ -150,6 +156,18 @@ def validate_config(raw: Mapping[str, Any], *, partial_base: MonitorConfig | Non
             data, "recovery_threshold", base.recovery_threshold if base else None, MAX_THRESHOLD
         ),
     )
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether objects and lists in `value` nest more than `limit` levels (`value` itself is 1)."""
+    stack = [(value, 1)]
+    while stack:
+        current, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = current.values() if isinstance(current, Mapping) else current
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (Mapping, list, tuple)))
+    return False
 
 
 def _validate_schedule(

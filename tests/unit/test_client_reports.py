@@ -134,3 +134,35 @@ def test_client_discard_outcomes_survive_the_outcomes_topic_encoding():
     out = _outcomes({"discarded_events": [{"reason": "queue_overflow", "category": "error", "quantity": 2}]})
     decoded = msgspec.msgpack.decode(msgspec.msgpack.encode(out[0]), type=Outcome)
     assert decoded == out[0]
+
+
+@pytest.mark.parametrize("quantity", [2**32, 2**63, 2**64, 2**70, -(2**70)])
+def test_a_quantity_no_u32_holds_is_skipped_and_the_rest_kept(quantity):
+    out = _outcomes({"discarded_events": [{"reason": "huge", "category": "error", "quantity": quantity},
+                                          {"reason": "kept", "category": "error", "quantity": 2**32 - 1}]})
+    assert [(o.reason, o.quantity) for o in out] == [("kept", 2**32 - 1)]
+    # What is kept goes through the outcomes topic's encoding.
+    assert msgspec.msgpack.decode(msgspec.msgpack.encode(out[0]), type=Outcome) == out[0]
+
+
+@pytest.mark.parametrize("timestamp", [-1, 4102444800, 1e12, 1e300, "1969-12-31T23:59:59Z", "2100-01-01T00:00:00Z",
+                                       "9999-12-31T23:59:59Z", "9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+05:00"])
+def test_a_report_dated_outside_1970_to_2100_gives_no_outcomes(timestamp):
+    assert _outcomes({"timestamp": timestamp,
+                      "discarded_events": [{"reason": "x", "category": "error", "quantity": 1}]}) == []
+
+
+def test_a_report_dated_at_the_edges_of_the_range_is_kept():
+    for timestamp, at in [(0, datetime(1970, 1, 1, tzinfo=timezone.utc)),
+                          ("2099-12-31T23:59:59Z", datetime(2099, 12, 31, 23, 59, 59, tzinfo=timezone.utc))]:
+        out = _outcomes({"timestamp": timestamp, "discarded_events": [{"reason": "x", "category": "error", "quantity": 1}]})
+        assert [o.timestamp for o in out] == [at]
+
+
+@pytest.mark.parametrize(("payload", "detail"), [
+    (b'{"discarded_events": [{"reason": "\xff", "category": "error", "quantity": 1}]}', "not valid UTF-8"),
+    (b'{"discarded_events": ' + b"[" * 5000 + b"]" * 5000 + b"}", "nested more than"),
+])
+def test_a_report_that_is_not_utf8_or_nests_too_deep_is_a_value_error(payload, detail):
+    with pytest.raises(ValueError, match=detail):
+        _outcomes(payload)

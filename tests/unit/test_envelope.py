@@ -13,6 +13,7 @@ import zlib
 from datetime import datetime, timezone
 
 import brotli
+import msgspec
 import pytest
 import sentry_sdk
 from sentry_sdk.attachments import Attachment
@@ -27,6 +28,8 @@ from services.ingest.envelope import (
     EnvelopeError,
     Item,
     PayloadTooLarge,
+    STEP,
+    Decoder,
     decompress,
     enforce_item_limits,
     normalize_event_id,
@@ -657,3 +660,204 @@ def test_a_store_event_over_max_event_size_is_too_large():
     compressed = base64.b64encode(zlib.compress(body))
     with pytest.raises(PayloadTooLarge):
         store_payload_to_envelope(compressed, Limits(max_event_size=100))
+
+
+# --------------------------------------------------------------------------------------------
+# Hostile input: invalid UTF-8 and deep nesting are EnvelopeErrors, never other exceptions
+
+
+DEEP = b"[" * 5000 + b"]" * 5000
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        (b'{"dsn":"\xff"}\n{"type":"event"}\n{}\n', "invalid envelope header: not valid UTF-8"),
+        (b'{"\xc3\x28":1}\n', "invalid envelope header: not valid UTF-8"),
+        (b'{}\n{"type":"event","x":"\xed\xa0\x80"}\n{}\n', "invalid header of item 0: not valid UTF-8"),
+        (b'{"sdk":' + DEEP + b"}\n", "invalid envelope header: nested more than"),
+        (b"{}\n" + b'{"type":"event","x":' + DEEP + b"}\n{}\n", "invalid header of item 0: nested more than"),
+        (b'{"a":' + b'{"a":' * 200 + b"1" + b"}" * 200 + b"}\n", "nested more than 128"),
+    ],
+    ids=["header-utf8", "header-key-utf8", "item-header-surrogate", "header-deep", "item-header-deep",
+         "header-200-objects"],
+)
+def test_invalid_utf8_or_deep_nesting_in_headers_is_an_envelope_error(body, fragment):
+    with pytest.raises(EnvelopeError) as caught:
+        parse_envelope(body)
+    assert not isinstance(caught.value, PayloadTooLarge)
+    assert fragment in caught.value.detail
+
+
+@pytest.mark.parametrize("value", [2**64, -(2**63) - 1, [1, {"x": 2**70}]])
+def test_an_item_header_integer_msgpack_cannot_carry_is_an_envelope_error(value):
+    header = json.dumps({"type": "event", "foo": value}).encode()
+    with pytest.raises(EnvelopeError, match="invalid header of item 0: an integer outside the 64-bit range"):
+        parse_envelope(b"{}\n" + header + b"\n{}\n")
+
+
+def test_item_header_integers_at_the_64_bit_edges_parse_and_encode():
+    envelope = parse_envelope(b'{}\n{"type":"event","a":18446744073709551615,"b":-9223372036854775808}\n{}\n')
+    assert msgspec.msgpack.decode(msgspec.msgpack.encode(envelope.items[0].headers)) == envelope.items[0].headers
+
+
+def test_headers_nested_up_to_the_limit_parse():
+    header = b'{"a":' * 127 + b"1" + b"}" * 127  # 127 objects inside the header object: depth 128
+    assert parse_envelope(header + b"\n").headers["a"]["a"]["a"]
+
+
+def test_brackets_and_invalid_looking_escapes_inside_strings_are_not_nesting():
+    header = json.dumps({"dsn": DSN, "note": "[[[[{{{{" * 1000, "q": '\\"[['}).encode()
+    assert parse_envelope(header + b"\n").dsn == DSN
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        (b'{"message":"\xff\xfe"}', "invalid store payload: not valid UTF-8"),
+        (b'{"extra":' + DEEP + b"}", "invalid store payload: nested more than"),
+        (base64.b64encode(zlib.compress(b'{"extra":' + DEEP + b"}")), "nested more than"),
+        (base64.b64encode(zlib.compress(b'{"message":"\x80"}')), "not valid UTF-8"),
+    ],
+    ids=["utf8", "deep", "base64-deep", "base64-utf8"],
+)
+def test_invalid_utf8_or_deep_nesting_in_a_store_body_is_an_envelope_error(body, fragment):
+    with pytest.raises(EnvelopeError) as caught:
+        store_payload_to_envelope(body)
+    assert fragment in caught.value.detail
+
+
+def test_an_item_payload_that_nests_too_deep_is_an_envelope_error_when_read_as_json():
+    envelope = parse_envelope(b'{}\n{"type":"event"}\n' + DEEP + b"\n")
+    with pytest.raises(EnvelopeError, match="nested more than"):
+        envelope.items[0].json()
+
+
+# --------------------------------------------------------------------------------------------
+# Streaming decompression: fed in pieces, taken in steps, bounded at every stage
+
+
+def _stream(decoder: Decoder, body: bytes, piece: int, step: int) -> tuple[bytes, int]:
+    """(decoded body, the largest piece `take` gave) feeding `body` in pieces of `piece` bytes."""
+    out, largest = [], 0
+    for start in range(0, len(body), piece):
+        decoder.feed(body[start : start + piece])
+        while chunk := decoder.take(step):
+            out.append(chunk)
+            largest = max(largest, len(chunk))
+    while chunk := decoder.take(step):
+        out.append(chunk)
+        largest = max(largest, len(chunk))
+    decoder.close()
+    return b"".join(out), largest
+
+
+def _stream_head(decoder: Decoder, head: bytes, step: int) -> bytes:
+    """What `decoder` gives while `head` is fed to it one byte at a time."""
+    out = []
+    for i in range(len(head)):
+        decoder.feed(head[i : i + 1])
+        while chunk := decoder.take(step):
+            out.append(chunk)
+    return b"".join(out)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "encode"),
+    [("gzip", gzip.compress), ("deflate", zlib.compress), ("deflate", raw_deflate), ("br", brotli.compress),
+     ("gzip, br", lambda d: brotli.compress(gzip.compress(d))), ("deflate, gzip", lambda d: gzip.compress(zlib.compress(d)))],
+    ids=["gzip", "deflate-zlib", "deflate-raw", "br", "gzip-then-br", "deflate-then-gzip"],
+)
+@pytest.mark.parametrize("piece", [1, 7, 4096, 10**9], ids=["1B", "7B", "4KiB", "whole"])
+def test_a_body_fed_in_any_pieces_decodes_in_steps_of_at_most_the_asked_size(encoding, encode, piece):
+    data = os.urandom(64 * KIB) + BINARY * 3000
+    body = encode(data)
+    decoder = Decoder(encoding, limit=len(data))
+    head = b""
+    if piece == 1:  # byte by byte is slow: the first 3000 bytes so, then the rest in one piece
+        head, body = _stream_head(decoder, body[:3000], step=1000), body[3000:]
+        piece = len(body)
+    decoded, largest = _stream(decoder, body, piece, step=1000)
+    assert head + decoded == data
+    # brotli's decoder hands out up to twice the step, or its 32 KiB buffer, whichever is larger
+    assert largest <= (32 * KIB if encoding.split(", ")[0] == "br" else 1000)
+
+
+def test_concatenated_gzip_members_and_padding_across_pieces_decode():
+    body = gzip.compress(b"one|") + gzip.compress(b"two") + b"\x00" * 10
+    for piece in (1, 3, 11, len(body)):
+        assert _stream(Decoder("gzip", limit=MIB), body, piece, step=2)[0] == b"one|two"
+
+
+def test_data_after_gzip_padding_is_an_envelope_error():
+    with pytest.raises(EnvelopeError, match="corrupt gzip"):
+        _stream(Decoder("gzip", limit=MIB), gzip.compress(b"one") + b"\x00\x00" + gzip.compress(b"two"), 3, 100)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "bomb"),
+    [("gzip", lambda: gzip_bytes(bytes(200 * MIB))), ("deflate", lambda: zlib.compress(bytes(200 * MIB), 9)),
+     ("br", lambda: brotli.compress(bytes(200 * MIB), quality=5)),
+     ("gzip, gzip", lambda: gzip_bytes(gzip_bytes(bytes(200 * MIB)))),
+     ("br, gzip", lambda: gzip_bytes(brotli.compress(bytes(200 * MIB), quality=5)))],
+    ids=["gzip", "deflate", "br", "nested-gzip", "br-inside-gzip"],
+)
+def test_a_bomb_streamed_in_pieces_stops_at_the_limit_and_holds_only_a_step(encoding, bomb):
+    body = bomb()
+    limit = 8 * MIB
+    decoder = Decoder(encoding, limit=limit)
+
+    def run() -> None:
+        for start in range(0, len(body), 16 * KIB):
+            decoder.feed(body[start : start + 16 * KIB])
+            while decoder.take(64 * KIB):  # a caller that keeps nothing
+                pass
+
+    raised, peak, elapsed = measure_peak(run)
+    assert isinstance(raised, PayloadTooLarge), raised
+    assert decoder.size <= limit + 1  # the output did not pass the limit, and no stage did (memory, time)
+    assert peak < 2 * MIB  # a few steps of output and input, not the limit
+    assert elapsed < 2.0
+
+
+def test_the_decoded_size_is_counted_and_one_byte_more_than_the_limit_is_refused():
+    data = b"x" * 1000
+    for encoding, encode in [("gzip", gzip.compress), ("br", brotli.compress), (None, lambda d: d)]:
+        decoder = Decoder(encoding, limit=999)
+        decoder.feed(encode(data))
+        with pytest.raises(PayloadTooLarge):
+            while decoder.take(100):
+                pass
+
+
+def test_identity_pieces_are_handed_back_as_fed():
+    decoder = Decoder(None, limit=10)
+    decoder.feed(b"abc")
+    decoder.feed(b"defg")
+    assert (decoder.take(1), decoder.take(1), decoder.take(1)) == (b"abc", b"defg", b"")
+    decoder.close()
+    assert decoder.identity and decoder.size == 7
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "br"])
+def test_a_stream_that_stops_short_is_truncated_at_close(encoding):
+    encode = {"gzip": gzip.compress, "deflate": zlib.compress, "br": brotli.compress}[encoding]
+    body = encode(os.urandom(5000))
+    decoder = Decoder(encoding, limit=MIB)
+    decoder.feed(body[:-20])
+    while decoder.take(1000):
+        pass
+    with pytest.raises(EnvelopeError, match="truncated"):
+        decoder.close()
+
+
+@pytest.mark.parametrize("encoding", ["deflate", "gzip"])
+def test_input_that_decodes_to_nothing_fed_a_byte_at_a_time_costs_linear_time(encoding):
+    head = zlib.compress(b"")[:2] if encoding == "deflate" else gzip.compress(b"")[:10]
+    body = head + b"\x00\x00\x00\xff\xff" * 40_000  # 200 KB of empty stored blocks
+    decoder = Decoder(encoding, limit=MIB)
+    started = time.perf_counter()
+    for i in range(len(body)):
+        decoder.feed(body[i : i + 1])
+        assert decoder.take(STEP) == b""
+    assert time.perf_counter() - started < 5

@@ -14,7 +14,8 @@ from schemas.entities import ProjectKey
 from services.gateway import keys
 from services.gateway.keys import KeyCache
 
-KEY = ProjectKey(id=1, org_id=2, project_id=3, label="Default", public="pub", secret="sec",
+PUB, PUB2, NOBODY = "0123456789abcdef" * 2, "fedcba9876543210" * 2, "00112233445566778899aabbccddeeff"
+KEY = ProjectKey(id=1, org_id=2, project_id=3, label="Default", public=PUB, secret="sec",
                  date_created=datetime(2026, 11, 27, tzinfo=timezone.utc))
 
 
@@ -29,7 +30,7 @@ class FlakyStore:
         self.reads += 1
         if self.down:
             raise OperationalError("Error executing HTTP request")
-        return [(msgspec.json.encode(KEY),)] if parameters.get("slug") == "pub" else []
+        return [(msgspec.json.encode(KEY),)] if parameters.get("slug") == PUB else []
 
 
 @pytest.fixture
@@ -42,38 +43,38 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 def test_a_key_is_read_once_per_ttl(clock: list[float]) -> None:
     store = FlakyStore()
     cache = KeyCache(store)  # type: ignore[arg-type]
-    assert asyncio.run(cache.get("pub")) == KEY
+    assert asyncio.run(cache.get(PUB)) == KEY
     clock[0] += keys.TTL_SECONDS - 1
-    assert asyncio.run(cache.get("pub")) == KEY
+    assert asyncio.run(cache.get(PUB)) == KEY
     assert store.reads == 1
     clock[0] += 2
-    assert asyncio.run(cache.get("pub")) == KEY
+    assert asyncio.run(cache.get(PUB)) == KEY
     assert store.reads == 2
 
 
 def test_a_known_key_outlives_its_ttl_while_the_store_is_down(clock: list[float]) -> None:
     store = FlakyStore()
     cache = KeyCache(store)  # type: ignore[arg-type]
-    asyncio.run(cache.get("pub"))
+    asyncio.run(cache.get(PUB))
     store.down = True
     clock[0] += keys.TTL_SECONDS + 1
-    assert asyncio.run(cache.get("pub")) == KEY
+    assert asyncio.run(cache.get(PUB)) == KEY
     clock[0] += keys.STALE_SECONDS
     with pytest.raises(OperationalError):
-        asyncio.run(cache.get("pub"))
+        asyncio.run(cache.get(PUB))
 
 
 def test_an_unknown_key_is_not_made_up_while_the_store_is_down(clock: list[float]) -> None:
     store = FlakyStore()
     cache = KeyCache(store)  # type: ignore[arg-type]
-    assert asyncio.run(cache.get("other")) is None
+    assert asyncio.run(cache.get(NOBODY)) is None
     store.down = True
     clock[0] += keys.MISS_TTL_SECONDS + 1
     with pytest.raises(OperationalError):
-        asyncio.run(cache.get("other"))
+        asyncio.run(cache.get(NOBODY))
 
 
-OTHER = msgspec.structs.replace(KEY, id=9, project_id=4, public="pub2")
+OTHER = msgspec.structs.replace(KEY, id=9, project_id=4, public=PUB2)
 
 
 class Store:
@@ -100,35 +101,35 @@ def get(cache: KeyCache, public: str) -> ProjectKey | None:
 def test_a_held_key_is_answered_at_once_without_a_read(clock: list[float]) -> None:
     store = Store(KEY)
     cache = KeyCache(store)  # type: ignore[arg-type]
-    assert get(cache, "pub") == KEY
+    assert get(cache, PUB) == KEY
     disabled = msgspec.structs.replace(KEY, is_active=False)
     cache.hold(disabled)  # the projection may still have the old row: it is not read again
-    assert get(cache, "pub") == disabled
+    assert get(cache, PUB) == disabled
     cache.hold(OTHER)  # a key never asked for yet
-    assert get(cache, "pub2") == OTHER
+    assert get(cache, PUB2) == OTHER
     assert store.reads == 1
     clock[0] += keys.TTL_SECONDS + 1
-    assert get(cache, "pub") == KEY, "after a TTL the projection is the truth again"
+    assert get(cache, PUB) == KEY, "after a TTL the projection is the truth again"
 
 
 def test_a_deleted_key_is_held_as_absent_for_a_ttl(clock: list[float]) -> None:
     store = Store(KEY)
     cache = KeyCache(store)  # type: ignore[arg-type]
-    assert get(cache, "pub") == KEY
+    assert get(cache, PUB) == KEY
     cache.hold(KEY, deleted=True)
     clock[0] += keys.TTL_SECONDS - 1  # longer than an unknown key's MISS_TTL_SECONDS
-    assert get(cache, "pub") is None
+    assert get(cache, PUB) is None
     assert store.reads == 1
 
 
 def test_forgetting_a_project_drops_its_keys_only(clock: list[float]) -> None:
     store = Store(KEY, OTHER)
     cache = KeyCache(store)  # type: ignore[arg-type]
-    get(cache, "pub"), get(cache, "pub2")
+    get(cache, PUB), get(cache, PUB2)
     cache.forget_project(KEY.project_id)
-    assert cache._projects == {OTHER.project_id: {"pub2"}}
-    assert get(cache, "pub2") == OTHER and store.reads == 2, "another project's key stays cached"
-    assert get(cache, "pub") == KEY and store.reads == 3, "the project's key is read anew"
+    assert cache._projects == {OTHER.project_id: {PUB2}}
+    assert get(cache, PUB2) == OTHER and store.reads == 2, "another project's key stays cached"
+    assert get(cache, PUB) == KEY and store.reads == 3, "the project's key is read anew"
     cache.forget_project(12345)  # nothing cached for it: nothing happens
     assert store.reads == 3
 
@@ -136,30 +137,30 @@ def test_forgetting_a_project_drops_its_keys_only(clock: list[float]) -> None:
 def test_retiring_a_project_holds_its_cached_keys_as_absent(clock: list[float]) -> None:
     store = Store(KEY, OTHER)
     cache = KeyCache(store)  # type: ignore[arg-type]
-    get(cache, "pub"), get(cache, "pub2")
+    get(cache, PUB), get(cache, PUB2)
     cache.retire_project(KEY.project_id)
-    assert get(cache, "pub") is None
-    assert get(cache, "pub2") == OTHER
+    assert get(cache, PUB) is None
+    assert get(cache, PUB2) == OTHER
     assert store.reads == 2
 
 
 def test_clear_drops_every_key_and_the_index(clock: list[float]) -> None:
     store = Store(KEY, OTHER)
     cache = KeyCache(store)  # type: ignore[arg-type]
-    get(cache, "pub"), get(cache, "pub2")
+    get(cache, PUB), get(cache, PUB2)
     cache.clear()
     assert cache._projects == {}
-    get(cache, "pub"), get(cache, "pub2")
+    get(cache, PUB), get(cache, PUB2)
     assert store.reads == 4
 
 
 def test_the_index_follows_replaced_and_unknown_entries(clock: list[float]) -> None:
     store = Store(KEY)
     cache = KeyCache(store)  # type: ignore[arg-type]
-    get(cache, "pub")
-    get(cache, "nobody")  # a miss has no project: not indexed
+    get(cache, PUB)
+    get(cache, NOBODY)  # a miss has no project: not indexed
     cache.hold(KEY, deleted=True)  # absent, still indexed: retiring or forgetting the project finds it
-    assert cache._projects == {KEY.project_id: {"pub"}}
+    assert cache._projects == {KEY.project_id: {PUB}}
     cache.forget_project(KEY.project_id)
     assert cache._projects == {}
 
@@ -169,10 +170,18 @@ def test_a_read_under_way_during_a_change_is_answered_but_not_kept(clock: list[f
     cache = KeyCache(store)  # type: ignore[arg-type]
     disabled = msgspec.structs.replace(KEY, is_active=False)
     store.during_read = lambda: cache.hold(disabled)
-    assert get(cache, "pub") == disabled, "the change told meanwhile wins over the read"
+    assert get(cache, PUB) == disabled, "the change told meanwhile wins over the read"
     store.during_read = lambda: cache.forget_project(OTHER.project_id)
     clock[0] += keys.TTL_SECONDS + 1
-    assert get(cache, "pub") == KEY, "an unrelated change: the read is answered"
+    assert get(cache, PUB) == KEY, "an unrelated change: the read is answered"
     store.during_read = None
-    assert get(cache, "pub") == KEY
+    assert get(cache, PUB) == KEY
     assert store.reads == 3, "but not kept"
+
+
+@pytest.mark.parametrize("public", ["pub", "", "0123456789ABCDEF" * 2, "0" * 31, "0" * 33, "g" * 32, "a" * 10_000])
+def test_what_cannot_be_a_key_is_unknown_without_a_query_and_not_cached(public: str) -> None:
+    store = FlakyStore()
+    cache = KeyCache(store)  # type: ignore[arg-type]
+    assert asyncio.run(cache.get(public)) is None
+    assert store.reads == 0 and cache._cache == {}

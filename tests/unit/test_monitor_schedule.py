@@ -513,3 +513,27 @@ def test_remembered_answers_equal_fresh_ones_for_any_order_of_queries(
     schedule._NEXT_WINDOWS.clear()
     assert [next_expected(config, after) for after in afters] == fresh
     assert len(computed) < len(afters), "no answer was remembered: the test did not cover reuse"
+
+
+def _nested(depth: int) -> object:
+    value: object = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("depth", [schedule.MAX_CONFIG_DEPTH, 5_000])
+@pytest.mark.parametrize("where", ["schedule", "unknown-key", "schedule-object"])
+def test_a_config_nested_too_deep_is_refused_without_recursion(depth, where):
+    # `depth` levels of lists inside the config object: deeper than MAX_CONFIG_DEPTH in total.
+    raw = {"schedule": "0 * * * *", "owner": _nested(depth)} if where == "unknown-key" else \
+        {"schedule": {"type": "interval", "value": _nested(depth), "unit": "hour"}} if where == "schedule-object" else \
+        {"schedule": _nested(depth)}
+    with pytest.raises(ScheduleError) as info:
+        validate_config(raw)
+    assert info.value.detail == f"Invalid config: nested more than {schedule.MAX_CONFIG_DEPTH} levels deep."
+
+
+def test_a_config_at_the_depth_limit_is_validated_as_usual():
+    raw = {"schedule": "0 * * * *", "owner": _nested(schedule.MAX_CONFIG_DEPTH - 1)}
+    assert validate_config(raw).schedule == "0 * * * *"

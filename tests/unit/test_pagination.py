@@ -147,7 +147,8 @@ def test_per_page_out_of_bounds_or_not_a_number_is_a_400(per_page):
     assert "per_page" in raised.value.detail
 
 
-@pytest.mark.parametrize("cursor", ["garbage", "100:1", "100:1:0:0", "100:x:0", "a:b:c"])
+@pytest.mark.parametrize("cursor", ["garbage", "100:1", "100:1:0:0", "100:x:0", "a:b:c", "100:2147483648:0",
+                                    "100:18446744073709551616:0", "100:" + "9" * 5000 + ":0"])
 def test_a_malformed_cursor_is_a_400(cursor):
     with pytest.raises(ApiError) as raised:
         paginate(request(f"cursor={cursor}"), ITEMS)

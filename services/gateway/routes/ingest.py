@@ -2,8 +2,10 @@
 
 The answer comes once every item is durably on Kafka (`acks=all`); processing is asynchronous.
 - DSN auth: `X-Sentry-Auth`, `Authorization: Sentry …`, `?sentry_key=`, or the envelope's `dsn`;
-  unknown key → 401, disabled key or key of another project → 403.
-- malformed body → 400, over the size limits → 413, both with `{"detail"}` and nothing written.
+  unknown key → 401, disabled key or key of another project → 403, checked before the body is
+  read (`request_body`: only a key in the envelope header has that line read first).
+- malformed body → 400, over the size limits → 413, both with `{"detail"}` and nothing written;
+  over the gateway's budget of body bytes → 503 with `Retry-After`.
 - per-key rate limit → 429 with `Retry-After` and `X-Sentry-Rate-Limits`, and `rate_limited`
   outcomes.
 - Item types without a consumer, oversized items and client reports become outcomes.
@@ -15,7 +17,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import msgspec
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -25,15 +27,14 @@ from schemas.ingest import IngestItem, Outcome
 from services.bus.publisher import PublishFailed, Record, records
 from services.config import topic_name
 from services.gateway.errors import ApiError
+from services.gateway.request_body import Lease, Refused, closes_connection, read_ingest_body
 from services.gateway.runtime import Runtime, path_int, runtime
 from services.ingest.client_reports import client_report_outcomes
-from services.ingest.dsn_auth import public_key_from_request
 from services.ingest.item_ids import item_ids
 from services.ingest.envelope import (
     Envelope,
     EnvelopeError,
     PayloadTooLarge,
-    decompress,
     oversized_items,
     parse_envelope,
     store_payload_to_envelope,
@@ -65,36 +66,23 @@ def _error(status: int, detail: str, headers: dict[str, str] | None = None) -> A
     return ApiError(status, detail, {**CORS_HEADERS, "X-Sentry-Error": detail, **(headers or {})})
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The raw body, refused with 413 as soon as it grows past `limit` (never buffered past it)."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise _error(413, "Request body too large.")
-    chunks = []
-    size = 0
+async def _authenticated_envelope(request: Request, rt: Runtime, project_id: int, parse: Any,
+                                  lease: Lease) -> tuple[ProjectKey, Envelope]:
+    """The request's client key, checked before its body is read, and its body parsed by `parse`;
+    `_error`s (401/403, 400, 413, 503) otherwise."""
+    limits = rt.limits
     try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise _error(413, "Request body too large.")
-            chunks.append(chunk)
-    except ClientDisconnect:
-        raise _error(400, "The request body was not received completely.") from None
-    return b"".join(chunks)
-
-
-async def _key_for(rt: Runtime, request: Request, project_id: int, envelope_dsn: str | None) -> ProjectKey:
-    public = public_key_from_request(request.headers, request.query_params, envelope_dsn)
-    if not public:
-        raise _error(401, "Missing DSN key: send X-Sentry-Auth or sentry_key.")
-    key = await rt.keys.get(public)
-    if key is None:
-        raise _error(401, "Unknown DSN key.")
-    if not key.is_active:
-        raise _error(403, "This DSN key is disabled.")
-    if key.project_id != project_id:
-        raise _error(403, "This DSN key does not belong to the project in the URL.")
-    return key
+        key, data = await read_ingest_body(
+            request, project_id=project_id, keys=rt.keys.get, raw_limit=limits.max_compressed_body,
+            limit=limits.max_envelope_size, lease=lease, envelope=parse is parse_envelope,
+        )
+        return key, parse(data, limits)
+    except Refused as exc:
+        raise _error(exc.status, exc.detail, exc.headers) from None
+    except PayloadTooLarge as exc:
+        raise _error(413, exc.detail) from None
+    except EnvelopeError as exc:
+        raise _error(400, exc.detail) from None
 
 
 def _event_id(envelope: Envelope) -> str | None:
@@ -102,22 +90,13 @@ def _event_id(envelope: Envelope) -> str | None:
     return event_id if isinstance(event_id, str) else None
 
 
-async def _accept(request: Request, parse: Any) -> Response:
+async def _accept(request: Request, parse: Any, lease: Lease) -> Response:
     rt = runtime(request)
     project_id = path_int(request.path_params["project_id"])
     if project_id is None:
-        raise _error(404, "Unknown project.")
+        raise _error(404, "Unknown project.", {"Connection": "close"} if closes_connection(request) else None)
     limits = rt.limits
-    raw = await _read_body(request, limits.max_compressed_body)
-    try:
-        data = decompress(raw, request.headers.get("content-encoding"), limits.max_envelope_size)
-        envelope = parse(data, limits)
-    except PayloadTooLarge as exc:
-        raise _error(413, exc.detail) from None
-    except EnvelopeError as exc:
-        raise _error(400, exc.detail) from None
-    dsn = envelope.headers.get("dsn")
-    key = await _key_for(rt, request, project_id, dsn if isinstance(dsn, str) else None)
+    key, envelope = await _authenticated_envelope(request, rt, project_id, parse, lease)
     received = datetime.now(timezone.utc)
     event_id = _event_id(envelope)
     common = {"org_id": key.org_id, "project_id": key.project_id, "key_id": key.id}
@@ -185,11 +164,13 @@ async def publish(rt: Runtime, messages: list[tuple[str, IngestItem]], outcomes:
 
 
 async def envelope_endpoint(request: Request) -> Response:
-    return await _accept(request, parse_envelope)
+    with runtime(request).body_budget.lease() as lease:  # the body counts until the answer
+        return await _accept(request, parse_envelope, lease)
 
 
 async def store_endpoint(request: Request) -> Response:
-    return await _accept(request, store_payload_to_envelope)
+    with runtime(request).body_budget.lease() as lease:
+        return await _accept(request, store_payload_to_envelope, lease)
 
 
 async def preflight(_: Request) -> Response:

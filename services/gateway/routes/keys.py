@@ -13,14 +13,14 @@ from services.gateway import render
 from services.gateway.errors import bad_request, not_found
 from services.gateway.pagination import paginate
 from services.gateway.routes.projects import PROJECT_ADMIN, PROJECT_READ, PROJECT_WRITE, project_access
-from services.gateway.runtime import body
+from services.gateway.runtime import Count, body
 from services.ids import new_id, new_key_pair
 from services.store import entities
 
 
 class RateLimitBody(msgspec.Struct):
-    window: int | None = None
-    count: int | None = None
+    window: Count | None = None
+    count: Count | None = None
 
 
 def _rate_limit(value: RateLimitBody | None) -> RateLimit | None:

@@ -20,7 +20,7 @@ from schemas import monitors as m
 from services.gateway import render, render_monitors
 from services.gateway.errors import ApiError, bad_request, forbidden, not_found
 from services.gateway.pagination import page_of, paginate, window
-from services.gateway.runtime import Runtime, body, runtime
+from services.gateway.runtime import Id, Runtime, body, runtime
 from services.ids import new_id
 from services.ingest.dsn_auth import dsn_public_key
 from services.monitors.schedule import ScheduleError, validate_config
@@ -38,7 +38,7 @@ def _meta(rt: Runtime) -> m.MonitorCommandMeta:
 
 
 class MonitorBody(msgspec.Struct):
-    project: str | int
+    project: str | Id
     name: str
     type: str = "cron_job"
     config: dict[str, Any] = {}

@@ -14,7 +14,7 @@ from services.gateway import render
 from services.gateway.errors import bad_request
 from services.gateway.pagination import paginate
 from services.gateway.routes.teams import checked_name, checked_slug
-from services.gateway.runtime import body, org_resource, runtime
+from services.gateway.runtime import Count, body, org_resource, runtime
 from services.store import entities
 
 ORG_READ = ("org:read", "org:write", "org:admin")
@@ -78,11 +78,11 @@ class ProjectUpdate(msgspec.Struct, rename="camel"):
     slug: str | msgspec.UnsetType = msgspec.UNSET
     platform: str | None | msgspec.UnsetType = msgspec.UNSET
     is_bookmarked: bool | msgspec.UnsetType = msgspec.UNSET
-    digests_min_delay: int | msgspec.UnsetType = msgspec.UNSET
-    digests_max_delay: int | msgspec.UnsetType = msgspec.UNSET
+    digests_min_delay: Count | msgspec.UnsetType = msgspec.UNSET
+    digests_max_delay: Count | msgspec.UnsetType = msgspec.UNSET
     subject_prefix: str | msgspec.UnsetType = msgspec.UNSET
     subject_template: str | msgspec.UnsetType = msgspec.UNSET
-    resolve_age: int | msgspec.UnsetType = msgspec.UNSET
+    resolve_age: Count | msgspec.UnsetType = msgspec.UNSET  # hours; never negative
     scrape_java_script: bool | msgspec.UnsetType = msgspec.field(default=msgspec.UNSET, name="scrapeJavaScript")
     data_scrubber: bool | msgspec.UnsetType = msgspec.UNSET
     scrub_ip_addresses: bool | msgspec.UnsetType = msgspec.field(default=msgspec.UNSET, name="scrubIPAddresses")
@@ -108,8 +108,6 @@ async def update_project(request: Request) -> JSONResponse:
         changes["name"] = checked_name(changes["name"], "project")
     if "slug" in changes:
         changes["slug"] = checked_slug(changes["slug"], None, "Project")
-    if "resolve_age" in changes and changes["resolve_age"] < 0:
-        raise bad_request("Invalid resolveAge: it cannot be negative.")
     if changes.get("platform") is not None and len(changes["platform"]) > 64:
         raise bad_request("Invalid platform.")
     if changes:
