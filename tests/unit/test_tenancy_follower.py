@@ -40,7 +40,8 @@ T0 = datetime(2026, 11, 27, tzinfo=timezone.utc)
 ORG = Organization(id=1, slug="acme", name="Acme", date_created=T0)
 TEAM = Team(id=20, org_id=1, slug="backend", name="Backend", date_created=T0)
 PROJECT = Project(id=30, org_id=1, slug="web", name="Web", date_created=T0, team_ids=[20])
-KEY = ProjectKey(id=40, org_id=1, project_id=30, label="Default", public="pub40", secret="sec40", date_created=T0)
+PUB40 = "0123456789abcdef0123456789abcd40"
+KEY = ProjectKey(id=40, org_id=1, project_id=30, label="Default", public=PUB40, secret="sec40", date_created=T0)
 MEMBER = Member(id=10, org_id=1, email="ada@acme.test", role="owner", date_created=T0, user_id=100)
 USER = User(id=100, email="ada@acme.test", name="Ada", date_joined=T0)
 TOKEN = Token(id=5, user_id=100, token_hash="abc123", scopes=["org:read"], date_created=T0)
@@ -127,26 +128,26 @@ def caches() -> tuple[Store, KeyCache, Authenticator]:
 
 def test_a_key_disabled_elsewhere_is_refused_without_asking_the_projection() -> None:
     store, keys, auth = caches()
-    assert asyncio.run(keys.get("pub40")) == KEY
+    assert asyncio.run(keys.get(PUB40)) == KEY
     disabled = msgspec.structs.replace(KEY, is_active=False)
     apply(changes(e.KeyUpdated(meta=META, key=disabled)), keys, auth)
-    assert asyncio.run(keys.get("pub40")) == disabled
+    assert asyncio.run(keys.get(PUB40)) == disabled
     assert store.reads == 1
 
 
 def test_a_project_deleted_elsewhere_takes_its_keys_along() -> None:
     store, keys, auth = caches()
-    assert asyncio.run(keys.get("pub40")) == KEY
+    assert asyncio.run(keys.get(PUB40)) == KEY
     apply(changes(e.ProjectDeletionScheduled(meta=META, project=PROJECT)), keys, auth)
-    assert asyncio.run(keys.get("pub40")) is None
+    assert asyncio.run(keys.get(PUB40)) is None
     assert store.reads == 1
 
 
 def test_dropping_everything_reads_everything_anew() -> None:
     store, keys, auth = caches()
-    asyncio.run(keys.get("pub40"))
+    asyncio.run(keys.get(PUB40))
     asyncio.run(auth.organization_by_slug("acme"))
     apply((ForgetAll(),), keys, auth)
-    asyncio.run(keys.get("pub40"))
+    asyncio.run(keys.get(PUB40))
     asyncio.run(auth.organization_by_slug("acme"))
     assert store.reads == 4
