@@ -30,9 +30,10 @@ from services.bus.loopback import port_is_free
 log = logging.getLogger(__name__)
 
 CONNECTION_FILE = "kafka.json"
-# Broker settings of the embedded Apache Kafka. Page-cache writes survive a kill -9 of the
-# broker; the flush interval bounds what a power cut could take to one second.
-EMBEDDED_CONFIG = {"log.flush.interval.ms": "1000"}
+# Broker settings of the embedded Apache Kafka. What it acknowledged is in the page cache, which
+# survives a kill -9 of any process and a clean reboot; flushing every second bounds what a power
+# cut could take (the flusher runs only as often as the scheduler interval says).
+EMBEDDED_CONFIG = {"log.flush.interval.ms": "1000", "log.flush.scheduler.interval.ms": "1000"}
 # The embedded broker's heap: enough for one node of Picket's topics, small beside the rest.
 EMBEDDED_JVM_OPTS = "-Xmx384m -Xms128m"
 
@@ -70,11 +71,10 @@ def _why_not_apache_kafka() -> str | None:
 def _start_apache_kafka(data_dir: Path) -> EmbeddedBroker:
     fetch()
     broker_dir = data_dir / "kafka"
-    saved = _saved(data_dir)
-    port, controller_port = saved.get("port", 0), saved.get("controller_port", 0)
+    port, controller_port = _saved_ports(data_dir)
     if not (port and controller_port and port_is_free(port) and port_is_free(controller_port)):
         port = controller_port = 0  # chosen afresh; the data is unaffected
-    secret = saved.get("password") or secrets.token_urlsafe(24)
+    secret = _saved_password(data_dir) or secrets.token_urlsafe(24)
     server = KafkaServer(broker_dir, port=port, controller_port=controller_port, secret=secret,
                          config=EMBEDDED_CONFIG, jvm_opts=EMBEDDED_JVM_OPTS)
     server.start()
@@ -84,14 +84,21 @@ def _start_apache_kafka(data_dir: Path) -> EmbeddedBroker:
     return EmbeddedBroker(connection, False, server.stop, server.pid)
 
 
-def _saved(data_dir: Path) -> dict[str, object]:
-    found: dict[str, object] = {}
+def _saved_ports(data_dir: Path) -> tuple[int, int]:
     try:
-        found.update(json.loads((data_dir / "kafka" / "ports.json").read_text()))
-        found["password"] = KafkaConnection.load(connection_file(data_dir)).password
+        saved = json.loads((data_dir / "kafka" / "ports.json").read_text())
+        return int(saved["port"]), int(saved["controller_port"])
+    except (OSError, ValueError, TypeError, KeyError):
+        return 0, 0
+
+
+def _saved_password(data_dir: Path) -> str | None:
+    """The password of the previous start (a new one would do too: the broker's configuration is
+    written at each start; keeping it keeps tools that read it working across restarts)."""
+    try:
+        return KafkaConnection.load(connection_file(data_dir)).password
     except (OSError, ValueError, TypeError):
-        pass
-    return found
+        return None
 
 
 def _save_ports(data_dir: Path, port: int, controller_port: int) -> None:

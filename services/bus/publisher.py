@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -88,7 +89,7 @@ class TransactionalPublisher:
     def __init__(self, kafka: KafkaConnection, transactional_id: str, producers: int = PRODUCERS) -> None:
         self._kafka = kafka
         self._ids = [f"{transactional_id}-{n}" for n in range(producers)]
-        self._queue: list[_Request] = []
+        self._queue: deque[_Request] = deque()
         self._waiting = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._producers: dict[str, AIOKafkaProducer] = {}
@@ -146,7 +147,7 @@ class TransactionalPublisher:
         taken: list[_Request] = []
         count = 0
         while self._queue and count < MAX_RECORDS_PER_TRANSACTION:
-            request = self._queue.pop(0)
+            request = self._queue.popleft()
             if request.deadline <= now:
                 request.done.set_exception(PublishFailed("the broker did not take it in time"))
                 continue
