@@ -16,8 +16,9 @@ unknown; the caller then answers 503 too, and items named from their envelope's 
 Transactional ids are stable per gateway (`<app>-gateway-<gateway id>-<n>`): a restarted
 gateway takes its ids back, which aborts whatever its predecessor left open at once.
 
-Brokers without transactions (the Tansu fallback) get `PlainPublisher`: records are produced
-and their acks awaited, with no all-or-nothing promise.
+A request that publishes a single record whose item counts once by its own identity (an event
+with its id, a check-in, a session update, a feedback) needs no transaction (`Publisher`).
+Brokers without transactions (the Tansu fallback) get no all-or-nothing promise.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ import logging
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import aiokafka.producer.sender as _sender
 from aiokafka import AIOKafkaProducer
@@ -180,9 +180,7 @@ class TransactionalPublisher:
         await producer.begin_transaction()
         try:
             async with asyncio.timeout(max(deadline - loop.time(), 0.0)):
-                sends = [await producer.send(r.topic, r.value, key=r.key, headers=list(r.headers))
-                         for request in batch for r in request.records]
-                await asyncio.gather(*sends)
+                await _produce(producer, [r for request in batch for r in request.records])
         except (KafkaError, TimeoutError) as exc:
             _fail(batch, "the broker did not take it in time")
             await producer.abort_transaction()
@@ -213,31 +211,45 @@ def _fail(batch: list[_Request], reason: str) -> None:
             request.done.set_exception(PublishFailed(reason))
 
 
-class PlainPublisher:
-    """For brokers without transactions: produce, await the acks within the timeout."""
+async def _produce(producer: AIOKafkaProducer, records: Sequence[Record]) -> None:
+    sends = [await producer.send(r.topic, r.value, key=r.key, headers=list(r.headers)) for r in records]
+    await asyncio.gather(*sends)
 
-    def __init__(self, producer: AIOKafkaProducer) -> None:
+
+class Publisher:
+    """What the gateway publishes requests with.
+
+    `publish(records, timeout)` writes the records all or nothing (one shared transaction);
+    `publish(records, timeout, atomic=False)` produces them and awaits their acks, for a single
+    record whose item counts once by its own identity: one record is written whole or not at
+    all anyway, and if it was written after all once the caller answered 503, the client's
+    retry collapses with it. That path costs one broker round trip instead of a transaction's
+    three, which on a busy broker is most of a request's time. Without transactions (`None`
+    transactional id: the Tansu fallback) every call takes the plain path."""
+
+    def __init__(self, producer: AIOKafkaProducer, transactions: TransactionalPublisher | None) -> None:
         self._producer = producer
+        self._transactions = transactions
 
     async def start(self) -> None:
-        pass
+        if self._transactions is not None:
+            await self._transactions.start()
 
     async def stop(self) -> None:
-        pass
+        if self._transactions is not None:
+            await self._transactions.stop()
 
-    async def publish(self, records: Sequence[Record], timeout: float) -> None:
+    async def publish(self, records: Sequence[Record], timeout: float, *, atomic: bool = True) -> None:
+        if atomic and self._transactions is not None:
+            await self._transactions.publish(records, timeout)
+            return
         try:
             async with asyncio.timeout(timeout):  # no task per request, unlike wait_for
-                sends = [await self._producer.send(r.topic, r.value, key=r.key, headers=list(r.headers))
-                         for r in records]
-                await asyncio.gather(*sends)
+                await _produce(self._producer, records)
         except (KafkaError, TimeoutError) as exc:
             raise PublishFailed(str(exc) or type(exc).__name__) from None
 
 
-Publisher = TransactionalPublisher | PlainPublisher
-
-
-def publisher(kafka: KafkaConnection, producer: AIOKafkaProducer, transactional_id: str | None) -> Any:
-    """The transactional publisher, or the plain one where transactions are off (None id)."""
-    return TransactionalPublisher(kafka, transactional_id) if transactional_id else PlainPublisher(producer)
+def publisher(kafka: KafkaConnection, producer: AIOKafkaProducer, transactional_id: str | None) -> Publisher:
+    """The gateway's publisher: transactions under `transactional_id`, none if it is None."""
+    return Publisher(producer, TransactionalPublisher(kafka, transactional_id) if transactional_id else None)

@@ -11,7 +11,8 @@ one event) or by the item's own identity (event id, check-in id and status, sess
   another envelope about the same event (a later attachment) gets other ids.
 - Otherwise the id is random: every envelope is new. A retry after a 503 cannot count twice
   either, since a 503 means nothing of the envelope was written (the gateway writes an
-  envelope in one Kafka transaction).
+  envelope in one Kafka transaction), except for an envelope of one item that counts once by
+  its own identity anyway (`names_itself`), which needs no transaction.
 Ids are 32 lowercase hex digits. Pure.
 """
 
@@ -24,6 +25,18 @@ from collections.abc import Sequence
 from services.ingest.envelope import Item
 
 _NAMESPACE = uuid.UUID("5b0f1f8e-9c59-4f2c-8f8e-6a7e0f3b2d11")
+
+
+# Items whose rows and outcomes are keyed by what they are, not by their item id: check-ins by
+# check-in id and status, session updates by session id and seq, feedback by its id; events,
+# security reports and transactions by their event id.
+_SELF_NAMED = frozenset({"check_in", "session", "feedback", "user_report"})
+_NAMED_BY_EVENT_ID = frozenset({"event", "security", "transaction"})
+
+
+def names_itself(item_type: str, event_id: str | None) -> bool:
+    """Whether an item counts once however often it is stored, by its own identity."""
+    return item_type in _SELF_NAMED or (item_type in _NAMED_BY_EVENT_ID and event_id is not None)
 
 
 def item_ids(project_id: int, event_id: str | None, items: Sequence[Item]) -> list[str]:

@@ -24,11 +24,13 @@ class Processed:
     def _id(self, item: IngestItem) -> str | None:
         return f"{item.item_id}:{len(self.outcomes)}" if item.item_id else None
 
-    def accept(self, item: IngestItem, category: Category, quantity: int = 1, event_id: str | None = None) -> None:
+    def accept(self, item: IngestItem, category: Category, quantity: int = 1, event_id: str | None = None,
+               id: str | None = None) -> None:
+        """An `accepted` outcome, named `id` when the item's identity names it (else by the item)."""
         self.outcomes.append(outcome(
             timestamp=item.received, org_id=item.org_id, project_id=item.project_id, key_id=item.key_id,
             kind=OutcomeKind.ACCEPTED, category=category, quantity=quantity, event_id=event_id or item.event_id,
-            id=self._id(item),
+            id=id or self._id(item),
         ))
 
     def reject(self, item: IngestItem, category: Category, reason: str, quantity: int = 1,

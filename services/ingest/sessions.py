@@ -48,13 +48,15 @@ def process_session_item(item: IngestItem, origin: str) -> Processed:
             return out
         started = as_datetime(body.get("started"), item.received)
         seq = body.get("seq")
+        seq_row = seq if isinstance(seq, int) and not isinstance(seq, bool) and seq >= 0 else 0
         out.rows.append((
-            item.org_id, item.project_id, sid, seq if isinstance(seq, int) and seq >= 0 else 0,
+            item.org_id, item.project_id, sid, seq_row,
             text(body.get("did"), 128), int(body.get("init") is True), status, _count(body.get("errors")),
             started, as_datetime(body.get("timestamp"), item.received), number(body.get("duration")),
             release, environment, 1, 0, 0, 0, 0, 0, item.received,
         ))
-        out.accept(item, Category.SESSION)
+        # Named by the update, not the item: the same update stored twice counts once.
+        out.accept(item, Category.SESSION, id=f"session:{item.project_id}:{sid}:{seq_row}")
         return out
     aggregates = body.get("aggregates")
     if not isinstance(aggregates, list):

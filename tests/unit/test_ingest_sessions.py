@@ -281,3 +281,13 @@ def test_text_and_number_keep_only_values_of_the_right_type():
     assert text(5) == ""
     assert number(2) == 2.0 and number(2.5) == 2.5
     assert number(True) is None and number("2") is None
+
+
+def test_a_session_update_stored_twice_counts_once_whatever_item_carried_it():
+    # An update is named by (project, sid, seq), not by the item that carried it: an SDK's retry
+    # of it in a new envelope (another item id) collapses with the first.
+    first = msgspec.structs.replace(_item("session", SESSION_UPDATE), item_id="a" * 32)
+    again = msgspec.structs.replace(_item("session", SESSION_UPDATE), item_id="b" * 32)
+    [one] = process_session_item(first, ORIGIN).outcomes
+    [two] = process_session_item(again, "ingest-sessions/3/9").outcomes
+    assert one.id == two.id == f"session:{first.project_id}:{SESSION_UPDATE['sid']}:{SESSION_UPDATE['seq']}"

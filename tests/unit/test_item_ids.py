@@ -34,3 +34,14 @@ def test_another_envelope_about_the_same_event_names_its_items_anew() -> None:
 
 def test_envelopes_without_an_event_id_are_always_new() -> None:
     assert item_ids(7, None, _items(b"same")) != item_ids(7, None, _items(b"same"))
+
+
+def test_items_that_count_once_by_their_own_identity_name_themselves() -> None:
+    from services.ingest.item_ids import names_itself
+
+    for item_type in ("check_in", "session", "feedback", "user_report"):
+        assert names_itself(item_type, None)
+    for item_type in ("event", "security", "transaction"):
+        assert names_itself(item_type, EVENT_ID) and not names_itself(item_type, None)
+    for item_type in ("sessions", "attachment", "client_report", "profile"):
+        assert not names_itself(item_type, EVENT_ID), "counted by item: only a transaction makes a retry safe"

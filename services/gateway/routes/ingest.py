@@ -30,7 +30,7 @@ from services.gateway.errors import ApiError
 from services.gateway.request_body import Lease, Refused, closes_connection, read_ingest_body
 from services.gateway.runtime import Runtime, path_int, runtime
 from services.ingest.client_reports import client_report_outcomes
-from services.ingest.item_ids import item_ids
+from services.ingest.item_ids import item_ids, names_itself
 from services.ingest.envelope import (
     Envelope,
     EnvelopeError,
@@ -157,8 +157,10 @@ async def publish(rt: Runtime, messages: list[tuple[str, IngestItem]], outcomes:
     outcomes_topic = topic_name(rt.settings, t.OUTCOMES)
     out = [r for name, msg in messages for r in records(name, _encode(msg), str(msg.project_id).encode(), msg.item_id)]
     out += [Record(outcomes_topic, _encode(o), str(o.org_id).encode()) for o in outcomes]
+    # One record of an item that counts once by itself is atomic without a transaction.
+    alone = len(out) == 1 and bool(messages) and names_itself(messages[0][1].item_type, messages[0][1].event_id)
     try:
-        await rt.publisher.publish(out, rt.settings.ingest_ack_timeout)
+        await rt.publisher.publish(out, rt.settings.ingest_ack_timeout, atomic=not alone)
     except PublishFailed:
         raise _error(503, "Ingestion is unavailable; try again.", {"Retry-After": "1"}) from None
 
