@@ -140,7 +140,7 @@ async def run_all(settings: Settings) -> None:
     HTTP interface (`services/store/http_interface.py`), on loopback with a fresh password."""
     started = time.monotonic()
     secure_data_dir(settings.data_dir)
-    lock = lock_data_dir(settings.data_dir)  # noqa: F841 - released when this process ends
+    lock = lock_data_dir(settings.data_dir)
     os.umask(0o077)  # every file this process and its children write is the owner's alone
     broker = None
     kafka = settings.kafka
@@ -170,6 +170,7 @@ async def run_all(settings: Settings) -> None:
         run_dir, ready="Picket gateway on",
     )
     store = None
+    watch = asyncio.create_task(broker.keep_running(run_dir / "broker.pid")) if broker is not None else None
     try:
         # Both start at once: the gateway waits for the worker's store by itself.
         await worker.start()
@@ -194,12 +195,15 @@ async def run_all(settings: Settings) -> None:
         )
         await _wait_for_signal()
     finally:
+        if watch is not None:
+            watch.cancel()
         await gateway.stop()
         await worker.stop()
         if store is not None:
             store.close()
         if broker is not None:
             broker.stop()
+        lock.close()  # the next picket run may take the data directory
 
 
 def _embedded_note(broker: embedded.EmbeddedBroker | None) -> str:

@@ -16,12 +16,13 @@ running on in memory would lose what was acknowledged.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 from services.bus.connection import KafkaConnection, write_private
 from services.bus.kafka_server import KafkaServer, fetch, java_available, kafka_sh
@@ -38,13 +39,43 @@ EMBEDDED_CONFIG = {"log.flush.interval.ms": "1000", "log.flush.scheduler.interva
 EMBEDDED_JVM_OPTS = "-Xmx384m -Xms128m"
 
 
+class _Server(Protocol):
+    running: bool
+    pid: int | None
+
+    def start(self, timeout: float = ...) -> Any: ...
+    def stop(self) -> None: ...
+
+
 @dataclass
 class EmbeddedBroker:
     connection: KafkaConnection
     # The Tansu fallback: not durable, no idempotent or transactional producers, slow group joins.
     fallback: bool
-    stop: Callable[[], None]
-    pid: int | None
+    server: _Server
+
+    @property
+    def pid(self) -> int | None:
+        return self.server.pid
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    async def keep_running(self, pid_file: Path, every: float = 1.0) -> None:
+        """Start the broker again whenever it has died (a crash, a kill -9), on the same data and
+        ports, as `picket run` does for its other children; its pid is kept in `pid_file`."""
+        pid_file.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            if self.server.pid is not None:
+                write_private(pid_file, f"{self.server.pid}\n")
+            await asyncio.sleep(every)
+            if self.server.running:
+                continue
+            log.warning("the embedded broker died; starting it again")
+            try:
+                self.server.start()  # blocks this loop for the ~2-4 s of a start: nothing else to do
+            except Exception:
+                log.exception("the embedded broker did not start again; retrying")
 
 
 def connection_file(data_dir: Path) -> Path:
@@ -81,7 +112,7 @@ def _start_apache_kafka(data_dir: Path) -> EmbeddedBroker:
     connection = server.connection
     connection.save(connection_file(data_dir))
     _save_ports(data_dir, server.port, server.controller_port)
-    return EmbeddedBroker(connection, False, server.stop, server.pid)
+    return EmbeddedBroker(connection, False, server)
 
 
 def _saved_ports(data_dir: Path) -> tuple[int, int]:
@@ -118,4 +149,4 @@ def _start_tansu(data_dir: Path, reason: str) -> EmbeddedBroker:
     broker.start()
     connection = KafkaConnection(broker.bootstrap)
     connection.save(connection_file(data_dir))
-    return EmbeddedBroker(connection, True, broker.stop, broker.pid)
+    return EmbeddedBroker(connection, True, broker)

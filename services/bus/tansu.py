@@ -33,7 +33,6 @@ from __future__ import annotations
 import atexit
 import importlib.resources
 import os
-import signal
 import socket
 import struct
 import subprocess

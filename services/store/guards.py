@@ -11,7 +11,6 @@ Pure, except `TableGuards.load`, which reads the column types once.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.test_sdk_ingestion import eventually
+from tests.support.waiting import eventually
 from tests.support.api import call
 from tests.support.picket import PicketProcess
 

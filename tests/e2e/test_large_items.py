@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -23,6 +22,7 @@ import pytest
 from services.store.client import Store
 from tests.support.api import call
 from tests.support.picket import PicketProcess
+from tests.support.waiting import eventually
 
 MIB = 1024 * 1024
 
@@ -49,16 +49,6 @@ def _store(p: PicketProcess) -> Store:
     return Store(json.loads((p.data_dir / "store.json").read_text())["url"], "picket")
 
 
-def _eventually(fetch: Any, ok: Any, timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    value = fetch()
-    while not ok(value):
-        assert time.monotonic() < deadline, f"not within {timeout}s; last: {value!r}"
-        time.sleep(0.5)
-        value = fetch()
-    return value
-
-
 @pytest.mark.parametrize("size", [2 * MIB, 40 * MIB])
 def test_a_large_attachment_is_stored_intact(p: PicketProcess, size: int) -> None:
     data = os.urandom(size)
@@ -66,7 +56,7 @@ def test_a_large_attachment_is_stored_intact(p: PicketProcess, size: int) -> Non
     assert _send(p, [({"type": "attachment", "filename": "dump.bin"}, data)], event_id).status_code == 200
     store = _store(p)
     try:
-        rows = _eventually(
+        rows = eventually(
             lambda: store.query("SELECT size, lower(hex(SHA1(data))) FROM {db}.attachments FINAL"
                                 " WHERE event_id = {e:String}", {"e": event_id}),
             lambda found: bool(found))
@@ -89,7 +79,7 @@ def test_a_large_sessions_item_counts_every_session(p: PicketProcess) -> None:
                 "field": "sum(session)", "statsPeriod": "1h", "interval": "1h", "query": f"release:{release}"}).json()
         return sum(int(g["totals"]["sum(session)"] or 0) for g in got["groups"])
 
-    _eventually(total, lambda n: n == len(aggregates))
+    eventually(total, lambda n: n == len(aggregates))
 
 
 def test_an_event_just_under_the_event_limit_is_stored(p: PicketProcess) -> None:
@@ -98,5 +88,5 @@ def test_an_event_just_under_the_event_limit_is_stored(p: PicketProcess) -> None
     assert MIB - 200 < len(payload) <= MIB
     assert _send(p, [({"type": "event"}, payload)], event_id).status_code == 200
     with p.client() as http:
-        _eventually(lambda: http.get(f"/api/0/projects/large/default/events/{event_id}/").status_code,
+        eventually(lambda: http.get(f"/api/0/projects/large/default/events/{event_id}/").status_code,
                     lambda status: status == 200)

@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaProducer
 
 from schemas.topics import MONITORS_CLOCK_TICK
 from services.agents.monitors import encode, tick
-from tests.e2e.test_sdk_ingestion import eventually
+from tests.support.waiting import eventually
 from tests.support.api import call
 from tests.support.picket import PicketProcess
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient
@@ -113,3 +115,27 @@ def test_a_second_run_on_the_same_data_directory_is_refused(tmp_path: Path) -> N
     finally:
         p.stop(kill=True)
 
+
+
+def test_a_killed_embedded_broker_is_started_again_and_keeps_what_it_had(tmp_path: Path) -> None:
+    p = PicketProcess(None, tmp_path / "broker-kill", org="phoenix").start()
+    try:
+        with p.client() as http:
+            call(http, "POST", "/api/0/organizations/phoenix/teams/", json={"slug": "before"})
+        pid_file = p.data_dir / "run" / "broker.pid"
+        broker_pid = int(pid_file.read_text())
+        os.kill(broker_pid, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        with p.client() as http:
+            while True:  # the supervisor starts it again; the worker and gateway reconnect
+                answer = http.post("/api/0/organizations/phoenix/teams/", json={"slug": "after"})
+                # 409: an earlier attempt, answered 503/504 while the broker was away, got through
+                if answer.status_code in (201, 409):
+                    break
+                assert time.monotonic() < deadline, f"no broker again after 60 s: {answer.status_code}"
+                time.sleep(0.5)
+            assert int(pid_file.read_text()) != broker_pid
+            assert call(http, "GET", "/api/0/teams/phoenix/after/").status_code == 200
+            assert call(http, "GET", "/api/0/teams/phoenix/before/").status_code == 200
+    finally:
+        p.stop(kill=True)

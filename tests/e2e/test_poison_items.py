@@ -26,10 +26,11 @@ import msgspec
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from schemas.ingest import IngestItem, Outcome
+from schemas.ingest import Outcome
 from services.bus.kafka import partition_for
 from tests.support.api import call
 from tests.support.picket import PicketProcess
+from tests.support.waiting import eventually
 
 PARTITIONS = 4
 WITHIN = 20.0  # seconds the canary may take to be stored (sessions: a sealing pass of 1 s)
@@ -132,13 +133,7 @@ def _dead_letter_of(s: Setup, marker: bytes) -> dict[str, bytes]:
 
 
 def _eventually(fetch: Callable[[], Any], ok: Callable[[Any], bool]) -> Any:
-    deadline = time.monotonic() + WITHIN
-    value = fetch()
-    while not ok(value):
-        assert time.monotonic() < deadline, f"the canary was not stored within {WITHIN}s (last: {value!r})"
-        time.sleep(0.3)
-        value = fetch()
-    return value
+    return eventually(fetch, ok, timeout=WITHIN)
 
 
 # --- canaries: a well-formed item of the canary organization, and how to see it stored --------

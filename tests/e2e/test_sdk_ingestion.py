@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,17 +24,7 @@ from sentry_sdk.envelope import Envelope, Item, PayloadRef
 
 from tests.support.api import call
 from tests.support.picket import PicketProcess
-
-
-def eventually(fetch: Callable[[], Any], ok: Callable[[Any], bool], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    value = fetch()
-    while not ok(value):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met in {timeout}s; last value: {value!r}")
-        time.sleep(0.3)
-        value = fetch()
-    return value
+from tests.support.waiting import eventually
 
 
 def _raise(kind: type[Exception], message: str) -> None:
