@@ -1,9 +1,10 @@
 """Reading request bodies: the client key before the body, the body under its limits, and a budget
 of body bytes for the whole process.
 
-An adversarial review found that the gateway read and inflated up to 200 MiB before it looked at
-a DSN key (four parallel 150 KB gzip bodies with an unknown key took it from 70 MB to 960 MB),
-and read REST bodies whole before their 1 MiB check. So:
+DSN keys are public, so whoever sends a body must not make the gateway read or inflate much of it
+before it knows the sender may (reading and inflating up to 200 MiB before the key check, four
+parallel 150 KB gzip bodies with an unknown key once took it from 70 MB to 960 MB), and REST
+bodies must not be read whole before their 1 MiB check. So:
 
 - Ingestion checks the DSN key from `X-Sentry-Auth`, `Authorization` or `sentry_key=` before it
   reads any of the body: unknown key 401, disabled key or another project's key 403. Only an

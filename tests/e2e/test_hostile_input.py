@@ -2,7 +2,7 @@
 full) with `{"detail": ...}`, the connection it came on stays usable (or is closed properly, when
 the answer came before the body was read), and the gateway's memory stays near idle.
 
-What an adversarial review found and these check: the DSN key was checked only after up to
+What these check, each of which once failed: the DSN key was checked only after up to
 200 MiB had been read and inflated (unknown-key gzip bombs took the gateway from 70 to 960 MB);
 REST bodies were read whole before their 1 MiB check; invalid UTF-8, nesting ~1,000 deep and
 integers of 2^64 were 500s that reset keep-alive connections; an issue search over ~4 KB was a

@@ -24,6 +24,7 @@ from aiokafka.errors import KafkaError
 from services.bus.connection import KafkaConnection
 from tests.support.api import call
 from tests.support.picket import REPO, PicketProcess
+from tests.support.waiting import eventually
 
 
 def _mode(path: Path) -> int:
@@ -135,7 +136,8 @@ def test_a_killed_embedded_broker_is_started_again_and_keeps_what_it_had(tmp_pat
                 assert time.monotonic() < deadline, f"no broker again after 60 s: {answer.status_code}"
                 time.sleep(0.5)
             assert int(pid_file.read_text()) != broker_pid
-            assert call(http, "GET", "/api/0/teams/phoenix/after/").status_code == 200
+            # After a 409 the projection may still be catching up with the reconnected broker.
+            eventually(lambda: http.get("/api/0/teams/phoenix/after/").status_code, lambda s: s == 200, 60)
             assert call(http, "GET", "/api/0/teams/phoenix/before/").status_code == 200
     finally:
         p.stop(kill=True)
