@@ -38,12 +38,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from services.stats import sessions as sessions_api
-from services.stats import stats_v2
-from services.store.client import Store
-from services.store.migrate import migrate
-from services.store.rollup import horizon, seal
-from services.store.rollups import OUTCOMES, SESSIONS
+from picket.stats import sessions as sessions_api
+from picket.stats import stats_v2
+from picket.store.client import Store
+from picket.store.migrate import migrate
+from picket.store.rollup import horizon, seal
+from picket.store.rollups import OUTCOMES, SESSIONS
 
 PROJECTS_PER_ORG = 10
 DAYS = 90
@@ -250,7 +250,7 @@ def python_insert_rate(store: Store, rows: int = 100_000) -> float:
 
 
 def stats_v2_columns() -> tuple[str, ...]:
-    from services.ingest.outcome_rows import COLUMNS
+    from picket.ingest.outcome_rows import COLUMNS
     return COLUMNS
 
 

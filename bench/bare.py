@@ -36,8 +36,8 @@ def app(bootstrap: str, topic: str):  # type: ignore[no-untyped-def]
     from starlette.responses import Response
     from starlette.routing import Route
 
-    from services.bus.connection import KafkaConnection
-    from services.bus.kafka import producer as make_producer
+    from picket.bus.connection import KafkaConnection
+    from picket.bus.kafka import producer as make_producer
 
     state: dict[str, object] = {}
 
@@ -80,7 +80,7 @@ def serve(args: argparse.Namespace) -> None:
 async def consume(args: argparse.Namespace) -> dict[str, float]:
     from aiokafka import AIOKafkaConsumer
 
-    from services.store.client import Store
+    from picket.store.client import Store
 
     store = Store(f"chdb:///{args.data_dir}/ch", "bench")
     store.command("CREATE DATABASE IF NOT EXISTS bench")

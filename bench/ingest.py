@@ -136,7 +136,7 @@ async def bare_stack(opts: Options, runner: LoadRunner, work: Path) -> Bare:
     if opts.bootstrap:
         servers, topic = opts.bootstrap, f"{BARE_TOPIC}-{secrets.token_hex(4)}"
     else:
-        from services.bus.kafka_server import KafkaServer, fetch
+        from picket.bus.kafka_server import KafkaServer, fetch
         fetch()
         # The broker `picket run` embeds (Apache Kafka), without its sign-in: the same engine.
         broker = KafkaServer(work / "bare-broker")

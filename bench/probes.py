@@ -21,8 +21,8 @@ import msgspec
 from aiokafka.partitioner import murmur2
 
 from bench.load import MONITOR_CONFIG, Connection, http_request
-from schemas.monitors import monitor_key
-from schemas.topics import INGEST_EVENTS, MONITORS_COMMANDS
+from picket.schemas.monitors import monitor_key
+from picket.schemas.topics import INGEST_EVENTS, MONITORS_COMMANDS
 
 
 def partition(key: str, partitions: int) -> int:

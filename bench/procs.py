@@ -185,7 +185,7 @@ def start_picket(data_dir: Path, port: int, bootstrap: str | None, topic_prefix:
         env["KAFKA_BOOTSTRAP"] = bootstrap
         env["PICKET_TOPIC_PREFIX"] = topic_prefix  # a fresh set of topics on a shared broker
     started = time.monotonic()
-    proc = python("-m", "services.cli", "run", "--data-dir", str(data_dir), "--port", str(port),
+    proc = python("-m", "picket.cli", "run", "--data-dir", str(data_dir), "--port", str(port),
                   env=env, log=log, stdout=subprocess.PIPE)
     sampler = RssSampler(proc.pid).start()
     seen: dict[str, str] = {}

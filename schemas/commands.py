@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-from schemas.entities import RateLimit
+from picket.schemas.entities import RateLimit
 
 # msgspec's way of saying "field absent" for partial updates (PUT bodies).
 UNSET = msgspec.UNSET

@@ -12,7 +12,7 @@ from datetime import datetime
 
 import msgspec
 
-from schemas.entities import Member, Organization, Project, ProjectKey, Team, Token, User
+from picket.schemas.entities import Member, Organization, Project, ProjectKey, Team, Token, User
 
 
 class EventMeta(msgspec.Struct, kw_only=True, frozen=True):

@@ -3,7 +3,7 @@
 Domain-event topics are a public interface; their JSON Schemas are committed so subscribers can
 generate clients and review changes. Regenerate after changing a Struct:
 
-    python -m schemas.export
+    python -m picket.schemas.export
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import msgspec
 
-from schemas.topics import ALL_TOPICS
+from picket.schemas.topics import ALL_TOPICS
 
 OUT = Path(__file__).with_name("jsonschema")
 

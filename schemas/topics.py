@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from schemas.commands import TenancyCommand
-from schemas.ingest import IngestItem, Outcome
-from schemas.monitors import MonitorCommand, MonitorEvent
-from schemas.events import TenancyEvent
-from schemas.replies import Reply
+from picket.schemas.commands import TenancyCommand
+from picket.schemas.ingest import IngestItem, Outcome
+from picket.schemas.monitors import MonitorCommand, MonitorEvent
+from picket.schemas.events import TenancyEvent
+from picket.schemas.replies import Reply
 
 DAY_MS = 24 * 3600 * 1000
 

@@ -13,16 +13,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from schemas import commands as c
-from services.config import Settings
-from services.gateway.auth import hash_token
-from services.gateway.commands import CommandBus, CommandRejected
-from services.gateway.render import dsn
-from services.ids import new_id, new_key_pair, new_token
-from services.store import entities
-from services.store.client import Store
-from services.tenancy.roles import ALL_SCOPES
-from services.tenancy.slugs import is_valid_slug, slugify
+from picket.schemas import commands as c
+from picket.config import Settings
+from picket.gateway.auth import hash_token
+from picket.gateway.commands import CommandBus, CommandRejected
+from picket.gateway.render import dsn
+from picket.ids import new_id, new_key_pair, new_token
+from picket.store import entities
+from picket.store.client import Store
+from picket.tenancy.roles import ALL_SCOPES
+from picket.tenancy.slugs import is_valid_slug, slugify
 
 
 class AdminError(RuntimeError):

@@ -18,8 +18,8 @@ import sys
 from collections.abc import Coroutine
 from typing import Any
 
-from services import stack
-from services.config import from_env
+from picket import stack
+from picket.config import from_env
 
 
 def _parser() -> argparse.ArgumentParser:

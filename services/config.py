@@ -28,8 +28,8 @@ import socket
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from schemas.topics import Topic
-from services.bus.connection import KafkaConnection
+from picket.schemas.topics import Topic
+from picket.bus.connection import KafkaConnection
 
 
 @dataclass(frozen=True)

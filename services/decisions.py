@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-from schemas.replies import Outcome
+from picket.schemas.replies import Outcome
 
 
 @dataclass(frozen=True)

@@ -28,22 +28,22 @@ from urllib.parse import urlsplit
 import uvicorn
 from clickhouse_connect.driver.exceptions import OperationalError
 
-from schemas.topics import COMMAND_REPLIES
-from services.admin import Admin, bootstrap
-from services.bus import embedded
-from services.bus.connection import KafkaConnection, write_private
-from services.bus.kafka import ensure_topics, producer as make_producer
-from services.bus.loopback import free_loopback_port
-from services.bus.replies import ReplyWaiter
-from services.config import Settings, topic_name
-from services.gateway.app import create_app
-from services.gateway.commands import CommandBus
-from services.gateway.routing import command_router
-from services.store.client import Store
-from services.store.http_interface import USER as STORE_USER, Handles, create_app as store_app, engine_path
-from services.store.migrate import migrate
-from services.supervisor import Child, child_env
-from services.worker import Worker
+from picket.schemas.topics import COMMAND_REPLIES
+from picket.admin import Admin, bootstrap
+from picket.bus import embedded
+from picket.bus.connection import KafkaConnection, write_private
+from picket.bus.kafka import ensure_topics, producer as make_producer
+from picket.bus.loopback import free_loopback_port
+from picket.bus.replies import ReplyWaiter
+from picket.config import Settings, topic_name
+from picket.gateway.app import create_app
+from picket.gateway.commands import CommandBus
+from picket.gateway.routing import command_router
+from picket.store.client import Store
+from picket.store.http_interface import USER as STORE_USER, Handles, create_app as store_app, engine_path
+from picket.store.migrate import migrate
+from picket.supervisor import Child, child_env
+from picket.worker import Worker
 
 log = logging.getLogger("picket")
 

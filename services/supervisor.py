@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from services.bus.loopback import die_with_parent
+from picket.bus.loopback import die_with_parent
 
 log = logging.getLogger("picket.supervisor")
 
@@ -36,7 +36,7 @@ class Child:
 
     def __init__(self, name: str, argv: list[str], env: dict[str, str], run_dir: Path, ready: str) -> None:
         self.name = name
-        self.argv = [sys.executable, "-m", "services.cli", *argv]
+        self.argv = [sys.executable, "-m", "picket.cli", *argv]
         self.env = env
         self.pid_file = run_dir / f"{name}.pid"
         self.ready = ready

@@ -13,22 +13,22 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from schemas import topics as t
-from services.agents import aggregate, monitors
-from services.agents.tenancy import TENANCY
-from services.agents.faust_app import create_app
-from services.agents.batch import BatchConsumer
-from services.agents.events import events_consumer
-from services.agents.ingest import ingest_consumers
-from services.agents.sealer import Sealer
-from services.agents.wiring import Wiring
-from services.bus.kafka import ensure_topics, producer as make_producer
-from services.bus.watermark import GroupWatermark
-from services.bus.connection import KafkaConnection
-from services.config import Settings, topic_name
-from services.store.client import Store
-from services.store.guards import TableGuards
-from services.store.migrate import migrate
+from picket.schemas import topics as t
+from picket.agents import aggregate, monitors
+from picket.agents.tenancy import TENANCY
+from picket.agents.faust_app import create_app
+from picket.agents.batch import BatchConsumer
+from picket.agents.events import events_consumer
+from picket.agents.ingest import ingest_consumers
+from picket.agents.sealer import Sealer
+from picket.agents.wiring import Wiring
+from picket.bus.kafka import ensure_topics, producer as make_producer
+from picket.bus.watermark import GroupWatermark
+from picket.bus.connection import KafkaConnection
+from picket.config import Settings, topic_name
+from picket.store.client import Store
+from picket.store.guards import TableGuards
+from picket.store.migrate import migrate
 
 log = logging.getLogger(__name__)
 

@@ -31,17 +31,17 @@ import faust
 import msgspec
 from aiokafka import AIOKafkaProducer
 
-from schemas.replies import Reply
-from schemas.topics import COMMAND_REPLIES, Topic
-from services.agents.batch import BatchConsumer
-from services.agents.codec import encode
-from services.agents.items import Output, Table
-from services.bus.publisher import Record
-from services.agents.wiring import Wiring
-from services.bus.watermark import GroupWatermark
-from services.config import Settings, topic_name
-from services.store import event_log
-from services.store.client import Store
+from picket.schemas.replies import Reply
+from picket.schemas.topics import COMMAND_REPLIES, Topic
+from picket.agents.batch import BatchConsumer
+from picket.agents.codec import encode
+from picket.agents.items import Output, Table
+from picket.bus.publisher import Record
+from picket.agents.wiring import Wiring
+from picket.bus.watermark import GroupWatermark
+from picket.config import Settings, topic_name
+from picket.store import event_log
+from picket.store.client import Store
 
 log = logging.getLogger(__name__)
 

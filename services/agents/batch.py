@@ -24,10 +24,10 @@ from typing import Any
 
 from aiokafka import ConsumerRebalanceListener
 
-from services.bus.chunks import Reassembler
-from services.bus.connection import KafkaConnection
-from services.bus.kafka import consumer
-from services.bus.tansu import CONSUMER_GROUP_TIMINGS
+from picket.bus.chunks import Reassembler
+from picket.bus.connection import KafkaConnection
+from picket.bus.kafka import consumer
+from picket.bus.tansu import CONSUMER_GROUP_TIMINGS
 
 log = logging.getLogger(__name__)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import msgspec
 
-from schemas.commands import TenancyCommand
-from schemas.events import TenancyEvent
-from schemas.replies import Reply
+from picket.schemas.commands import TenancyCommand
+from picket.schemas.events import TenancyEvent
+from picket.schemas.replies import Reply
 
 encode = msgspec.msgpack.Encoder().encode
 decode_command = msgspec.msgpack.Decoder(TenancyCommand).decode

@@ -15,17 +15,17 @@ from typing import Any
 
 import msgspec
 
-from schemas import topics as t
-from services.agents.batch import BatchConsumer
-from services.agents.items import Output, Table
-from services.agents.wiring import Wiring
-from services.ingest import issues
-from services.ingest.grouping import grouping_hash, metadata
-from services.ingest.normalize import normalize_event
-from services.ingest.outcomes import Category, OutcomeKind, outcome
-from services.ingest.processed import parse_json
-from services.agents.ingest import decode_item
-from services.store.client import Store
+from picket.schemas import topics as t
+from picket.agents.batch import BatchConsumer
+from picket.agents.items import Output, Table
+from picket.agents.wiring import Wiring
+from picket.ingest import issues
+from picket.ingest.grouping import grouping_hash, metadata
+from picket.ingest.normalize import normalize_event
+from picket.ingest.outcomes import Category, OutcomeKind, outcome
+from picket.ingest.processed import parse_json
+from picket.agents.ingest import decode_item
+from picket.store.client import Store
 
 # Hashes and groups before events: a reader never sees an event of an unknown group.
 GROUP_HASHES = Table("group_hashes", issues.HASH_COLUMNS)

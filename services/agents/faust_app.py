@@ -7,8 +7,8 @@ from typing import Any
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
-from services.bus.connection import KafkaConnection
-from services.config import Settings
+from picket.bus.connection import KafkaConnection
+from picket.config import Settings
 
 # How long the agents' consumer lets the broker hold an empty fetch. Faust fixes 1.5 s. Apache
 # Kafka answers a long poll as soon as data arrives, but the Tansu fallback broker answers late when

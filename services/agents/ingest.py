@@ -10,15 +10,15 @@ from typing import Any
 
 import msgspec
 
-from schemas import topics as t
-from schemas.ingest import IngestItem, Outcome
-from services.agents.batch import BatchConsumer
-from services.agents.items import Output, Process, Table, origin
-from services.agents.wiring import Wiring
-from services.ingest import attachments, feedback, outcome_rows, sessions
-from services.ingest.outcomes import Category
-from services.ingest.processed import Processed
-from services.store.rollups import write_outcomes, write_sessions
+from picket.schemas import topics as t
+from picket.schemas.ingest import IngestItem, Outcome
+from picket.agents.batch import BatchConsumer
+from picket.agents.items import Output, Process, Table, origin
+from picket.agents.wiring import Wiring
+from picket.ingest import attachments, feedback, outcome_rows, sessions
+from picket.ingest.outcomes import Category
+from picket.ingest.processed import Processed
+from picket.store.rollups import write_outcomes, write_sessions
 
 # Outcomes are counted in stats, which no one reads by the millisecond: written once a second
 # at most, in fewer and larger parts.

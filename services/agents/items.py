@@ -31,11 +31,11 @@ from aiokafka import AIOKafkaProducer
 from clickhouse_connect.driver.exceptions import DatabaseError, DataError, OperationalError
 from clickhouse_connect.driver.exceptions import Error as StoreError
 
-from schemas.ingest import IngestItem, Outcome
-from services.bus.publisher import Record, records
-from services.ingest.outcomes import ITEM_CATEGORY, Category, OutcomeKind, outcome
-from services.store.client import Store
-from services.store.guards import TableGuards
+from picket.schemas.ingest import IngestItem, Outcome
+from picket.bus.publisher import Record, records
+from picket.ingest.outcomes import ITEM_CATEGORY, Category, OutcomeKind, outcome
+from picket.store.client import Store
+from picket.store.guards import TableGuards
 
 log = logging.getLogger(__name__)
 

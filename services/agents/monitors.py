@@ -24,22 +24,22 @@ from typing import Any
 import msgspec
 from aiokafka import AIOKafkaProducer
 
-from schemas import monitors as m
-from schemas import topics as t
-from services.agents.aggregate import Context
-from services.agents.batch import BatchConsumer
-from services.agents.ingest import decode_item
-from services.agents.items import Output, Process, Table, origin
-from services.bus.publisher import Record
-from services.agents.wiring import Wiring
-from services.bus.watermark import GroupWatermark
-from services.config import Settings, topic_name
-from services.ingest import checkins
-from services.monitors import project as monitor_project
-from services.monitors.decide import decide
-from services.monitors.evolve import fold
-from services.monitors.state import initial_state
-from services.store.client import Store
+from picket.schemas import monitors as m
+from picket.schemas import topics as t
+from picket.agents.aggregate import Context
+from picket.agents.batch import BatchConsumer
+from picket.agents.ingest import decode_item
+from picket.agents.items import Output, Process, Table, origin
+from picket.bus.publisher import Record
+from picket.agents.wiring import Wiring
+from picket.bus.watermark import GroupWatermark
+from picket.config import Settings, topic_name
+from picket.ingest import checkins
+from picket.monitors import project as monitor_project
+from picket.monitors.decide import decide
+from picket.monitors.evolve import fold
+from picket.monitors.state import initial_state
+from picket.store.client import Store
 
 log = logging.getLogger(__name__)
 

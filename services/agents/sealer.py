@@ -10,9 +10,9 @@ import asyncio
 import contextlib
 import logging
 
-from services.store.client import Store
-from services.store.rollup import seal
-from services.store.rollups import ALL
+from picket.store.client import Store
+from picket.store.rollup import seal
+from picket.store.rollups import ALL
 
 log = logging.getLogger(__name__)
 

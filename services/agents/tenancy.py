@@ -1,20 +1,20 @@
 """The tenancy context on the aggregate machinery: organizations, slug claims and users.
 
-Aggregate keys: `org:<id>`, `orgslug:<slug>`, `user:<email>` (see `schemas.commands`).
+Aggregate keys: `org:<id>`, `orgslug:<slug>`, `user:<email>` (see `picket.schemas.commands`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from schemas.commands import aggregate_key
-from schemas.topics import TENANCY_COMMANDS, TENANCY_COMMANDS_DLQ, TENANCY_EVENTS
-from services.agents.aggregate import Context
-from services.agents.codec import decode_command, decode_event
-from services.tenancy.decide import decide
-from services.tenancy.evolve import fold
-from services.tenancy.project import ENTITY_COLUMNS, project
-from services.tenancy.state import initial_state
+from picket.schemas.commands import aggregate_key
+from picket.schemas.topics import TENANCY_COMMANDS, TENANCY_COMMANDS_DLQ, TENANCY_EVENTS
+from picket.agents.aggregate import Context
+from picket.agents.codec import decode_command, decode_event
+from picket.tenancy.decide import decide
+from picket.tenancy.evolve import fold
+from picket.tenancy.project import ENTITY_COLUMNS, project
+from picket.tenancy.state import initial_state
 
 
 def _rows(event: Any) -> dict[str, list[tuple[Any, ...]]]:

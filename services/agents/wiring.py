@@ -14,14 +14,14 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from schemas import topics as t
-from services.agents.batch import BatchConsumer, Handler
-from services.agents.items import ItemBatch, Process, Table
-from services.bus.publisher import Record
-from services.bus.connection import KafkaConnection
-from services.config import Settings, topic_name
-from services.store.client import Store
-from services.store.guards import TableGuards
+from picket.schemas import topics as t
+from picket.agents.batch import BatchConsumer, Handler
+from picket.agents.items import ItemBatch, Process, Table
+from picket.bus.publisher import Record
+from picket.bus.connection import KafkaConnection
+from picket.config import Settings, topic_name
+from picket.store.client import Store
+from picket.store.guards import TableGuards
 
 
 @dataclass(frozen=True)

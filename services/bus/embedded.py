@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from services.bus.connection import KafkaConnection, write_private
-from services.bus.kafka_server import KafkaServer, fetch, java_available, kafka_sh
-from services.bus.loopback import port_is_free
+from picket.bus.connection import KafkaConnection, write_private
+from picket.bus.kafka_server import KafkaServer, fetch, java_available, kafka_sh
+from picket.bus.loopback import port_is_free
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +137,7 @@ def _save_ports(data_dir: Path, port: int, controller_port: int) -> None:
 
 
 def _start_tansu(data_dir: Path, reason: str) -> EmbeddedBroker:
-    from services.bus.tansu import TansuBroker
+    from picket.bus.tansu import TansuBroker
 
     log.warning(
         "\n%s\nAPACHE KAFKA IS UNAVAILABLE (%s): falling back to the Tansu broker, which keeps\n"

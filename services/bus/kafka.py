@@ -17,8 +17,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from aiokafka.partitioner import DefaultPartitioner, murmur2
 
-from schemas.topics import ALL_TOPICS, Topic
-from services.bus.connection import KafkaConnection
+from picket.schemas.topics import ALL_TOPICS, Topic
+from picket.bus.connection import KafkaConnection
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ import threading
 import time
 from pathlib import Path
 
-from services.bus.connection import KafkaConnection, write_private
-from services.bus.loopback import HOST, answers_kafka, die_with_parent, free_loopback_ports
+from picket.bus.connection import KafkaConnection, write_private
+from picket.bus.loopback import HOST, answers_kafka, die_with_parent, free_loopback_ports
 
 KAFKA_SH_ENV = "PICKET_KAFKA_SH"
 SASL_USER = "picket"

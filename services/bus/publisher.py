@@ -34,9 +34,9 @@ import aiokafka.producer.sender as _sender
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from services.bus.chunks import split
-from services.bus.connection import KafkaConnection
-from services.bus.kafka import producer as make_producer
+from picket.bus.chunks import split
+from picket.bus.connection import KafkaConnection
+from picket.bus.kafka import producer as make_producer
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ import logging
 import msgspec
 from aiokafka import TopicPartition
 
-from schemas.replies import Reply
-from services.bus.connection import KafkaConnection
-from services.bus.kafka import consumer
+from picket.schemas.replies import Reply
+from picket.bus.connection import KafkaConnection
+from picket.bus.kafka import consumer
 
 log = logging.getLogger(__name__)
 _decode = msgspec.msgpack.Decoder(Reply).decode

@@ -41,7 +41,7 @@ import time
 from pathlib import Path
 from typing import BinaryIO
 
-from services.bus.loopback import die_with_parent, free_loopback_port, port_is_free
+from picket.bus.loopback import die_with_parent, free_loopback_port, port_is_free
 
 __all__ = [
     "CONSUMER_GROUP_TIMINGS",

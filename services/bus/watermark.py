@@ -12,8 +12,8 @@ import asyncio
 
 from aiokafka import TopicPartition
 
-from services.bus.connection import KafkaConnection
-from services.bus.kafka import admin, consumer
+from picket.bus.connection import KafkaConnection
+from picket.bus.kafka import admin, consumer
 
 
 class GroupWatermark:

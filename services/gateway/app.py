@@ -18,26 +18,26 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from schemas.topics import COMMAND_REPLIES, TENANCY_EVENTS
-from services.bus.connection import KafkaConnection
-from services.bus.kafka import producer as make_producer
-from services.bus.publisher import publisher as make_publisher
-from services.bus.replies import ReplyWaiter
-from services.config import Settings, topic_name
-from services.gateway.auth import Authenticator
-from services.gateway.commands import CommandBus
-from services.gateway.routing import command_router, is_monitor_command
-from services.gateway.errors import HANDLERS
-from services.gateway.horizons import Horizons
-from services.gateway.keys import KeyCache
-from services.gateway.rate_limits import RateLimiter
-from services.gateway.request_body import Budget
-from services.gateway.routes import (
+from picket.schemas.topics import COMMAND_REPLIES, TENANCY_EVENTS
+from picket.bus.connection import KafkaConnection
+from picket.bus.kafka import producer as make_producer
+from picket.bus.publisher import publisher as make_publisher
+from picket.bus.replies import ReplyWaiter
+from picket.config import Settings, topic_name
+from picket.gateway.auth import Authenticator
+from picket.gateway.commands import CommandBus
+from picket.gateway.routing import command_router, is_monitor_command
+from picket.gateway.errors import HANDLERS
+from picket.gateway.horizons import Horizons
+from picket.gateway.keys import KeyCache
+from picket.gateway.rate_limits import RateLimiter
+from picket.gateway.request_body import Budget
+from picket.gateway.routes import (
     events, feedback, ingest, keys, members, monitors, organizations, projects, stats, teams,
 )
-from services.gateway.runtime import Runtime
-from services.gateway.tenancy_follower import TenancyFollower, accepted, apply
-from services.store.client import Store
+from picket.gateway.runtime import Runtime
+from picket.gateway.tenancy_follower import TenancyFollower, accepted, apply
+from picket.store.client import Store
 
 
 async def health(_: Request) -> JSONResponse:

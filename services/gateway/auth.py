@@ -28,11 +28,11 @@ from typing import Any
 
 from starlette.requests import Request
 
-from schemas.entities import Member, Organization, Token, User
-from services.gateway.errors import ApiError, forbidden, not_found
-from services.store import entities
-from services.store.client import Store
-from services.tenancy.roles import role_scopes
+from picket.schemas.entities import Member, Organization, Token, User
+from picket.gateway.errors import ApiError, forbidden, not_found
+from picket.store import entities
+from picket.store.client import Store
+from picket.tenancy.roles import role_scopes
 
 TOKEN_CACHE_SECONDS = 30.0
 ORG_CACHE_SECONDS = 10.0

@@ -15,11 +15,11 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from schemas.commands import CommandMeta
-from schemas.replies import Reply
-from services.agents.codec import encode
-from services.bus.replies import ReplyWaiter
-from services.gateway.errors import ApiError
+from picket.schemas.commands import CommandMeta
+from picket.schemas.replies import Reply
+from picket.agents.codec import encode
+from picket.bus.replies import ReplyWaiter
+from picket.gateway.errors import ApiError
 
 # Seconds to get the broker's ack of a command before answering 503.
 SEND_TIMEOUT = 10.0

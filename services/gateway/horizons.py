@@ -10,8 +10,8 @@ import asyncio
 import time
 from datetime import datetime
 
-from services.store.client import Store
-from services.store.rollup import Rollup, horizon
+from picket.store.client import Store
+from picket.store.rollup import Rollup, horizon
 
 TTL_SECONDS = 1.0
 

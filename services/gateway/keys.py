@@ -25,9 +25,9 @@ import time
 
 from clickhouse_connect.driver.exceptions import OperationalError
 
-from schemas.entities import ProjectKey
-from services.store import entities
-from services.store.client import Store
+from picket.schemas.entities import ProjectKey
+from picket.store import entities
+from picket.store.client import Store
 
 TTL_SECONDS = 10.0
 MISS_TTL_SECONDS = 1.0

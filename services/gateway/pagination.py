@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 
 from starlette.requests import Request
 
-from services.gateway.errors import bad_request
+from picket.gateway.errors import bad_request
 
 T = TypeVar("T")
 MAX_PER_PAGE = 100

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from schemas.entities import RateLimit
+from picket.schemas.entities import RateLimit
 
 
 class RateLimiter:

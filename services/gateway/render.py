@@ -11,8 +11,8 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
-from schemas.entities import Member, Organization, Project, ProjectKey, Team, User
-from services.tenancy.roles import ROLE_ORDER, ROLES
+from picket.schemas.entities import Member, Organization, Project, ProjectKey, Team, User
+from picket.tenancy.roles import ROLE_ORDER, ROLES
 
 LETTER_AVATAR = {"avatarType": "letter_avatar", "avatarUuid": None}
 PROJECT_FEATURES = ["releases", "sample-events", "minidump", "servicehooks", "rate-limits", "data-forwarding"]

@@ -7,12 +7,12 @@ from typing import Any
 
 import msgspec
 
-from schemas.entities import Organization, Project
-from schemas.ingest import NormalizedEvent
-from services.gateway.render import iso
-from services.ingest.grouping import short_id
-from services.ingest.processed import as_datetime
-from services.store.issues_read import Group
+from picket.schemas.entities import Organization, Project
+from picket.schemas.ingest import NormalizedEvent
+from picket.gateway.render import iso
+from picket.ingest.grouping import short_id
+from picket.ingest.processed import as_datetime
+from picket.store.issues_read import Group
 
 _to_builtins = msgspec.to_builtins
 

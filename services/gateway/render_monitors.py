@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from schemas.monitors import CheckIn, Monitor
-from services.gateway.render import iso
-from services.monitors.schedule import to_api
+from picket.schemas.monitors import CheckIn, Monitor
+from picket.gateway.render import iso
+from picket.monitors.schedule import to_api
 
 
 def monitor(mon: Monitor, project: dict[str, Any]) -> dict[str, Any]:

@@ -33,9 +33,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from starlette.requests import ClientDisconnect, Request
 
-from schemas.entities import ProjectKey
-from services.ingest.dsn_auth import dsn_public_key, public_key_from_request
-from services.ingest.envelope import STEP, Decoder, EnvelopeError, PayloadTooLarge, parse_envelope_header
+from picket.schemas.entities import ProjectKey
+from picket.ingest.dsn_auth import dsn_public_key, public_key_from_request
+from picket.ingest.envelope import STEP, Decoder, EnvelopeError, PayloadTooLarge, parse_envelope_header
 
 HEADER_CAP = 64 * 1024  # decoded bytes read for an envelope header before its key is known
 DRAIN_LIMIT = 1024 * 1024  # an unread rest up to this is left to the HTTP server to drop

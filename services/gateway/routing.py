@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from schemas import commands as tenancy
-from schemas import monitors
-from schemas.topics import MONITORS_COMMANDS, TENANCY_COMMANDS
-from services.config import Settings, topic_name
+from picket.schemas import commands as tenancy
+from picket.schemas import monitors
+from picket.schemas.topics import MONITORS_COMMANDS, TENANCY_COMMANDS
+from picket.config import Settings, topic_name
 
 
 def command_router(settings: Settings) -> Callable[[Any], tuple[str, str]]:

@@ -13,18 +13,18 @@ import msgspec
 from aiokafka import AIOKafkaProducer
 from starlette.requests import Request
 
-from services import json_input
-from services.config import Settings
-from services.gateway.auth import Authenticator
-from services.gateway.commands import CommandBus
-from services.gateway.errors import ApiError, bad_request, not_found
-from services.gateway.horizons import Horizons
-from services.gateway.keys import KeyCache
-from services.gateway.rate_limits import RateLimiter
-from services.gateway.request_body import Budget, Refused, read_body
-from services.ingest.limits import DEFAULT_LIMITS, Limits
-from services.store import entities
-from services.store.client import Store
+from picket import json_input
+from picket.config import Settings
+from picket.gateway.auth import Authenticator
+from picket.gateway.commands import CommandBus
+from picket.gateway.errors import ApiError, bad_request, not_found
+from picket.gateway.horizons import Horizons
+from picket.gateway.keys import KeyCache
+from picket.gateway.rate_limits import RateLimiter
+from picket.gateway.request_body import Budget, Refused, read_body
+from picket.ingest.limits import DEFAULT_LIMITS, Limits
+from picket.store import entities
+from picket.store.client import Store
 
 T = TypeVar("T")
 MAX_BODY = 1 << 20

@@ -31,14 +31,14 @@ import msgspec
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import OffsetOutOfRangeError
 
-from schemas import commands as c
-from schemas import events as e
-from schemas.entities import Member, Organization, ProjectKey
-from services.agents.codec import decode_event
-from services.bus.connection import KafkaConnection
-from services.bus.kafka import consumer as make_consumer
-from services.gateway.auth import Authenticator
-from services.gateway.keys import KeyCache
+from picket.schemas import commands as c
+from picket.schemas import events as e
+from picket.schemas.entities import Member, Organization, ProjectKey
+from picket.agents.codec import decode_event
+from picket.bus.connection import KafkaConnection
+from picket.bus.kafka import consumer as make_consumer
+from picket.gateway.auth import Authenticator
+from picket.gateway.keys import KeyCache
 
 log = logging.getLogger(__name__)
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from schemas.ingest import IngestItem
-from services.ingest.outcomes import Category
-from services.ingest.processed import Processed, item_key, text
+from picket.schemas.ingest import IngestItem
+from picket.ingest.outcomes import Category
+from picket.ingest.processed import Processed, item_key, text
 
 COLUMNS = ("project_id", "event_id", "attachment_id", "name", "content_type", "attachment_type", "size",
            "data", "received")

@@ -15,12 +15,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from schemas.ingest import IngestItem
-from schemas.monitors import MonitorCommandMeta, RecordCheckIn
-from services.ingest.outcomes import Category
-from services.ingest.processed import Processed, item_key, json_object, number, text
-from services.monitors.schedule import ScheduleError, validate_config
-from services.tenancy.slugs import is_valid_slug
+from picket.schemas.ingest import IngestItem
+from picket.schemas.monitors import MonitorCommandMeta, RecordCheckIn
+from picket.ingest.outcomes import Category
+from picket.ingest.processed import Processed, item_key, json_object, number, text
+from picket.monitors.schedule import ScheduleError, validate_config
+from picket.tenancy.slugs import is_valid_slug
 
 COLUMNS = ("org_id", "project_id", "check_in_id", "monitor_slug", "status", "duration", "environment",
            "payload", "received")

@@ -14,9 +14,9 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from schemas.ingest import Outcome
-from services import json_input
-from services.ingest.outcomes import CATEGORY_NAMES, OutcomeKind, outcome
+from picket.schemas.ingest import Outcome
+from picket import json_input
+from picket.ingest.outcomes import CATEGORY_NAMES, OutcomeKind, outcome
 
 MAX_QUANTITY = 2**32 - 1  # Relay reads a client report's quantity as u32
 EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)

@@ -33,8 +33,8 @@ from typing import Any
 
 import msgspec
 
-from services import json_input
-from services.ingest.limits import DEFAULT_LIMITS, Limits
+from picket import json_input
+from picket.ingest.limits import DEFAULT_LIMITS, Limits
 
 try:  # brotli is optional at import time; without it "br" is an unsupported encoding.
     import brotli as _brotli

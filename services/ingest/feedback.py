@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from schemas.ingest import IngestItem
-from services.ingest.outcomes import Category
-from services.ingest.processed import Processed, as_datetime, json_object, text
+from picket.schemas.ingest import IngestItem
+from picket.ingest.outcomes import Category
+from picket.ingest.processed import Processed, as_datetime, json_object, text
 
 COLUMNS = ("org_id", "project_id", "feedback_id", "event_id", "name", "email", "comments", "date_created")
 

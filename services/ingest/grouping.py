@@ -24,8 +24,8 @@ from typing import Any
 
 import msgspec
 
-from schemas.ingest import ExceptionValue, NormalizedEvent, StackFrame
-from services.ingest.normalize import crash_frame, is_synthetic, truncatechars
+from picket.schemas.ingest import ExceptionValue, NormalizedEvent, StackFrame
+from picket.ingest.normalize import crash_frame, is_synthetic, truncatechars
 
 DEFAULT_FINGERPRINT_VAR = "default"
 #: Platforms whose source lines are good enough to group by (as Sentry's strategy decides).

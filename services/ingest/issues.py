@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from schemas.ingest import NormalizedEvent
+from picket.schemas.ingest import NormalizedEvent
 
 EVENT_COLUMNS = (
     "project_id", "event_id", "group_id", "timestamp", "received", "type", "platform", "level", "title",

@@ -22,7 +22,7 @@ import hashlib
 import uuid
 from collections.abc import Sequence
 
-from services.ingest.envelope import Item
+from picket.ingest.envelope import Item
 
 _NAMESPACE = uuid.UUID("5b0f1f8e-9c59-4f2c-8f8e-6a7e0f3b2d11")
 

@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from schemas.ingest import EventUser, ExceptionValue, NormalizedEvent, StackFrame
+from picket.schemas.ingest import EventUser, ExceptionValue, NormalizedEvent, StackFrame
 
 MAX_SECS_IN_PAST = timedelta(days=30)
 MAX_SECS_IN_FUTURE = timedelta(minutes=1)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from schemas.ingest import Outcome
-from services.ingest.outcomes import Category, OutcomeKind
+from picket.schemas.ingest import Outcome
+from picket.ingest.outcomes import Category, OutcomeKind
 
 COLUMNS = ("org_id", "project_id", "key_id", "timestamp", "outcome", "category", "reason", "quantity", "dedupe_id")
 PER_EVENT = {Category.DEFAULT, Category.ERROR, Category.TRANSACTION, Category.SECURITY, Category.USER_REPORT_V2}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import IntEnum
 
-from schemas.ingest import Outcome
+from picket.schemas.ingest import Outcome
 
 
 class OutcomeKind(IntEnum):

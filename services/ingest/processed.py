@@ -11,8 +11,8 @@ from typing import Any
 
 import msgspec
 
-from schemas.ingest import IngestItem, Outcome
-from services.ingest.outcomes import Category, OutcomeKind, outcome
+from picket.schemas.ingest import IngestItem, Outcome
+from picket.ingest.outcomes import Category, OutcomeKind, outcome
 
 
 @dataclass

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from schemas.ingest import IngestItem
-from services.ingest.outcomes import Category
-from services.ingest.processed import Processed, as_datetime, item_key, json_object, number, text
+from picket.schemas.ingest import IngestItem
+from picket.ingest.outcomes import Category
+from picket.ingest.processed import Processed, as_datetime, item_key, json_object, number, text
 
 COLUMNS = (
     "org_id", "project_id", "session_id", "seq", "distinct_id", "init", "status", "errors", "started",

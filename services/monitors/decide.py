@@ -55,7 +55,7 @@ from typing import Any
 
 import msgspec
 
-from schemas.monitors import (
+from picket.schemas.monitors import (
     CheckIn,
     CheckInRecorded,
     ClockTick,
@@ -74,9 +74,9 @@ from schemas.monitors import (
     RecordCheckIn,
     UpsertMonitor,
 )
-from services.monitors import schedule
-from services.monitors.state import MonitorState
-from services.decisions import Accepted, Decision, Emitter, Rejected
+from picket.monitors import schedule
+from picket.monitors.state import MonitorState
+from picket.decisions import Accepted, Decision, Emitter, Rejected
 
 __all__ = ["Accepted", "Decision", "Rejected", "decide"]
 

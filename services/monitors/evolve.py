@@ -10,7 +10,7 @@ from typing import Any
 
 import msgspec
 
-from schemas.monitors import (
+from picket.schemas.monitors import (
     CheckIn,
     CheckInRecorded,
     MonitorCreated,
@@ -19,7 +19,7 @@ from schemas.monitors import (
     MonitorEnvironmentStatusChanged,
     MonitorUpdated,
 )
-from services.monitors.state import FINISHED_IDS, RECENT_COMMANDS, MonitorState
+from picket.monitors.state import FINISHED_IDS, RECENT_COMMANDS, MonitorState
 
 
 def _without(d: dict[str, CheckIn], key: str) -> dict[str, CheckIn]:

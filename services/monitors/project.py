@@ -25,7 +25,7 @@ from typing import Any
 
 import msgspec
 
-from schemas.monitors import (
+from picket.schemas.monitors import (
     CheckInRecorded,
     Monitor,
     MonitorCreated,

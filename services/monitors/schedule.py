@@ -69,7 +69,7 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from croniter import CroniterBadDateError, croniter
 
-from schemas.monitors import IntervalUnit, MonitorConfig, ScheduleType
+from picket.schemas.monitors import IntervalUnit, MonitorConfig, ScheduleType
 
 UTC = timezone.utc
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import msgspec
 
-from schemas.monitors import CheckIn, Monitor
+from picket.schemas.monitors import CheckIn, Monitor
 
 # How many command ids the aggregate remembers to answer a redelivered command idempotently.
 RECENT_COMMANDS = 256

@@ -55,10 +55,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
-from services.ingest.outcomes import Category, OutcomeKind
-from services.stats.outcome_source import outcome_rows
-from services.stats.periods import InvalidParams, param, param_list
-from services.store.rollup import hour_aligned
+from picket.ingest.outcomes import Category, OutcomeKind
+from picket.stats.outcome_source import outcome_rows
+from picket.stats.periods import InvalidParams, param, param_list
+from picket.store.rollup import hour_aligned
 
 Scope = Literal["organization", "team", "project"]
 SCOPES = ("organization", "team", "project")

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from services.store.rollup import current_versions_sql, horizon_sql
-from services.store.rollups import OUTCOMES
+from picket.store.rollup import current_versions_sql, horizon_sql
+from picket.store.rollups import OUTCOMES
 
 _SEALED = """\
     SELECT org_id, project_id, key_id, category, outcome, reason, hour AS timestamp, quantity, times_seen

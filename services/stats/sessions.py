@@ -57,7 +57,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Union
 
-from services.stats.periods import (
+from picket.stats.periods import (
     accessible_projects,
     requested_projects,
     MAX_POINTS,
@@ -71,9 +71,9 @@ from services.stats.periods import (
     parse_interval,
     to_intervals,
 )
-from services.stats.session_rows import MERGES, NIL_USER, STATES, per_session
-from services.store.rollup import current_versions_sql, horizon_sql, hour_aligned
-from services.store.rollups import SESSIONS
+from picket.stats.session_rows import MERGES, NIL_USER, STATES, per_session
+from picket.store.rollup import current_versions_sql, horizon_sql, hour_aligned
+from picket.store.rollups import SESSIONS
 
 SNUBA_LIMIT = 5000  # Sentry's cap on data points (groups x intervals) and on per_page
 SMALLEST_INTERVAL = 10  # seconds: Sentry's metrics-backed sessions allow ten-second resolution

@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from services.ingest.outcomes import CATEGORY_NAMES, Category, OutcomeKind
-from services.stats.outcome_source import outcome_rows
-from services.stats.periods import (
+from picket.ingest.outcomes import CATEGORY_NAMES, Category, OutcomeKind
+from picket.stats.outcome_source import outcome_rows
+from picket.stats.periods import (
     ALL_PROJECTS,
     accessible_projects,
     requested_projects,
@@ -41,7 +41,7 @@ from services.stats.periods import (
     param,
     param_list,
 )
-from services.store.rollup import hour_aligned
+from picket.store.rollup import hour_aligned
 
 FIELDS = ("sum(quantity)", "sum(times_seen)")
 GROUP_BYS = ("outcome", "category", "reason", "project")

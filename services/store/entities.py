@@ -11,9 +11,9 @@ from typing import Any
 
 import msgspec
 
-from schemas.entities import Member, Organization, Project, ProjectKey, Team, Token, User
-from services.store.client import Store
-from services.tenancy.project import ENTITY_COLUMNS, EntityRow
+from picket.schemas.entities import Member, Organization, Project, ProjectKey, Team, Token, User
+from picket.store.client import Store
+from picket.tenancy.project import ENTITY_COLUMNS, EntityRow
 
 RECORD_TYPES: dict[str, type] = {
     "organization": Organization,

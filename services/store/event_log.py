@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from services.store.client import Store
+from picket.store.client import Store
 
 COLUMNS = ("aggregate", "version", "event_id", "type", "payload", "timestamp")
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import msgspec
 
-from schemas.ingest import NormalizedEvent
-from services.store.client import Store
+from picket.schemas.ingest import NormalizedEvent
+from picket.store.client import Store
 
 _event = msgspec.json.Decoder(NormalizedEvent)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib import resources
 
-from services.store.client import Store
+from picket.store.client import Store
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ def _statements(block: str) -> list[str]:
 
 def load_migrations() -> list[Migration]:
     found = []
-    for entry in resources.files("services.store.migrations").iterdir():
+    for entry in resources.files("picket.store.migrations").iterdir():
         if not entry.name.endswith(".sql"):
             continue
         number, _, name = entry.name[:-4].partition("_")

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 import msgspec
 
-from schemas.monitors import CheckIn, Monitor
-from services.store.client import Store
+from picket.schemas.monitors import CheckIn, Monitor
+from picket.store.client import Store
 
 _monitor = msgspec.json.Decoder(Monitor)
 _check_in = msgspec.json.Decoder(CheckIn)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from services.store.client import Store
+from picket.store.client import Store
 
 HOUR = timedelta(hours=1)
 # How long after its end an hour is sealed: rows normally arrive within seconds.

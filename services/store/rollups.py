@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from services.ingest import outcome_rows, sessions
-from services.stats.session_rows import NIL_USER, STATES, per_session
-from services.store.client import Store
-from services.store.rollup import Rollup, write
+from picket.ingest import outcome_rows, sessions
+from picket.stats.session_rows import NIL_USER, STATES, per_session
+from picket.store.client import Store
+from picket.store.rollup import Rollup, write
 
 # `outcomes_raw FINAL` counts a retried outcome once, in the hour it was first seen.
 OUTCOMES = Rollup(

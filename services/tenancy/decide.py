@@ -11,11 +11,11 @@ from typing import Any
 
 import msgspec
 
-from schemas import commands as c
-from schemas import events as e
-from schemas.entities import Member, Organization, Project, ProjectKey, Team, Token, User
-from services.decisions import Accepted, Decision, Emitter, Rejected
-from services.tenancy.state import AggregateState, OrgState, SlugState, UserState
+from picket.schemas import commands as c
+from picket.schemas import events as e
+from picket.schemas.entities import Member, Organization, Project, ProjectKey, Team, Token, User
+from picket.decisions import Accepted, Decision, Emitter, Rejected
+from picket.tenancy.state import AggregateState, OrgState, SlugState, UserState
 
 
 NOT_FOUND = "The requested resource does not exist"

@@ -10,8 +10,8 @@ from typing import Any
 
 import msgspec
 
-from schemas import events as e
-from services.tenancy.state import RECENT_COMMANDS, AggregateState, OrgState
+from picket.schemas import events as e
+from picket.tenancy.state import RECENT_COMMANDS, AggregateState, OrgState
 
 
 def _without(d: dict[int, Any], key: int) -> dict[int, Any]:

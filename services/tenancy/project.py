@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 
 import msgspec
 
-from schemas import events as e
+from picket.schemas import events as e
 
 _json = msgspec.json.Encoder()
 

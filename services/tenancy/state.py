@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import msgspec
 
-from schemas.entities import Member, Organization, Project, ProjectKey, Team, Token, User
+from picket.schemas.entities import Member, Organization, Project, ProjectKey, Team, Token, User
 
 # How many command ids an aggregate remembers to answer a redelivered command idempotently.
 RECENT_COMMANDS = 256

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from services.store.client import Store
+from picket.store.client import Store
 from tests.support.api import call
 from tests.support.picket import PicketProcess
 from tests.support.waiting import eventually

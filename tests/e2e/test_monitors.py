@@ -18,8 +18,8 @@ import pytest
 import sentry_sdk
 from aiokafka import AIOKafkaProducer
 
-from schemas.topics import MONITORS_CLOCK_TICK
-from services.agents.monitors import encode, tick
+from picket.schemas.topics import MONITORS_CLOCK_TICK
+from picket.agents.monitors import encode, tick
 from tests.support.waiting import eventually
 from tests.support.api import call
 from tests.support.picket import PicketProcess

@@ -21,7 +21,7 @@ from pathlib import Path
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
-from services.bus.connection import KafkaConnection
+from picket.bus.connection import KafkaConnection
 from tests.support.api import call
 from tests.support.picket import REPO, PicketProcess
 from tests.support.waiting import eventually
@@ -45,7 +45,7 @@ async def _lists_topics(kafka: KafkaConnection) -> bool:
 def _admin(p: PicketProcess, *args: str) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "CLICKHOUSE_"))}
     env["PICKET_TOPIC_PREFIX"] = p.prefix  # as the running picket run was started
-    done = subprocess.run([sys.executable, "-m", "services.cli", "admin", *args, "--data-dir", str(p.data_dir)],
+    done = subprocess.run([sys.executable, "-m", "picket.cli", "admin", *args, "--data-dir", str(p.data_dir)],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     return done.stdout.strip().splitlines()[-1]
@@ -107,7 +107,7 @@ def test_a_second_run_on_the_same_data_directory_is_refused(tmp_path: Path) -> N
     p = PicketProcess(None, tmp_path / "once", org="once").start()
     try:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "CLICKHOUSE_"))}
-        second = subprocess.run([sys.executable, "-m", "services.cli", "run", "--data-dir", str(p.data_dir),
+        second = subprocess.run([sys.executable, "-m", "picket.cli", "run", "--data-dir", str(p.data_dir),
                                  "--port", "1"], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
         assert second.returncode != 0
         assert "another picket run uses" in second.stderr

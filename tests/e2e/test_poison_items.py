@@ -26,8 +26,8 @@ import msgspec
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from schemas.ingest import Outcome
-from services.bus.kafka import partition_for
+from picket.schemas.ingest import Outcome
+from picket.bus.kafka import partition_for
 from tests.support.api import call
 from tests.support.picket import PicketProcess
 from tests.support.waiting import eventually

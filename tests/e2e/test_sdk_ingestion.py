@@ -214,7 +214,7 @@ def test_sessions_checkins_feedback_and_client_reports_are_stored_with_outcomes(
     ingest.wait_drained(groups=("ingest-monitors-raw", "outcomes", "ingest-sessions"))
     ingest.stop()
     try:
-        from services.store.client import Store
+        from picket.store.client import Store
 
         store = Store(f"chdb:///{ingest.data_dir / 'clickhouse'}", "picket")
         try:

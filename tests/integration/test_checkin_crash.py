@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from bench.load import Connection
-from services.store.client import Store
+from picket.store.client import Store
 from tests.support.kafka import KafkaBroker
 from tests.support.picket import PicketProcess
 

@@ -12,8 +12,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import OffsetAndMetadata
 
-from services.bus.connection import KafkaConnection
-from services.bus.watermark import GroupWatermark
+from picket.bus.connection import KafkaConnection
+from picket.bus.watermark import GroupWatermark
 from tests.support.kafka import KafkaBroker
 
 

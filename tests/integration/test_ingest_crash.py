@@ -70,7 +70,7 @@ def test_kill_9_mid_stream_loses_nothing_and_counts_each_event_once(kafka: Kafka
         assert _total_events(p) == EVENTS
     finally:
         p.stop()
-    from services.store.client import Store
+    from picket.store.client import Store
 
     store = Store(f"chdb:///{p.data_dir / 'clickhouse'}", "picket")
     try:

@@ -18,9 +18,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 
-from services.agents.items import ItemBatch, Output, Table
-from services.store.client import Store
-from services.store.guards import TableGuards
+from picket.agents.items import ItemBatch, Output, Table
+from picket.store.client import Store
+from picket.store.guards import TableGuards
 from tests.support.kafka import KafkaBroker
 
 NUMBERS = Table("numbers", ("n", "label"))

@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from services.ingest.issues import EVENT_COLUMNS
-from services.stats.legacy import parse, response, select_keys, sql
-from services.store.client import Store
-from services.store.migrate import migrate
-from services.store.rollup import seal
-from services.store import rollups
-from services.store.rollups import write_outcomes
+from picket.ingest.issues import EVENT_COLUMNS
+from picket.stats.legacy import parse, response, select_keys, sql
+from picket.store.client import Store
+from picket.store.migrate import migrate
+from picket.store.rollup import seal
+from picket.store import rollups
+from picket.store.rollups import write_outcomes
 
 DAY = datetime(2024, 3, 9, tzinfo=timezone.utc)
 DAY_TS = int(DAY.timestamp())

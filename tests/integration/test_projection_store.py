@@ -7,14 +7,14 @@ from datetime import datetime, timezone
 
 import pytest
 
-from schemas import events as e
-from schemas.entities import Team
-from services.agents.codec import encode
-from services.ingest import outcome_rows, sessions
-from services.store import entities, event_log
-from services.store.client import Store
-from services.store.migrate import applied, load_migrations, migrate, rollback
-from services.tenancy.project import project
+from picket.schemas import events as e
+from picket.schemas.entities import Team
+from picket.agents.codec import encode
+from picket.ingest import outcome_rows, sessions
+from picket.store import entities, event_log
+from picket.store.client import Store
+from picket.store.migrate import applied, load_migrations, migrate, rollback
+from picket.tenancy.project import project
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 

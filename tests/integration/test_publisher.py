@@ -13,8 +13,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from services.bus.connection import KafkaConnection
-from services.bus.publisher import PublishFailed, Record, TransactionalPublisher
+from picket.bus.connection import KafkaConnection
+from picket.bus.publisher import PublishFailed, Record, TransactionalPublisher
 from tests.support.kafka import KafkaBroker
 
 

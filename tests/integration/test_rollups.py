@@ -11,13 +11,13 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from services.ingest.sessions import COLUMNS as SESSION_COLUMNS
-from services.stats import sessions as sessions_api
-from services.stats.stats_v2 import parse, response, sql
-from services.store.client import Store
-from services.store.migrate import migrate
-from services.store.rollup import GRACE, HOUR, horizon, seal
-from services.store.rollups import OUTCOMES, SESSIONS, write_outcomes, write_sessions
+from picket.ingest.sessions import COLUMNS as SESSION_COLUMNS
+from picket.stats import sessions as sessions_api
+from picket.stats.stats_v2 import parse, response, sql
+from picket.store.client import Store
+from picket.store.migrate import migrate
+from picket.store.rollup import GRACE, HOUR, horizon, seal
+from picket.store.rollups import OUTCOMES, SESSIONS, write_outcomes, write_sessions
 
 
 

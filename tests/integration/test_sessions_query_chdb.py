@@ -15,13 +15,13 @@ from typing import Any
 import msgspec
 import pytest
 
-from schemas.ingest import IngestItem
-from services.ingest.sessions import COLUMNS, process_session_item
-from services.stats.sessions import SessionsQuery, parse, response, sql
-from services.store.client import Store
-from services.store.migrate import migrate
-from services.store.rollup import seal
-from services.store.rollups import SESSIONS
+from picket.schemas.ingest import IngestItem
+from picket.ingest.sessions import COLUMNS, process_session_item
+from picket.stats.sessions import SessionsQuery, parse, response, sql
+from picket.store.client import Store
+from picket.store.migrate import migrate
+from picket.store.rollup import seal
+from picket.store.rollups import SESSIONS
 
 NOW = datetime(2024, 5, 2, 12, 27, 28, tzinfo=timezone.utc)
 RECEIVED = datetime(2024, 5, 2, 12, 0, tzinfo=timezone.utc)

@@ -7,11 +7,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from services.stats.stats_v2 import parse, response, sql
-from services.store.client import Store
-from services.store.migrate import migrate
-from services.store.rollup import seal
-from services.store.rollups import OUTCOMES, write_outcomes
+from picket.stats.stats_v2 import parse, response, sql
+from picket.store.client import Store
+from picket.store.migrate import migrate
+from picket.store.rollup import seal
+from picket.store.rollups import OUTCOMES, write_outcomes
 
 DAY = datetime(2024, 3, 9, tzinfo=timezone.utc)
 NOW = datetime(2024, 3, 10, 15, 30, tzinfo=timezone.utc)

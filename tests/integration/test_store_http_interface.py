@@ -27,8 +27,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from services.gateway.errors import HANDLERS
-from services.store.client import Store
+from picket.gateway.errors import HANDLERS
+from picket.store.client import Store
 from tests.support.picket import REPO, free_port
 
 PASSWORD = "s3cret-for-this-test"

@@ -19,16 +19,16 @@ import msgspec
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from schemas import topics as t
-from schemas.ingest import IngestItem
-from services.agents.ingest import ingest_consumers
-from services.agents.wiring import Wiring
-from services.bus.connection import KafkaConnection
-from services.bus.kafka import ensure_topics, producer as make_producer
-from services.config import from_env, topic_name
-from services.store.client import Store
-from services.store.guards import TableGuards
-from services.store.migrate import migrate
+from picket.schemas import topics as t
+from picket.schemas.ingest import IngestItem
+from picket.agents.ingest import ingest_consumers
+from picket.agents.wiring import Wiring
+from picket.bus.connection import KafkaConnection
+from picket.bus.kafka import ensure_topics, producer as make_producer
+from picket.config import from_env, topic_name
+from picket.store.client import Store
+from picket.store.guards import TableGuards
+from picket.store.migrate import migrate
 from tests.support.kafka import KafkaBroker
 
 SESSIONS = 40

@@ -10,7 +10,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from services.bus.tansu import (
+from picket.bus.tansu import (
     CONSUMER_GROUP_TIMINGS,
     BrokerStartError,
     TansuBroker,
@@ -157,10 +157,10 @@ def test_restart_on_the_same_data_dir(tmp_path: Path) -> None:
 
 def test_picket_run_falls_back_to_tansu_only_where_java_is_missing_and_says_so_loudly(
         tmp_path: Path, monkeypatch, caplog) -> None:  # type: ignore[no-untyped-def]
-    from services.bus import embedded
+    from picket.bus import embedded
 
     monkeypatch.setattr(embedded, "java_available", lambda: False)
-    with caplog.at_level("WARNING", logger="services.bus.embedded"):
+    with caplog.at_level("WARNING", logger="picket.bus.embedded"):
         broker = embedded.start(tmp_path)
     try:
         assert broker.fallback
@@ -173,8 +173,8 @@ def test_picket_run_falls_back_to_tansu_only_where_java_is_missing_and_says_so_l
 
 def test_picket_run_refuses_to_fall_back_when_apache_kafka_fails_for_another_reason(
         tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from services.bus import embedded
-    from services.bus.kafka_server import KafkaServerError
+    from picket.bus import embedded
+    from picket.bus.kafka_server import KafkaServerError
 
     def broken() -> None:
         raise KafkaServerError("the jars could not be fetched")

@@ -26,7 +26,7 @@ def _admin(p: PicketProcess, *args: str) -> str:
     """Run `picket admin ...` against the running process (bus only: chdb is held by it)."""
     env = {"KAFKA_BOOTSTRAP": p.bootstrap, "PICKET_TOPIC_PREFIX": p.prefix, "PATH": "/usr/bin:/bin"}
     out = subprocess.run(
-        [sys.executable, "-m", "services.cli", "admin", *args, "--data-dir", str(p.data_dir)],
+        [sys.executable, "-m", "picket.cli", "admin", *args, "--data-dir", str(p.data_dir)],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
     )
     assert out.returncode == 0, out.stderr

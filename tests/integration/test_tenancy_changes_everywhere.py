@@ -24,14 +24,14 @@ from typing import Any
 
 import httpx
 
-from schemas import commands as c
-from schemas.topics import COMMAND_REPLIES, TENANCY_COMMANDS
-from services.bus.kafka import producer as make_producer
-from services.bus.replies import ReplyWaiter
-from services.gateway import auth, keys
-from services.gateway.auth import hash_token
-from services.gateway.commands import CommandBus
-from services.ids import new_id, new_key_pair, new_token
+from picket.schemas import commands as c
+from picket.schemas.topics import COMMAND_REPLIES, TENANCY_COMMANDS
+from picket.bus.kafka import producer as make_producer
+from picket.bus.replies import ReplyWaiter
+from picket.gateway import auth, keys
+from picket.gateway.auth import hash_token
+from picket.gateway.commands import CommandBus
+from picket.ids import new_id, new_key_pair, new_token
 from tests.support.picket import PicketProcess
 
 WITHIN = 1.0  # seconds from sending a change to the first refusal

@@ -18,13 +18,13 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer, TopicPartition
 
-from schemas import events as e
-from schemas.entities import ProjectKey
-from schemas.topics import TENANCY_EVENTS
-from services.agents.codec import encode
-from services.bus.connection import KafkaConnection
-from services.bus.kafka import ensure_topics
-from services.gateway.tenancy_follower import ForgetAll, HoldKey, TenancyFollower
+from picket.schemas import events as e
+from picket.schemas.entities import ProjectKey
+from picket.schemas.topics import TENANCY_EVENTS
+from picket.agents.codec import encode
+from picket.bus.connection import KafkaConnection
+from picket.bus.kafka import ensure_topics
+from picket.gateway.tenancy_follower import ForgetAll, HoldKey, TenancyFollower
 from tests.support.kafka import KafkaBroker
 
 T0 = datetime(2026, 11, 27, tzinfo=timezone.utc)

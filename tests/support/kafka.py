@@ -4,7 +4,7 @@
 
 * with ``KAFKA_BOOTSTRAP`` set in the environment, that broker is used as is (nothing is started,
   nothing is stopped);
-* otherwise it starts a single-node KRaft broker (``services.bus.kafka_server.KafkaServer``, the
+* otherwise it starts a single-node KRaft broker (``picket.bus.kafka_server.KafkaServer``, the
   same launcher as ``picket run``'s embedded broker) on two free loopback ports, in a fresh
   temporary data directory, and removes both when the block ends.
 
@@ -25,8 +25,8 @@ import tempfile
 from pathlib import Path
 from types import TracebackType
 
-from services.bus.connection import KafkaConnection
-from services.bus.kafka_server import KafkaServer, KafkaServerError, fetch
+from picket.bus.connection import KafkaConnection
+from picket.bus.kafka_server import KafkaServer, KafkaServerError, fetch
 
 FETCH_TIMEOUT = 900.0  # first use: Maven downloads the jars
 KafkaBrokerError = KafkaServerError

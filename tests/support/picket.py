@@ -23,9 +23,9 @@ import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from schemas.topics import ALL_TOPICS
-from services.bus.connection import KafkaConnection
-from services.bus.embedded import connection_file
+from picket.schemas.topics import ALL_TOPICS
+from picket.bus.connection import KafkaConnection
+from picket.bus.embedded import connection_file
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -67,7 +67,7 @@ class PicketProcess:
         started = time.monotonic()
         log = open(self._log, "a")
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "run", "--port", str(self.port), "--data-dir", str(self.data_dir)],
+            [sys.executable, "-m", "picket.cli", "run", "--port", str(self.port), "--data-dir", str(self.data_dir)],
             cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True,
         )
         deadline = started + timeout

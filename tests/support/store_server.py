@@ -12,8 +12,8 @@ import sys
 
 import uvicorn
 
-from services.store.client import Store
-from services.store.http_interface import Handles, create_app, engine_path
+from picket.store.client import Store
+from picket.store.http_interface import Handles, create_app, engine_path
 
 SAMPLE_TABLE = """CREATE TABLE IF NOT EXISTS picket.samples (
     id UInt64, name String, at DateTime64(3, 'UTC'), uid UUID, tags Array(String),

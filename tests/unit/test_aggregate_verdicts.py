@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgspec
-from schemas import topics as t
-from services.agents.aggregate import Context, Verdict, judge, read_command
-from services.decisions import Accepted, Rejected
+from picket.schemas import topics as t
+from picket.agents.aggregate import Context, Verdict, judge, read_command
+from picket.decisions import Accepted, Rejected
 
 
 class Meta(msgspec.Struct):

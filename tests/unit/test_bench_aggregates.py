@@ -8,9 +8,9 @@ from datetime import datetime, timezone
 import pytest
 
 from bench import aggregates
-from services.stats import stats_v2
-from services.store.client import Store
-from services.store.migrate import migrate
+from picket.stats import stats_v2
+from picket.store.client import Store
+from picket.store.migrate import migrate
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 OUTCOMES = 20_000

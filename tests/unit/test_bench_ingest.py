@@ -9,10 +9,10 @@ import msgspec
 import pytest
 
 from bench import ingest, load, report
-from schemas.ingest import IngestItem
-from services.ingest.checkins import process_checkin_item
-from services.ingest.envelope import parse_envelope
-from services.ingest.feedback import process_feedback_item
+from picket.schemas.ingest import IngestItem
+from picket.ingest.checkins import process_checkin_item
+from picket.ingest.envelope import parse_envelope
+from picket.ingest.feedback import process_feedback_item
 
 
 def test_percentile_is_nearest_rank() -> None:

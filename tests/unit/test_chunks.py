@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiokafka.structs import ConsumerRecord
 
-from services.bus.chunks import HEADER, MAX_MESSAGE_BYTES, Reassembler, chunk_of, split
+from picket.bus.chunks import HEADER, MAX_MESSAGE_BYTES, Reassembler, chunk_of, split
 
 
 def _msg(offset: int, value: bytes, headers: list[tuple[str, bytes]] = (), partition: int = 0) -> ConsumerRecord:  # type: ignore[assignment]

@@ -7,9 +7,9 @@ from datetime import datetime, timezone
 import msgspec
 import pytest
 
-from schemas.ingest import Outcome
-from services.ingest.client_reports import client_report_outcomes
-from services.ingest.outcomes import Category, OutcomeKind
+from picket.schemas.ingest import Outcome
+from picket.ingest.client_reports import client_report_outcomes
+from picket.ingest.outcomes import Category, OutcomeKind
 
 RECEIVED = datetime(2024, 5, 1, 12, 0, 0, 500000, tzinfo=timezone.utc)
 

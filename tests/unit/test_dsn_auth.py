@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from starlette.datastructures import Headers, QueryParams
 
-from services.ingest.dsn_auth import dsn_project_id, dsn_public_key, parse_sentry_auth, public_key_from_request
+from picket.ingest.dsn_auth import dsn_project_id, dsn_public_key, parse_sentry_auth, public_key_from_request
 
 KEY = "0123456789abcdef0123456789abcdef"
 OTHER = "fedcba9876543210fedcba9876543210"

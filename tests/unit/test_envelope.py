@@ -23,7 +23,7 @@ from sentry_sdk.envelope import PayloadRef
 from sentry_sdk.session import Session
 from sentry_sdk.transport import Transport
 
-from services.ingest.envelope import (
+from picket.ingest.envelope import (
     Envelope,
     EnvelopeError,
     Item,
@@ -37,7 +37,7 @@ from services.ingest.envelope import (
     parse_envelope,
     store_payload_to_envelope,
 )
-from services.ingest.limits import DEFAULT_LIMITS, KIB, MIB, Limits
+from picket.ingest.limits import DEFAULT_LIMITS, KIB, MIB, Limits
 
 DSN = "https://0123456789abcdef0123456789abcdef@o1.ingest.example.com/42"
 EVENT_ID = "9ec79c33ec9942ab8353589fcb2e04dc"

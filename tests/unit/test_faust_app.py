@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from services.bus.connection import KafkaConnection
-from services.agents.faust_app import EMBEDDED_FETCH_MAX_WAIT_MS, create_app
-from services.config import from_env
+from picket.bus.connection import KafkaConnection
+from picket.agents.faust_app import EMBEDDED_FETCH_MAX_WAIT_MS, create_app
+from picket.config import from_env
 
 
 def _fetch_wait_ms(fast_group_join: bool, tmp_path: Path) -> int:

@@ -15,8 +15,8 @@ import pytest
 import sentry_sdk
 from sentry_sdk.transport import Transport
 
-from schemas.ingest import NormalizedEvent
-from services.ingest.grouping import (
+from picket.schemas.ingest import NormalizedEvent
+from picket.ingest.grouping import (
     default_grouping_components,
     grouping_components,
     grouping_hash,
@@ -26,7 +26,7 @@ from services.ingest.grouping import (
     parse_short_id,
     short_id,
 )
-from services.ingest.normalize import normalize_event
+from picket.ingest.normalize import normalize_event
 
 RECEIVED = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
 

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from services.store.guards import RowGuard, TableGuards, checker
+from picket.store.guards import RowGuard, TableGuards, checker
 
 UTC = timezone.utc
 TYPES = {

@@ -8,9 +8,9 @@ from datetime import datetime, timezone
 import msgspec
 import pytest
 
-from schemas.ingest import IngestItem
-from services.ingest.checkins import COLUMNS, STATUSES, message_id, process_checkin_item
-from services.ingest.outcomes import Category, OutcomeKind
+from picket.schemas.ingest import IngestItem
+from picket.ingest.checkins import COLUMNS, STATUSES, message_id, process_checkin_item
+from picket.ingest.outcomes import Category, OutcomeKind
 
 RECEIVED = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
 CHECK_IN_ID = "83a7c0f9-1e3c-4b6c-9f8e-5c2a1d0b7e64"

@@ -7,9 +7,9 @@ from datetime import datetime, timezone
 import msgspec
 import pytest
 
-from schemas.ingest import IngestItem
-from services.ingest.feedback import COLUMNS, process_feedback_item
-from services.ingest.outcomes import Category, OutcomeKind
+from picket.schemas.ingest import IngestItem
+from picket.ingest.feedback import COLUMNS, process_feedback_item
+from picket.ingest.outcomes import Category, OutcomeKind
 
 RECEIVED = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
 EVENT_ID = "9ec79c33ec9942ab8353589fcb2e04dc"

@@ -1,6 +1,6 @@
 """Release-health items (`session` updates and pre-aggregated `sessions`) become `sessions`
 rows and outcomes, as the sessions consumer stores them. Also the pure helpers they share
-(services.ingest.processed)."""
+(picket.ingest.processed)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from datetime import datetime, timedelta, timezone
 import msgspec
 import pytest
 
-from schemas.ingest import IngestItem
-from services.ingest import sessions
-from services.ingest.outcomes import Category, OutcomeKind
-from services.ingest.processed import Processed, as_datetime, json_object, number, text
-from services.ingest.sessions import COLUMNS, process_session_item
+from picket.schemas.ingest import IngestItem
+from picket.ingest import sessions
+from picket.ingest.outcomes import Category, OutcomeKind
+from picket.ingest.processed import Processed, as_datetime, json_object, number, text
+from picket.ingest.sessions import COLUMNS, process_session_item
 
 RECEIVED = datetime(2024, 5, 1, 12, 0, 0, 250000, tzinfo=timezone.utc)
 ORIGIN = "ingest-sessions/0/41"

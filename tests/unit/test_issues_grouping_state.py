@@ -1,5 +1,5 @@
 """The events consumer's view of a project's issues: which hash is which group, short numbers,
-regressions, and the rows each event yields (services.ingest.issues)."""
+regressions, and the rows each event yields (picket.ingest.issues)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from datetime import datetime, timezone
 import msgspec
 import pytest
 
-from schemas.ingest import NormalizedEvent
-from services.ingest.grouping import grouping_hash, metadata
-from services.ingest.issues import (
+from picket.schemas.ingest import NormalizedEvent
+from picket.ingest.grouping import grouping_hash, metadata
+from picket.ingest.issues import (
     EVENT_COLUMNS,
     GROUP_COLUMNS,
     HASH_COLUMNS,
@@ -21,7 +21,7 @@ from services.ingest.issues import (
     add_event,
     group_id_for,
 )
-from services.ingest.normalize import normalize_event
+from picket.ingest.normalize import normalize_event
 
 RECEIVED = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
 PROJECT = 30

@@ -3,8 +3,8 @@ same (so they count once), anything else names them anew; never by Kafka offsets
 
 from __future__ import annotations
 
-from services.ingest.envelope import Item
-from services.ingest.item_ids import item_ids
+from picket.ingest.envelope import Item
+from picket.ingest.item_ids import item_ids
 
 EVENT_ID = "9ec79c33ec9942ab8353589fcb2e04dc"
 
@@ -37,7 +37,7 @@ def test_envelopes_without_an_event_id_are_always_new() -> None:
 
 
 def test_items_that_count_once_by_their_own_identity_name_themselves() -> None:
-    from services.ingest.item_ids import names_itself
+    from picket.ingest.item_ids import names_itself
 
     for item_type in ("check_in", "session", "feedback", "user_report"):
         assert names_itself(item_type, None)

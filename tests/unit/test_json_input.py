@@ -9,7 +9,7 @@ import time
 import msgspec
 import pytest
 
-from services.json_input import JsonInputError, check, decode, nesting_depth
+from picket.json_input import JsonInputError, check, decode, nesting_depth
 
 
 @pytest.mark.parametrize(

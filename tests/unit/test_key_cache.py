@@ -10,9 +10,9 @@ import msgspec
 import pytest
 from clickhouse_connect.driver.exceptions import OperationalError
 
-from schemas.entities import ProjectKey
-from services.gateway import keys
-from services.gateway.keys import KeyCache
+from picket.schemas.entities import ProjectKey
+from picket.gateway import keys
+from picket.gateway.keys import KeyCache
 
 PUB, PUB2, NOBODY = "0123456789abcdef" * 2, "fedcba9876543210" * 2, "00112233445566778899aabbccddeeff"
 KEY = ProjectKey(id=1, org_id=2, project_id=3, label="Default", public=PUB, secret="sec",

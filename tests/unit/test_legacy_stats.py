@@ -6,9 +6,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from services.stats import legacy
-from services.stats.legacy import LegacyQuery, parse, response, select_keys, sql
-from services.stats.periods import InvalidParams
+from picket.stats import legacy
+from picket.stats.legacy import LegacyQuery, parse, response, select_keys, sql
+from picket.stats.periods import InvalidParams
 
 NOW = datetime(2024, 3, 10, 15, 30, 12, tzinfo=timezone.utc)
 NOW_TS = int(NOW.timestamp())  # 1710084612

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from services.store.migrate import Migration, load_migrations
-from services.tenancy.project import ENTITY_COLUMNS
+from picket.store.migrate import Migration, load_migrations
+from picket.tenancy.project import ENTITY_COLUMNS
 
 
 def test_migrations_are_numbered_from_one_without_gaps():

@@ -14,7 +14,7 @@ from itertools import count
 import msgspec
 import pytest
 
-from schemas.monitors import (
+from picket.schemas.monitors import (
     CheckInRecorded,
     ClockTick,
     DeleteMonitor,
@@ -29,9 +29,9 @@ from schemas.monitors import (
     UpsertMonitor,
     monitor_key,
 )
-from services.monitors.decide import MAX_MISSED_PER_TICK, Accepted, Rejected, decide
-from services.monitors.evolve import evolve, fold
-from services.monitors.state import MonitorState, decode_state, encode_state, initial_state
+from picket.monitors.decide import MAX_MISSED_PER_TICK, Accepted, Rejected, decide
+from picket.monitors.evolve import evolve, fold
+from picket.monitors.state import MonitorState, decode_state, encode_state, initial_state
 
 UTC = timezone.utc
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)

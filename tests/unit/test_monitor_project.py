@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 import msgspec
 import pytest
 
-from schemas.monitors import (
+from picket.schemas.monitors import (
     CheckIn,
     CheckInRecorded,
     ClockTick,
@@ -33,17 +33,17 @@ from schemas.monitors import (
     UpsertMonitor,
     monitor_key,
 )
-from services.monitors.decide import decide
-from services.monitors.evolve import fold
-from services.monitors.project import (
+from picket.monitors.decide import decide
+from picket.monitors.evolve import fold
+from picket.monitors.project import (
     CHECK_IN_COLUMNS,
     COLUMNS,
     DEADLINE_COLUMNS,
     MONITOR_COLUMNS,
     project,
 )
-from services.monitors.state import initial_state
-from services.store.migrate import load_migrations
+from picket.monitors.state import initial_state
+from picket.store.migrate import load_migrations
 
 UTC = timezone.utc
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.monitors.state import GENERATION, MonitorState, RecentIds, decode_state, encode_state
+from picket.monitors.state import GENERATION, MonitorState, RecentIds, decode_state, encode_state
 
 
 @pytest.mark.parametrize("keep", [1, 99, 100, 256, 1000])

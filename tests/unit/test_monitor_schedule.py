@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 import msgspec
 import pytest
 
-from schemas.monitors import MonitorConfig
-from services.monitors import schedule
-from services.monitors.schedule import (
+from picket.schemas.monitors import MonitorConfig
+from picket.monitors import schedule
+from picket.monitors.schedule import (
     ScheduleError,
     expected_between,
     margin,

@@ -18,8 +18,8 @@ import sentry_sdk
 from sentry_sdk.integrations.logging import LoggingIntegration
 from sentry_sdk.transport import Transport
 
-from schemas.ingest import NormalizedEvent
-from services.ingest.normalize import normalize_event
+from picket.schemas.ingest import NormalizedEvent
+from picket.ingest.normalize import normalize_event
 
 RECEIVED = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
 RELEASE = "shop@1.4.2"

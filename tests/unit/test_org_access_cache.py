@@ -11,10 +11,10 @@ import msgspec
 import pytest
 from starlette.requests import Request
 
-from schemas.entities import Member, Organization, Token, User
-from services.gateway import auth
-from services.gateway.auth import Authenticator, hash_token
-from services.gateway.errors import ApiError
+from picket.schemas.entities import Member, Organization, Token, User
+from picket.gateway import auth
+from picket.gateway.auth import Authenticator, hash_token
+from picket.gateway.errors import ApiError
 
 T0 = datetime(2026, 11, 27, tzinfo=timezone.utc)
 SECRET = "s3cret"

@@ -9,11 +9,11 @@ from datetime import datetime, timezone
 import msgspec
 import pytest
 
-from schemas.ingest import IngestItem, Outcome
-from services.ingest.attachments import COLUMNS as ATTACHMENT_COLUMNS
-from services.ingest.attachments import process_attachment_item
-from services.ingest.outcome_rows import COLUMNS, outcome_row
-from services.ingest.outcomes import CATEGORY_NAMES, ITEM_CATEGORY, Category, OutcomeKind, outcome
+from picket.schemas.ingest import IngestItem, Outcome
+from picket.ingest.attachments import COLUMNS as ATTACHMENT_COLUMNS
+from picket.ingest.attachments import process_attachment_item
+from picket.ingest.outcome_rows import COLUMNS, outcome_row
+from picket.ingest.outcomes import CATEGORY_NAMES, ITEM_CATEGORY, Category, OutcomeKind, outcome
 
 AT = datetime(2024, 5, 1, 12, 0, 7, 654321, tzinfo=timezone.utc)
 EVENT_ID = "9ec79c33ec9942ab8353589fcb2e04dc"

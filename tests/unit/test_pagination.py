@@ -12,8 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from starlette.requests import Request
 
-from services.gateway.errors import ApiError
-from services.gateway.pagination import MAX_PER_PAGE, paginate
+from picket.gateway.errors import ApiError
+from picket.gateway.pagination import MAX_PER_PAGE, paginate
 
 PATH = "/api/0/organizations/acme/projects/"
 ITEMS = list(range(250))

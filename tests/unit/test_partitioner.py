@@ -7,7 +7,7 @@ import random
 
 from aiokafka.partitioner import DefaultPartitioner
 
-from services.bus.kafka import partition_for
+from picket.bus.kafka import partition_for
 
 
 def test_keys_land_on_the_default_partition_first_time_and_remembered() -> None:

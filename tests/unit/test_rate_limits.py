@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from schemas.entities import RateLimit
-from services.gateway.rate_limits import RateLimiter
+from picket.schemas.entities import RateLimit
+from picket.gateway.rate_limits import RateLimiter
 
 T0 = 1_714_564_800.0  # 2024-05-01T12:00:00Z, a multiple of 60 and of 3600
 

@@ -11,9 +11,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from schemas.entities import Member, Organization, Project, ProjectKey, RateLimit, Team, User
-from services.gateway import render
-from services.tenancy.roles import role_scopes
+from picket.schemas.entities import Member, Organization, Project, ProjectKey, RateLimit, Team, User
+from picket.gateway import render
+from picket.tenancy.roles import role_scopes
 from tests.support.contract import ContractError, validate_response
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=timezone.utc)

@@ -7,10 +7,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from schemas.entities import Organization, Project
-from schemas.ingest import NormalizedEvent
-from services.gateway import render_events
-from services.gateway.render_events import (
+from picket.schemas.entities import Organization, Project
+from picket.schemas.ingest import NormalizedEvent
+from picket.gateway import render_events
+from picket.gateway.render_events import (
     event_detail,
     event_summary,
     feedback_item,
@@ -19,9 +19,9 @@ from services.gateway.render_events import (
     issue_detail,
     since,
 )
-from services.ingest.grouping import metadata
-from services.ingest.normalize import normalize_event
-from services.store.issues_read import Group
+from picket.ingest.grouping import metadata
+from picket.ingest.normalize import normalize_event
+from picket.store.issues_read import Group
 from tests.support.contract import validate_response
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)

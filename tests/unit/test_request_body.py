@@ -18,8 +18,8 @@ import brotli
 import pytest
 from starlette.requests import Request
 
-from schemas.entities import ProjectKey
-from services.gateway.request_body import (
+from picket.schemas.entities import ProjectKey
+from picket.gateway.request_body import (
     DRAIN_LIMIT,
     HEADER_CAP,
     Budget,
@@ -28,7 +28,7 @@ from services.gateway.request_body import (
     read_body,
     read_ingest_body,
 )
-from services.ingest.limits import KIB, MIB
+from picket.ingest.limits import KIB, MIB
 
 PUBLIC = "0123456789abcdef" * 2
 UNKNOWN_KEY = "0" * 32

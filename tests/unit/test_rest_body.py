@@ -20,13 +20,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from services.gateway.errors import HANDLERS
-from services.gateway.request_body import Budget
-from services.gateway.routes.feedback import FeedbackBody
-from services.gateway.routes.keys import KeyCreate, KeyUpdate
-from services.gateway.routes.monitors import CheckInBody, MonitorBody
-from services.gateway.routes.projects import ProjectUpdate
-from services.gateway.runtime import MAX_BODY, MAX_BODY_DEPTH, body
+from picket.gateway.errors import HANDLERS
+from picket.gateway.request_body import Budget
+from picket.gateway.routes.feedback import FeedbackBody
+from picket.gateway.routes.keys import KeyCreate, KeyUpdate
+from picket.gateway.routes.monitors import CheckInBody, MonitorBody
+from picket.gateway.routes.projects import ProjectUpdate
+from picket.gateway.runtime import MAX_BODY, MAX_BODY_DEPTH, body
 
 SHAPES = {"key": KeyUpdate, "new-key": KeyCreate, "project": ProjectUpdate, "monitor": MonitorBody,
           "checkin": CheckInBody, "feedback": FeedbackBody}

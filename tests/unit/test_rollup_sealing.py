@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from services.store.rollup import GRACE, HOUR, hours_to_seal, late_hours
+from picket.store.rollup import GRACE, HOUR, hours_to_seal, late_hours
 
 NOW = datetime(2026, 5, 4, 12, 20, tzinfo=timezone.utc)
 

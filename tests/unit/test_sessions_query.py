@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from services.stats.periods import InvalidParams
-from services.stats.sessions import BoolOp, Filter, SessionsQuery, cursors, parse, response, sql
+from picket.stats.periods import InvalidParams
+from picket.stats.sessions import BoolOp, Filter, SessionsQuery, cursors, parse, response, sql
 
 NOW = datetime(2024, 5, 2, 12, 27, 28, 303000, tzinfo=timezone.utc)
 DAY1 = "2024-05-01T00:00:00Z"

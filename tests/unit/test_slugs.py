@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.tenancy.slugs import MAX_SLUG, is_valid_slug, slugify
+from picket.tenancy.slugs import MAX_SLUG, is_valid_slug, slugify
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from services.stats.periods import (
+from picket.stats.periods import (
     InvalidParams,
     constrain_interval,
     constrained_date_range,

@@ -7,9 +7,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from services.stats import stats_v2
-from services.stats.periods import InvalidParams
-from services.stats.stats_v2 import StatsQuery, parse, response, sql
+from picket.stats import stats_v2
+from picket.stats.periods import InvalidParams
+from picket.stats.stats_v2 import StatsQuery, parse, response, sql
 
 NOW = datetime(2024, 3, 10, 15, 30, tzinfo=timezone.utc)
 DAY = datetime(2024, 3, 9, tzinfo=timezone.utc)

@@ -12,11 +12,11 @@ from itertools import count
 
 import pytest
 
-from schemas import commands as c
-from schemas import events as e
-from services.tenancy.decide import Accepted, Rejected, decide
-from services.tenancy.evolve import fold
-from services.tenancy.state import OrgState, SlugState, UserState, initial_state
+from picket.schemas import commands as c
+from picket.schemas import events as e
+from picket.tenancy.decide import Accepted, Rejected, decide
+from picket.tenancy.evolve import fold
+from picket.tenancy.state import OrgState, SlugState, UserState, initial_state
 
 UTC = timezone.utc
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)

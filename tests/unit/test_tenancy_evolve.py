@@ -11,12 +11,12 @@ from datetime import datetime, timezone
 
 import pytest
 
-from schemas import commands as c
-from schemas import events as e
-from schemas.entities import RateLimit
-from services.tenancy.decide import Accepted, decide
-from services.tenancy.evolve import evolve, fold
-from services.tenancy.state import (
+from picket.schemas import commands as c
+from picket.schemas import events as e
+from picket.schemas.entities import RateLimit
+from picket.tenancy.decide import Accepted, decide
+from picket.tenancy.evolve import evolve, fold
+from picket.tenancy.state import (
     RECENT_COMMANDS,
     OrgState,
     SlugState,

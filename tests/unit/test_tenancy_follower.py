@@ -14,13 +14,13 @@ from typing import Any
 import msgspec
 import pytest
 
-from schemas import commands as c
-from schemas import events as e
-from schemas.entities import Member, Organization, Project, ProjectKey, Team, Token, User
-from services.agents.codec import encode
-from services.gateway.auth import Authenticator
-from services.gateway.keys import KeyCache
-from services.gateway.tenancy_follower import (
+from picket.schemas import commands as c
+from picket.schemas import events as e
+from picket.schemas.entities import Member, Organization, Project, ProjectKey, Team, Token, User
+from picket.agents.codec import encode
+from picket.gateway.auth import Authenticator
+from picket.gateway.keys import KeyCache
+from picket.gateway.tenancy_follower import (
     ForgetAll,
     ForgetOrganizationSlug,
     ForgetProjectKeys,

@@ -11,9 +11,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from schemas import events as e
-from schemas.entities import Member, Organization, Project, ProjectKey, Team, Token, User
-from services.tenancy.project import ENTITY_COLUMNS, EntityRow, project
+from picket.schemas import events as e
+from picket.schemas.entities import Member, Organization, Project, ProjectKey, Team, Token, User
+from picket.tenancy.project import ENTITY_COLUMNS, EntityRow, project
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
 

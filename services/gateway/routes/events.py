@@ -10,13 +10,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from services.gateway import render_events
-from services.gateway.errors import bad_request, not_found
-from services.gateway.pagination import paginate
-from services.gateway.routes.projects import project_access
-from services.gateway.runtime import path_int, runtime
-from services.ingest.grouping import parse_short_id
-from services.store import entities, issues_read
+from picket.gateway import render_events
+from picket.gateway.errors import bad_request, not_found
+from picket.gateway.pagination import paginate
+from picket.gateway.routes.projects import project_access
+from picket.gateway.runtime import path_int, runtime
+from picket.ingest.grouping import parse_short_id
+from picket.store import entities, issues_read
 
 EVENT_READ = ("event:read", "event:write", "event:admin")
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")

@@ -16,18 +16,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from schemas import topics as t
-from schemas.ingest import IngestItem
-from services.config import topic_name
-from services.gateway import render_events
-from services.gateway.errors import ApiError, bad_request, forbidden
-from services.gateway.pagination import paginate
-from services.gateway.render import iso
-from services.gateway.routes.ingest import publish
-from services.gateway.routes.projects import project_access
-from services.gateway.runtime import body, runtime
-from services.ingest.dsn_auth import dsn_public_key
-from services.store import entities, issues_read
+from picket.schemas import topics as t
+from picket.schemas.ingest import IngestItem
+from picket.config import topic_name
+from picket.gateway import render_events
+from picket.gateway.errors import ApiError, bad_request, forbidden
+from picket.gateway.pagination import paginate
+from picket.gateway.render import iso
+from picket.gateway.routes.ingest import publish
+from picket.gateway.routes.projects import project_access
+from picket.gateway.runtime import body, runtime
+from picket.ingest.dsn_auth import dsn_public_key
+from picket.store import entities, issues_read
 
 FEEDBACK_READ = ("project:read", "project:write", "project:admin", "event:read")
 FEEDBACK_WRITE = ("project:write", "project:admin", "event:write")

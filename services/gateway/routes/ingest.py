@@ -21,17 +21,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from schemas import topics as t
-from schemas.entities import ProjectKey
-from schemas.ingest import IngestItem, Outcome
-from services.bus.publisher import PublishFailed, Record, records
-from services.config import topic_name
-from services.gateway.errors import ApiError
-from services.gateway.request_body import Lease, Refused, closes_connection, read_ingest_body
-from services.gateway.runtime import Runtime, path_int, runtime
-from services.ingest.client_reports import client_report_outcomes
-from services.ingest.item_ids import item_ids, names_itself
-from services.ingest.envelope import (
+from picket.schemas import topics as t
+from picket.schemas.entities import ProjectKey
+from picket.schemas.ingest import IngestItem, Outcome
+from picket.bus.publisher import PublishFailed, Record, records
+from picket.config import topic_name
+from picket.gateway.errors import ApiError
+from picket.gateway.request_body import Lease, Refused, closes_connection, read_ingest_body
+from picket.gateway.runtime import Runtime, path_int, runtime
+from picket.ingest.client_reports import client_report_outcomes
+from picket.ingest.item_ids import item_ids, names_itself
+from picket.ingest.envelope import (
     Envelope,
     EnvelopeError,
     PayloadTooLarge,
@@ -39,7 +39,7 @@ from services.ingest.envelope import (
     parse_envelope,
     store_payload_to_envelope,
 )
-from services.ingest.outcomes import ITEM_CATEGORY, Category, OutcomeKind, outcome
+from picket.ingest.outcomes import ITEM_CATEGORY, Category, OutcomeKind, outcome
 
 ITEM_TOPICS = {
     "event": t.INGEST_EVENTS,

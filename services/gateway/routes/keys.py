@@ -7,15 +7,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from schemas import commands as c
-from schemas.entities import RateLimit
-from services.gateway import render
-from services.gateway.errors import bad_request, not_found
-from services.gateway.pagination import paginate
-from services.gateway.routes.projects import PROJECT_ADMIN, PROJECT_READ, PROJECT_WRITE, project_access
-from services.gateway.runtime import Count, body
-from services.ids import new_id, new_key_pair
-from services.store import entities
+from picket.schemas import commands as c
+from picket.schemas.entities import RateLimit
+from picket.gateway import render
+from picket.gateway.errors import bad_request, not_found
+from picket.gateway.pagination import paginate
+from picket.gateway.routes.projects import PROJECT_ADMIN, PROJECT_READ, PROJECT_WRITE, project_access
+from picket.gateway.runtime import Count, body
+from picket.ids import new_id, new_key_pair
+from picket.store import entities
 
 
 class RateLimitBody(msgspec.Struct):

@@ -6,12 +6,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from schemas import commands as c
-from services.gateway import render
-from services.gateway.errors import forbidden, not_found
-from services.gateway.pagination import paginate
-from services.gateway.runtime import path_int, runtime
-from services.store import entities
+from picket.schemas import commands as c
+from picket.gateway import render
+from picket.gateway.errors import forbidden, not_found
+from picket.gateway.pagination import paginate
+from picket.gateway.runtime import path_int, runtime
+from picket.store import entities
 
 MEMBER_READ = ("member:read", "member:write", "member:admin")
 MEMBER_ADMIN = ("member:admin",)

@@ -16,16 +16,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from schemas import monitors as m
-from services.gateway import render, render_monitors
-from services.gateway.errors import ApiError, bad_request, forbidden, not_found
-from services.gateway.pagination import page_of, paginate, window
-from services.gateway.runtime import Id, Runtime, body, runtime
-from services.ids import new_id
-from services.ingest.dsn_auth import dsn_public_key
-from services.monitors.schedule import ScheduleError, validate_config
-from services.store import monitors_read
-from services.tenancy.slugs import is_valid_slug, slugify
+from picket.schemas import monitors as m
+from picket.gateway import render, render_monitors
+from picket.gateway.errors import ApiError, bad_request, forbidden, not_found
+from picket.gateway.pagination import page_of, paginate, window
+from picket.gateway.runtime import Id, Runtime, body, runtime
+from picket.ids import new_id
+from picket.ingest.dsn_auth import dsn_public_key
+from picket.monitors.schedule import ScheduleError, validate_config
+from picket.store import monitors_read
+from picket.tenancy.slugs import is_valid_slug, slugify
 
 READ = ("project:read", "project:write", "project:admin", "org:read")
 WRITE = ("project:write", "project:admin", "org:write", "org:admin")

@@ -7,15 +7,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from schemas import commands as c
-from services.gateway import render
-from services.gateway.errors import bad_request, forbidden
-from services.gateway.pagination import paginate
-from services.gateway.runtime import body, runtime
-from services.store import entities
-from services.tenancy.roles import ROLES
-from services.ids import new_id
-from services.tenancy.slugs import INVALID_SLUG, is_valid_slug, slugify
+from picket.schemas import commands as c
+from picket.gateway import render
+from picket.gateway.errors import bad_request, forbidden
+from picket.gateway.pagination import paginate
+from picket.gateway.runtime import body, runtime
+from picket.store import entities
+from picket.tenancy.roles import ROLES
+from picket.ids import new_id
+from picket.tenancy.slugs import INVALID_SLUG, is_valid_slug, slugify
 
 READ = ("org:read", "org:write", "org:admin")
 WRITE = ("org:write", "org:admin")

@@ -9,13 +9,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from schemas import commands as c
-from services.gateway import render
-from services.gateway.errors import bad_request
-from services.gateway.pagination import paginate
-from services.gateway.routes.teams import checked_name, checked_slug
-from services.gateway.runtime import Count, body, org_resource, runtime
-from services.store import entities
+from picket.schemas import commands as c
+from picket.gateway import render
+from picket.gateway.errors import bad_request
+from picket.gateway.pagination import paginate
+from picket.gateway.routes.teams import checked_name, checked_slug
+from picket.gateway.runtime import Count, body, org_resource, runtime
+from picket.store import entities
 
 ORG_READ = ("org:read", "org:write", "org:admin")
 PROJECT_READ = ("project:read", "project:write", "project:admin")

@@ -9,14 +9,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from services.gateway.errors import bad_request, forbidden, not_found
-from services.gateway.pagination import link
-from services.gateway.runtime import runtime
-from services.gateway.routes.projects import project_access
-from services.gateway.routes.teams import team_access
-from services.stats import legacy, sessions, stats_v2
-from services.stats.periods import InvalidParams
-from services.store.rollups import SESSIONS
+from picket.gateway.errors import bad_request, forbidden, not_found
+from picket.gateway.pagination import link
+from picket.gateway.runtime import runtime
+from picket.gateway.routes.projects import project_access
+from picket.gateway.routes.teams import team_access
+from picket.stats import legacy, sessions, stats_v2
+from picket.stats.periods import InvalidParams
+from picket.store.rollups import SESSIONS
 
 READ = ("org:read", "org:write", "org:admin")
 

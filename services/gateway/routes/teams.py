@@ -9,14 +9,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from schemas import commands as c
-from services.gateway import render
-from services.gateway.auth import OrgAccess
-from services.gateway.errors import bad_request
-from services.gateway.pagination import paginate
-from services.gateway.runtime import Runtime, body, org_resource, runtime
-from services.ids import new_id, new_key_pair
-from services.tenancy.slugs import INVALID_SLUG, is_valid_slug, slugify
+from picket.schemas import commands as c
+from picket.gateway import render
+from picket.gateway.auth import OrgAccess
+from picket.gateway.errors import bad_request
+from picket.gateway.pagination import paginate
+from picket.gateway.runtime import Runtime, body, org_resource, runtime
+from picket.ids import new_id, new_key_pair
+from picket.tenancy.slugs import INVALID_SLUG, is_valid_slug, slugify
 
 ORG_READ = ("org:read", "org:write", "org:admin")
 TEAM_CREATE = ("org:write", "org:admin", "team:write", "team:admin")

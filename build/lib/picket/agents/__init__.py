@@ -1,0 +1,1 @@
+"""Workers: Faust agents that decide commands, and batch projectors that write ClickHouse."""

@@ -1,0 +1,75 @@
+"""Consumers of the ingest topics (but events and check-ins: `events.py`, `monitors.py`) and of
+`outcomes`. Each turns one message into rows and outcomes with its pure function; `ItemBatch`
+does the rest (isolation, guarded writes, outcomes, dead letters).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+from picket.schemas import topics as t
+from picket.schemas.ingest import IngestItem, Outcome
+from picket.agents.batch import BatchConsumer
+from picket.agents.items import Output, Process, Table, origin
+from picket.agents.wiring import Wiring
+from picket.ingest import attachments, feedback, outcome_rows, sessions
+from picket.ingest.outcomes import Category
+from picket.ingest.processed import Processed
+from picket.store.rollups import write_outcomes, write_sessions
+
+# Outcomes are counted in stats, which no one reads by the millisecond: written once a second
+# at most, in fewer and larger parts.
+OUTCOMES_LINGER_SECONDS = 1.0
+OUTCOMES_MAX_BATCH = 10_000
+
+SESSIONS = Table("sessions", tuple(sessions.COLUMNS), write_sessions)
+FEEDBACK = Table("feedback", feedback.COLUMNS)
+ATTACHMENTS = Table("attachments", attachments.COLUMNS)
+OUTCOMES_RAW = Table("outcomes_raw", tuple(outcome_rows.COLUMNS), write_outcomes)
+
+decode_item = msgspec.msgpack.Decoder(IngestItem).decode
+decode_outcome = msgspec.msgpack.Decoder(Outcome).decode
+
+
+def item_process(table: Table | None, process: Callable[[IngestItem, str], Processed]) -> Process:
+    """One ingest message → its rows in `table` (None: items only counted) and outcomes."""
+
+    async def run(msg: Any) -> Output:
+        done = process(decode_item(msg.value), origin(msg))
+        out = Output(outcomes=done.outcomes, refused=done.refused)
+        return out.add_rows(table, done.rows) if table is not None else out
+
+    return run
+
+
+async def outcome_process(msg: Any) -> Output:
+    """One outcome message → its `outcomes_raw` row."""
+    return Output().add_rows(OUTCOMES_RAW, [outcome_rows.outcome_row(decode_outcome(msg.value), origin(msg))])
+
+
+def _transaction(item: IngestItem, _: str) -> Processed:
+    """Transactions are counted, not stored (performance data is not served)."""
+    out = Processed()
+    out.accept(item, Category.TRANSACTION)
+    return out
+
+
+def ingest_consumers(w: Wiring) -> list[BatchConsumer]:
+    """Every ingest consumer but those of events and check-ins, and the outcomes consumer."""
+
+    def consumer(topic: t.Topic, table: Table | None, process: Callable[[IngestItem, str], Processed]) -> BatchConsumer:
+        name = f"{topic.name}-consumer"
+        return w.consumer(name, topic, w.group(topic.name), w.items(name, topic, item_process(table, process)))
+
+    return [
+        consumer(t.INGEST_SESSIONS, SESSIONS, sessions.process_session_item),
+        consumer(t.INGEST_FEEDBACK, FEEDBACK, lambda i, _: feedback.process_feedback_item(i)),
+        consumer(t.INGEST_ATTACHMENTS, ATTACHMENTS, attachments.process_attachment_item),
+        consumer(t.INGEST_TRANSACTIONS, None, _transaction),
+        w.consumer("outcomes-consumer", t.OUTCOMES, w.group("outcomes"),
+                   w.items("outcomes-consumer", t.OUTCOMES, outcome_process, outcomes=False),
+                   linger=OUTCOMES_LINGER_SECONDS, max_batch=OUTCOMES_MAX_BATCH),
+    ]

@@ -1,0 +1,109 @@
+"""The Starlette application of the gateway.
+
+`create_app(runtime_factory)` builds the app; its lifespan opens the Kafka producer, the reply
+waiter and the follower of tenancy events (which keeps the caches of keys, tokens, organizations
+and memberships current), and closes them on shutdown. Run it with `picket gateway` or
+`picket run`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from picket.schemas.topics import COMMAND_REPLIES, TENANCY_EVENTS
+from picket.bus.connection import KafkaConnection
+from picket.bus.kafka import producer as make_producer
+from picket.bus.publisher import publisher as make_publisher
+from picket.bus.replies import ReplyWaiter
+from picket.config import Settings, topic_name
+from picket.gateway.auth import Authenticator
+from picket.gateway.commands import CommandBus
+from picket.gateway.routing import command_router, is_monitor_command
+from picket.gateway.errors import HANDLERS
+from picket.gateway.horizons import Horizons
+from picket.gateway.keys import KeyCache
+from picket.gateway.rate_limits import RateLimiter
+from picket.gateway.request_body import Budget
+from picket.gateway.routes import (
+    events, feedback, ingest, keys, members, monitors, organizations, projects, stats, teams,
+)
+from picket.gateway.runtime import Runtime
+from picket.gateway.tenancy_follower import TenancyFollower, accepted, apply
+from picket.store.client import Store
+
+
+async def health(_: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+ROUTES: list[Any] = [
+    Route("/_health/", health, methods=["GET"]),
+    *organizations.routes,
+    *teams.routes,
+    *projects.routes,
+    *keys.routes,
+    *members.routes,
+    *ingest.routes,
+    *events.routes,
+    *feedback.routes,
+    *monitors.routes,
+    *stats.routes,
+]
+
+
+def create_app(settings: Settings, kafka: KafkaConnection, store: Store) -> Starlette:
+    """The gateway app; Kafka clients are opened in its lifespan, the store is the caller's."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        producer = make_producer(kafka, idempotent=settings.idempotent_producer)
+        waiter = ReplyWaiter(
+            kafka,
+            topic_name(settings, COMMAND_REPLIES),
+            COMMAND_REPLIES.partitions,
+            instance_id=f"gateway-{uuid.uuid4().hex[:12]}",
+        )
+        publisher = make_publisher(kafka, producer, f"{settings.app_id}-gateway-{settings.gateway_id}"
+                                   if settings.transactions else None)
+        auth = Authenticator(store)
+        key_cache = KeyCache(store)
+        follower = TenancyFollower(
+            kafka,
+            topic_name(settings, TENANCY_EVENTS),
+            TENANCY_EVENTS.partitions,
+            on_changes=lambda changes: apply(changes, key_cache, auth),
+        )
+        await producer.start()
+        await waiter.start()
+        await publisher.start()
+        await follower.start()
+
+        def on_accepted(command: Any) -> None:
+            # Read-your-writes here: the verdict comes once the projection has the change, maybe
+            # before the follower has read its events.
+            if not is_monitor_command(command):
+                apply(accepted(command), key_cache, auth)
+
+        bus = CommandBus(producer, waiter, command_router(settings), settings.reply_timeout, on_accepted=on_accepted)
+        app.state.runtime = Runtime(
+            settings=settings, store=store, auth=auth, bus=bus, producer=producer, publisher=publisher,
+            keys=key_cache, rate_limiter=RateLimiter(), horizons=Horizons(store),
+            body_budget=Budget(settings.body_budget),
+        )
+        try:
+            yield
+        finally:
+            await follower.stop()
+            await publisher.stop()
+            await waiter.stop()
+            await producer.stop()
+
+    return Starlette(routes=ROUTES, exception_handlers=HANDLERS, lifespan=lifespan)  # type: ignore[arg-type]

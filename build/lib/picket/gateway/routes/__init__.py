@@ -1,0 +1,1 @@
+"""Routes grouped by API area; each module exposes `routes`."""

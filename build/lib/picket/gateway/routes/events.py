@@ -1,0 +1,175 @@
+"""Events and issues: project events and issues, issue details, event-id and short-id lookups."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from picket.gateway import render_events
+from picket.gateway.errors import bad_request, not_found
+from picket.gateway.pagination import paginate
+from picket.gateway.routes.projects import project_access
+from picket.gateway.runtime import path_int, runtime
+from picket.ingest.grouping import parse_short_id
+from picket.store import entities, issues_read
+
+EVENT_READ = ("event:read", "event:write", "event:admin")
+_HEX32 = re.compile(r"^[0-9a-f]{32}$")
+MAX_EVENTS = 10_000
+
+
+def _event_id(raw: str) -> str:
+    event_id = raw.replace("-", "").lower()
+    if not _HEX32.match(event_id):
+        raise not_found()
+    return event_id
+
+
+async def list_project_events(request: Request) -> JSONResponse:
+    rt, access, project, _ = await project_access(request, EVENT_READ)
+    found = await rt.read(issues_read.events, [project.id], limit=MAX_EVENTS)
+    page, link = paginate(request, found)
+    full = request.query_params.get("full", "").lower() in ("1", "true", "yes")
+    render = render_events.event_detail if full else render_events.event_summary
+    return JSONResponse([render(s.event, s.group_id) for s in page], headers={"Link": link})
+
+
+async def get_project_event(request: Request) -> JSONResponse:
+    rt, access, project, _ = await project_access(request, EVENT_READ)
+    event_id = _event_id(request.path_params["event_id"])
+    found = await rt.read(issues_read.events, [project.id], event_id=event_id, limit=1)
+    if not found:
+        raise not_found()
+    previous, next_ = await rt.read(issues_read.neighbours, project.id, found[0].event)
+    return JSONResponse(render_events.event_detail(found[0].event, found[0].group_id, previous, next_))
+
+
+def _statuses(query: str) -> tuple[list[str] | None, str]:
+    """Sentry's issue search, the parts supported: `is:<status>` and free text."""
+    statuses: list[str] = []
+    words = []
+    for token in query.split():
+        key, _, value = token.partition(":")
+        if key == "is" and value in ("unresolved", "resolved", "ignored", "archived"):
+            statuses.append("ignored" if value == "archived" else value)
+        elif key == "is":
+            raise bad_request(f"Invalid search: unknown status {value!r}.")
+        elif value and key in ("level", "release", "environment", "assigned", "bookmarks"):
+            raise bad_request(f"Invalid search: {key!r} is not supported.")
+        else:
+            words.append(token)
+    return (statuses or None), " ".join(words)
+
+
+async def list_project_issues(request: Request) -> JSONResponse:
+    rt, access, project, _ = await project_access(request, EVENT_READ)
+    params = request.query_params
+    query = params.get("query", "is:unresolved")
+    short = params.get("shortIdLookup") in ("1", "true") and parse_short_id(query.strip())
+    period = params.get("statsPeriod", "")
+    window = render_events.since(period) if period else None
+    if period and window is None:
+        raise bad_request("Invalid statsPeriod.")
+    if short:
+        slug, number = short
+        groups = await rt.read(issues_read.groups, [project.id], short_number=number) if slug == project.slug else []
+    else:
+        statuses, text = _statuses(query)
+        since = datetime.now(timezone.utc) - window if window else None
+        groups = await rt.read(issues_read.groups, [project.id], statuses=statuses, since=since, text=text or None)
+    page, link = paginate(request, groups)
+    now = datetime.now(timezone.utc)
+    counts = await rt.read(issues_read.hourly_counts, [project.id], [g.id for g in page],
+                           now - timedelta(hours=24)) if page else {}
+    url = rt.settings.public_url
+    return JSONResponse(
+        [render_events.issue(g, project, access.organization, url, counts.get(g.id), now) for g in page],
+        headers={"Link": link},
+    )
+
+
+async def _issue_access(request: Request) -> tuple[Any, ...]:
+    """(runtime, org access, project, group) of the issue in the path; 404 if it does not exist,
+    403 if the caller may not read its organization's events."""
+    rt = runtime(request)
+    await rt.auth.principal(request)  # 401 before anything about the issue is revealed
+    group_id = path_int(request.path_params["issue_id"])
+    project_id = await rt.read(issues_read.group_project, group_id) if group_id else None
+    project = await rt.read(entities.first, "project", id=project_id) if project_id else None
+    org = await rt.read(entities.first, "organization", id=project.org_id) if project else None
+    if org is None:
+        raise not_found()
+    access = await rt.auth.organization(request, org.slug, EVENT_READ)
+    groups = await rt.read(issues_read.groups, [project.id], group_ids=[group_id])
+    if not groups:
+        raise not_found()
+    return rt, access, project, groups[0]
+
+
+async def get_issue(request: Request) -> JSONResponse:
+    rt, access, project, group = await _issue_access(request)
+    now = datetime.now(timezone.utc)
+    counts = await rt.read(issues_read.hourly_counts, [project.id], [group.id], now - timedelta(days=30))
+    tags = await rt.read(issues_read.group_tags, project.id, group.id)
+    return JSONResponse(render_events.issue_detail(
+        group, project, access.organization, rt.settings.public_url, counts.get(group.id, {}), tags, 0, now,
+    ))
+
+
+async def lookup_event_id(request: Request) -> JSONResponse:
+    rt = runtime(request)
+    access = await rt.auth.organization(request, request.path_params["organization_slug"], EVENT_READ)
+    event_id = _event_id(request.path_params["event_id"])
+    records = await rt.org_records(access.organization.id, "project")
+    by_id = {p.id: p for p in records["project"]}
+    found = await rt.read(issues_read.events, list(by_id), event_id=event_id, limit=1) if by_id else []
+    if not found:
+        raise not_found()
+    project = by_id[found[0].event.project_id]
+    return JSONResponse({
+        "organizationSlug": access.organization.slug,
+        "projectSlug": project.slug,
+        "groupId": str(found[0].group_id),
+        "eventId": event_id,
+        "event": render_events.event_detail(found[0].event, found[0].group_id),
+    })
+
+
+async def lookup_short_id(request: Request) -> JSONResponse:
+    rt = runtime(request)
+    access = await rt.auth.organization(request, request.path_params["organization_slug"], EVENT_READ)
+    parsed = parse_short_id(request.path_params["short_id"])
+    if parsed is None:
+        raise not_found()
+    slug, number = parsed
+    records = await rt.org_records(access.organization.id, "project")
+    project = next((p for p in records["project"] if p.slug == slug), None)
+    if project is None:
+        raise not_found()
+    groups = await rt.read(issues_read.groups, [project.id], short_number=number)
+    if not groups:
+        raise not_found()
+    group = render_events.issue(groups[0], project, access.organization, rt.settings.public_url)
+    group.pop("stats")
+    return JSONResponse({
+        "organizationSlug": access.organization.slug,
+        "projectSlug": project.slug,
+        "shortId": group["shortId"],
+        "groupId": group["id"],
+        "group": group,
+    })
+
+
+routes = [
+    Route("/api/0/projects/{organization_slug}/{project_slug}/events/", list_project_events, methods=["GET"]),
+    Route("/api/0/projects/{organization_slug}/{project_slug}/events/{event_id}/", get_project_event, methods=["GET"]),
+    Route("/api/0/projects/{organization_slug}/{project_slug}/issues/", list_project_issues, methods=["GET"]),
+    Route("/api/0/issues/{issue_id}/", get_issue, methods=["GET"]),
+    Route("/api/0/organizations/{organization_slug}/eventids/{event_id}/", lookup_event_id, methods=["GET"]),
+    Route("/api/0/organizations/{organization_slug}/shortids/{short_id}/", lookup_short_id, methods=["GET"]),
+]

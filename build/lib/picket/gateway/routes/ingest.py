@@ -1,0 +1,192 @@
+"""What SDKs send: `POST /api/{project_id}/envelope/` and the legacy `POST /api/{project_id}/store/`.
+
+The answer comes once every item is durably on Kafka (`acks=all`); processing is asynchronous.
+- DSN auth: `X-Sentry-Auth`, `Authorization: Sentry …`, `?sentry_key=`, or the envelope's `dsn`;
+  unknown key → 401, disabled key or key of another project → 403, checked before the body is
+  read (`request_body`: only a key in the envelope header has that line read first).
+- malformed body → 400, over the size limits → 413, both with `{"detail"}` and nothing written;
+  over the gateway's budget of body bytes → 503 with `Retry-After`.
+- per-key rate limit → 429 with `Retry-After` and `X-Sentry-Rate-Limits`, and `rate_limited`
+  outcomes.
+- Item types without a consumer, oversized items and client reports become outcomes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from picket.schemas import topics as t
+from picket.schemas.entities import ProjectKey
+from picket.schemas.ingest import IngestItem, Outcome
+from picket.bus.publisher import PublishFailed, Record, records
+from picket.config import topic_name
+from picket.gateway.errors import ApiError
+from picket.gateway.request_body import Lease, Refused, closes_connection, read_ingest_body
+from picket.gateway.runtime import Runtime, path_int, runtime
+from picket.ingest.client_reports import client_report_outcomes
+from picket.ingest.item_ids import item_ids, names_itself
+from picket.ingest.envelope import (
+    Envelope,
+    EnvelopeError,
+    PayloadTooLarge,
+    oversized_items,
+    parse_envelope,
+    store_payload_to_envelope,
+)
+from picket.ingest.outcomes import ITEM_CATEGORY, Category, OutcomeKind, outcome
+
+ITEM_TOPICS = {
+    "event": t.INGEST_EVENTS,
+    "security": t.INGEST_EVENTS,
+    "transaction": t.INGEST_TRANSACTIONS,
+    "attachment": t.INGEST_ATTACHMENTS,
+    "session": t.INGEST_SESSIONS,
+    "sessions": t.INGEST_SESSIONS,
+    "check_in": t.INGEST_MONITORS,
+    "feedback": t.INGEST_FEEDBACK,
+    "user_report": t.INGEST_FEEDBACK,
+}
+# Items a client key's rate limit counts (as Sentry's key limits: errors and transactions).
+RATE_LIMITED_TYPES = {"event", "security", "transaction"}
+
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Expose-Headers": "X-Sentry-Error, X-Sentry-Rate-Limits, Retry-After",
+}
+_encode = msgspec.msgpack.Encoder().encode
+
+
+def _error(status: int, detail: str, headers: dict[str, str] | None = None) -> ApiError:
+    return ApiError(status, detail, {**CORS_HEADERS, "X-Sentry-Error": detail, **(headers or {})})
+
+
+async def _authenticated_envelope(request: Request, rt: Runtime, project_id: int, parse: Any,
+                                  lease: Lease) -> tuple[ProjectKey, Envelope]:
+    """The request's client key, checked before its body is read, and its body parsed by `parse`;
+    `_error`s (401/403, 400, 413, 503) otherwise."""
+    limits = rt.limits
+    try:
+        key, data = await read_ingest_body(
+            request, project_id=project_id, keys=rt.keys.get, raw_limit=limits.max_compressed_body,
+            limit=limits.max_envelope_size, lease=lease, envelope=parse is parse_envelope,
+        )
+        return key, parse(data, limits)
+    except Refused as exc:
+        raise _error(exc.status, exc.detail, exc.headers) from None
+    except PayloadTooLarge as exc:
+        raise _error(413, exc.detail) from None
+    except EnvelopeError as exc:
+        raise _error(400, exc.detail) from None
+
+
+def _event_id(envelope: Envelope) -> str | None:
+    event_id = envelope.headers.get("event_id")
+    return event_id if isinstance(event_id, str) else None
+
+
+async def _accept(request: Request, parse: Any, lease: Lease) -> Response:
+    rt = runtime(request)
+    project_id = path_int(request.path_params["project_id"])
+    if project_id is None:
+        raise _error(404, "Unknown project.", {"Connection": "close"} if closes_connection(request) else None)
+    limits = rt.limits
+    key, envelope = await _authenticated_envelope(request, rt, project_id, parse, lease)
+    received = datetime.now(timezone.utc)
+    event_id = _event_id(envelope)
+    common = {"org_id": key.org_id, "project_id": key.project_id, "key_id": key.id}
+
+    ids = item_ids(key.project_id, event_id, envelope.items)
+    limited = [i for i in envelope.items if i.type in RATE_LIMITED_TYPES]
+    wait = rt.rate_limiter.admit(key.id, key.rate_limit, len(limited)) if limited else None
+    if wait is not None:
+        rejected = [
+            outcome(timestamp=received, kind=OutcomeKind.RATE_LIMITED, reason="key_quota",
+                    category=ITEM_CATEGORY.get(i.type, Category.DEFAULT), event_id=event_id,
+                    id=f"{item_id}:gateway", **common)
+            for i, item_id in zip(envelope.items, ids) if i.type != "client_report"
+        ]
+        await publish(rt, [], rejected)
+        seconds = str(int(wait + 0.999))
+        raise _error(429, "Event dropped due to rate limiting", {
+            "Retry-After": seconds,
+            "X-Sentry-Rate-Limits": f"{seconds}:error;transaction;security:key:key_quota",
+        })
+
+    too_big = {id(item): reason for item, reason in oversized_items(envelope, limits)}
+    messages: list[tuple[str, IngestItem]] = []
+    outcomes: list[Outcome] = []
+    for item, item_id in zip(envelope.items, ids):
+        category = ITEM_CATEGORY.get(item.type, Category.DEFAULT)
+        if id(item) in too_big:
+            outcomes.append(outcome(timestamp=received, kind=OutcomeKind.INVALID, reason=too_big[id(item)],
+                                    category=category, event_id=event_id, id=f"{item_id}:gateway", **common))
+            continue
+        if item.type == "client_report":
+            try:
+                reported = client_report_outcomes(item.payload, received=received, **common)
+            except ValueError:
+                continue  # a broken report is the client's loss, not a reason to refuse its events
+            outcomes.extend(msgspec.structs.replace(o, id=f"{item_id}:{n}") for n, o in enumerate(reported))
+            continue
+        topic = ITEM_TOPICS.get(item.type)
+        if topic is None:
+            outcomes.append(outcome(timestamp=received, kind=OutcomeKind.INVALID, reason="unsupported_item",
+                                    category=category, event_id=event_id, id=f"{item_id}:gateway", **common))
+            continue
+        messages.append((topic_name(rt.settings, topic), IngestItem(
+            item_type=item.type, received=received, event_id=event_id, payload=item.payload,
+            headers=item.headers, remote_addr=request.client.host if request.client else None,
+            sdk=request.headers.get("user-agent"), item_id=item_id, **common,
+        )))
+    await publish(rt, messages, outcomes)
+    return JSONResponse({"id": event_id} if event_id else {}, headers=CORS_HEADERS)
+
+
+async def publish(rt: Runtime, messages: list[tuple[str, IngestItem]], outcomes: list[Outcome]) -> None:
+    """Publish a request's items and outcomes, all or nothing (one Kafka transaction), and answer
+    once the broker has them; 503 with `Retry-After` if it does not take them within
+    `ingest_ack_timeout` (unreachable, or too slow to keep up: the client backs off instead of
+    requests piling up here), and then nothing of the request is counted. Items larger than a
+    Kafka message go in chunks."""
+    outcomes_topic = topic_name(rt.settings, t.OUTCOMES)
+    out = [r for name, msg in messages for r in records(name, _encode(msg), str(msg.project_id).encode(), msg.item_id)]
+    out += [Record(outcomes_topic, _encode(o), str(o.org_id).encode()) for o in outcomes]
+    # One record of an item that counts once by itself is atomic without a transaction.
+    alone = len(out) == 1 and bool(messages) and names_itself(messages[0][1].item_type, messages[0][1].event_id)
+    try:
+        await rt.publisher.publish(out, rt.settings.ingest_ack_timeout, atomic=not alone)
+    except PublishFailed:
+        raise _error(503, "Ingestion is unavailable; try again.", {"Retry-After": "1"}) from None
+
+
+async def envelope_endpoint(request: Request) -> Response:
+    with runtime(request).body_budget.lease() as lease:  # the body counts until the answer
+        return await _accept(request, parse_envelope, lease)
+
+
+async def store_endpoint(request: Request) -> Response:
+    with runtime(request).body_budget.lease() as lease:
+        return await _accept(request, store_payload_to_envelope, lease)
+
+
+async def preflight(_: Request) -> Response:
+    return Response(status_code=200, headers={
+        **CORS_HEADERS,
+        "Access-Control-Allow-Methods": "POST, OPTIONS",
+        "Access-Control-Allow-Headers": "Content-Type, Content-Encoding, X-Sentry-Auth, Authorization, sentry-trace, baggage",
+        "Access-Control-Max-Age": "3600",
+    })
+
+
+routes = [
+    Route("/api/{project_id}/envelope/", envelope_endpoint, methods=["POST"]),
+    Route("/api/{project_id}/store/", store_endpoint, methods=["POST"]),
+    Route("/api/{project_id}/envelope/", preflight, methods=["OPTIONS"]),
+    Route("/api/{project_id}/store/", preflight, methods=["OPTIONS"]),
+]

@@ -1,0 +1,1 @@
+"""Ingestion: what Sentry SDKs send (envelopes, store), parsed, normalized, grouped and counted."""

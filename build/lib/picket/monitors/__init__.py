@@ -1,0 +1,1 @@
+"""Cron monitoring: schedules, the monitor aggregate, check-ins and the clock."""

@@ -1,0 +1,1 @@
+"""Aggregate queries: stats_v2, legacy stats and release-health sessions."""

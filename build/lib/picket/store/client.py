@@ -1,0 +1,69 @@
+"""Connection to ClickHouse through clickhouse-connect: a server or embedded chdb.
+
+`CLICKHOUSE_URL=http://host:8123` selects a server; `chdb:///<dir>` the embedded engine (one
+process per data directory; the worker of `picket run` serves it to the gateway over the HTTP
+interface, `http_interface.py`). clickhouse-connect's async client does not support chdb, so the
+sync client is used from a worker thread (chdb releases the GIL while it runs a query).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import clickhouse_connect
+from clickhouse_connect.driver.client import Client
+
+
+class Store:
+    """A ClickHouse client bound to one database, safe to share between threads and tasks."""
+
+    def __init__(self, url: str, database: str = "picket") -> None:
+        if not database.replace("_", "").isalnum():
+            raise ValueError(f"invalid database name {database!r}")
+        self.url = url
+        self.database = database
+        self._client = _connect(url)
+        self._lock = threading.Lock() if url.startswith("chdb") else None
+
+    def _run(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        if self._lock is None:
+            return fn(*args, **kwargs)
+        with self._lock:
+            return fn(*args, **kwargs)
+
+    def command(self, sql: str, parameters: dict[str, Any] | None = None) -> Any:
+        return self._run(self._client.command, sql.replace("{db}", self.database), parameters)
+
+    def query(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        result = self._run(
+            self._client.query, sql.replace("{db}", self.database), parameters=parameters
+        )
+        return result.result_rows
+
+    def insert(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> None:
+        if rows:
+            self._run(
+                self._client.insert, f"{self.database}.{table}", list(rows),
+                column_names=list(columns),
+            )
+
+    async def aquery(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple]:
+        return await asyncio.to_thread(self.query, sql, parameters)
+
+    async def ainsert(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> None:
+        await asyncio.to_thread(self.insert, table, rows, columns)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _connect(url: str) -> Client:
+    if url.startswith("chdb:"):
+        return clickhouse_connect.get_client(dsn=url)
+    # No session: a ClickHouse session takes one query at a time, and the Store is shared by the
+    # gateway's concurrent requests (each query stands alone; none relies on session state).
+    return clickhouse_connect.get_client(dsn=url, connect_timeout=5, send_receive_timeout=30,
+                                         autogenerate_session_id=False)

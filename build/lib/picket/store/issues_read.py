@@ -1,0 +1,191 @@
+"""Reads of events and issues (groups) from ClickHouse. Parameters are bound, never interpolated.
+
+An issue's counters are aggregates over its stored events (each event id counted once), so
+they are right however often an event was delivered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import msgspec
+
+from picket.schemas.ingest import NormalizedEvent
+from picket.store.client import Store
+
+_event = msgspec.json.Decoder(NormalizedEvent)
+
+
+@dataclass(frozen=True)
+class Group:
+    id: int
+    project_id: int
+    short_number: int
+    type: str
+    title: str
+    culprit: str
+    level: str
+    logger: str
+    platform: str
+    metadata: dict[str, Any]
+    first_release: str
+    status: str
+    substatus: str
+    count: int
+    user_count: int
+    first_seen: datetime
+    last_seen: datetime
+
+
+_GROUPS = """
+SELECT g.group_id, g.project_id, g.short_number, g.type, g.title, g.culprit, g.level, g.logger, g.platform,
+       g.metadata, g.first_release, s.status, s.substatus, e.cnt, e.users, e.first_seen, e.last_seen
+FROM (SELECT * FROM {db}.groups FINAL WHERE project_id IN {projects:Array(UInt64)} %(group_filter)s) AS g
+INNER JOIN (
+    SELECT group_id, count() AS cnt, uniqExactIf(user_tag, user_tag != '') AS users,
+           min(timestamp) AS first_seen, max(timestamp) AS last_seen
+    FROM {db}.events FINAL
+    WHERE project_id IN {projects:Array(UInt64)} %(event_filter)s
+    GROUP BY group_id
+) AS e ON e.group_id = g.group_id
+LEFT JOIN (
+    SELECT group_id, argMax(status, version) AS status, argMax(substatus, version) AS substatus
+    FROM {db}.group_status WHERE project_id IN {projects:Array(UInt64)} GROUP BY group_id
+) AS s ON s.group_id = g.group_id
+WHERE 1 %(status_filter)s
+ORDER BY e.last_seen DESC, g.group_id DESC
+"""
+
+
+def groups(store: Store, project_ids: list[int], *, group_ids: list[int] | None = None,
+           short_number: int | None = None, statuses: list[str] | None = None,
+           since: datetime | None = None, text: str | None = None) -> list[Group]:
+    params: dict[str, Any] = {"projects": project_ids}
+    group_filter = ""
+    if group_ids is not None:
+        group_filter += " AND group_id IN {groups:Array(UInt64)}"
+        params["groups"] = group_ids
+    if short_number is not None:
+        group_filter += " AND short_number = {number:UInt64}"
+        params["number"] = short_number
+    if text:
+        group_filter += " AND (positionCaseInsensitiveUTF8(title, {text:String}) > 0" \
+                        " OR positionCaseInsensitiveUTF8(culprit, {text:String}) > 0)"
+        params["text"] = text
+    event_filter = ""
+    if since is not None:
+        event_filter = " AND timestamp >= {since:DateTime64(3, 'UTC')}"
+        params["since"] = since
+    status_filter = ""
+    if statuses:
+        status_filter = " AND if(s.status = '', 'unresolved', s.status) IN {statuses:Array(String)}"
+        params["statuses"] = statuses
+    sql = _GROUPS % {"group_filter": group_filter, "event_filter": event_filter, "status_filter": status_filter}
+    return [
+        Group(id=r[0], project_id=r[1], short_number=r[2], type=r[3], title=r[4], culprit=r[5], level=r[6],
+              logger=r[7], platform=r[8], metadata=msgspec.json.decode(r[9]) if r[9] else {},
+              first_release=r[10], status=r[11] or "unresolved", substatus=r[12] or "", count=r[13],
+              user_count=r[14], first_seen=r[15], last_seen=r[16])
+        for r in store.query(sql, params)
+    ]
+
+
+def group_project(store: Store, group_id: int) -> int | None:
+    rows = store.query("SELECT project_id FROM {db}.groups WHERE group_id = {g:UInt64} LIMIT 1", {"g": group_id})
+    return rows[0][0] if rows else None
+
+
+def hourly_counts(store: Store, project_ids: list[int], group_ids: list[int], since: datetime) -> dict[int, dict[int, int]]:
+    """group id → {hour start (epoch seconds) → events} since `since`."""
+    rows = store.query(
+        "SELECT group_id, toUnixTimestamp(toStartOfHour(timestamp)) AS h, count() FROM {db}.events FINAL"
+        " WHERE project_id IN {projects:Array(UInt64)} AND group_id IN {groups:Array(UInt64)}"
+        " AND timestamp >= {since:DateTime64(3, 'UTC')} GROUP BY group_id, h",
+        {"projects": project_ids, "groups": group_ids, "since": since},
+    )
+    out: dict[int, dict[int, int]] = {}
+    for group_id, hour, count in rows:
+        out.setdefault(group_id, {})[hour] = count
+    return out
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    event: NormalizedEvent
+    group_id: int
+
+
+def events(store: Store, project_ids: list[int], *, event_id: str | None = None, group_id: int | None = None,
+           limit: int = 100, offset: int = 0, oldest_first: bool = False) -> list[StoredEvent]:
+    where = "project_id IN {projects:Array(UInt64)}"
+    params: dict[str, Any] = {"projects": project_ids, "limit": limit, "offset": offset}
+    if event_id is not None:
+        where += " AND event_id = {event_id:String}"
+        params["event_id"] = event_id
+    if group_id is not None:
+        where += " AND group_id = {group_id:UInt64}"
+        params["group_id"] = group_id
+    order = "ASC" if oldest_first else "DESC"
+    rows = store.query(
+        f"SELECT body, group_id FROM {{db}}.events FINAL WHERE {where}"
+        f" ORDER BY timestamp {order}, event_id {order} LIMIT {{limit:UInt32}} OFFSET {{offset:UInt32}}",
+        params,
+    )
+    return [StoredEvent(_event.decode(body), group_id) for body, group_id in rows]
+
+
+def neighbours(store: Store, project_id: int, event: NormalizedEvent) -> tuple[str | None, str | None]:
+    """(previous, next) event ids of the project around `event`, by time."""
+    params = {"p": project_id, "ts": event.timestamp, "id": event.event_id}
+    prev = store.query(
+        "SELECT event_id FROM {db}.events FINAL WHERE project_id = {p:UInt64} AND (timestamp, event_id) <"
+        " ({ts:DateTime64(3, 'UTC')}, {id:String}) ORDER BY timestamp DESC, event_id DESC LIMIT 1", params)
+    nxt = store.query(
+        "SELECT event_id FROM {db}.events FINAL WHERE project_id = {p:UInt64} AND (timestamp, event_id) >"
+        " ({ts:DateTime64(3, 'UTC')}, {id:String}) ORDER BY timestamp ASC, event_id ASC LIMIT 1", params)
+    return (prev[0][0] if prev else None, nxt[0][0] if nxt else None)
+
+
+def users(store: Store, project_id: int) -> list[tuple[str, str, datetime]]:
+    """(user tag, email, first seen) of every user seen in the project's events."""
+    return store.query(
+        "SELECT user_tag, any(user_email), min(timestamp) FROM {db}.events FINAL"
+        " WHERE project_id = {p:UInt64} AND user_tag != '' GROUP BY user_tag ORDER BY min(timestamp)",
+        {"p": project_id},
+    )
+
+
+def feedback(store: Store, project_id: int) -> list[tuple[Any, ...]]:
+    """(feedback id, event id, name, email, comments, date created in UTC), newest first."""
+    rows = store.query(
+        "SELECT feedback_id, event_id, name, email, comments, date_created FROM {db}.feedback FINAL"
+        " WHERE project_id = {p:UInt64} ORDER BY date_created DESC",
+        {"p": project_id},
+    )
+    return [(*r[:5], utc(r[5])) for r in rows]
+
+
+def utc(dt: datetime) -> datetime:
+    """ClickHouse answers naive datetimes for UTC columns: make them aware."""
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
+def group_tags(store: Store, project_id: int, group_id: int, top: int = 9) -> list[dict[str, Any]]:
+    """Sentry's tag summary of an issue: each key with its distinct values and most common ones."""
+    rows = store.query(
+        "SELECT key, value, count() AS c FROM {db}.events FINAL"
+        " ARRAY JOIN tags_key AS key, tags_value AS value"
+        " WHERE project_id = {p:UInt64} AND group_id = {g:UInt64}"
+        " GROUP BY key, value ORDER BY key, c DESC, value",
+        {"p": project_id, "g": group_id},
+    )
+    out: dict[str, dict[str, Any]] = {}
+    for key, value, count in rows:
+        entry = out.setdefault(key, {"key": key, "name": key, "totalValues": 0, "uniqueValues": 0, "topValues": []})
+        entry["totalValues"] += count
+        entry["uniqueValues"] += 1
+        if len(entry["topValues"]) < top:
+            entry["topValues"].append({"key": key, "name": value, "value": value, "count": count})
+    return list(out.values())

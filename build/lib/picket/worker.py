@@ -1,0 +1,108 @@
+"""A worker: the agents that decide commands (a Faust agent per command for tenancy, a batch
+consumer for the high-volume monitors), the batch consumers that write ClickHouse (the projector
+of each context, the ingest consumers, the outcomes consumer), and the sealer of the hourly
+rollups.
+
+`Worker.start()` creates missing topics, applies ClickHouse migrations, then starts the Faust
+app (deciders) and the batch projectors. `picket worker` runs one; `picket run` runs one as a
+child process beside the gateway's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from picket.schemas import topics as t
+from picket.agents import aggregate, monitors
+from picket.agents.tenancy import TENANCY
+from picket.agents.faust_app import create_app
+from picket.agents.batch import BatchConsumer
+from picket.agents.events import events_consumer
+from picket.agents.ingest import ingest_consumers
+from picket.agents.sealer import Sealer
+from picket.agents.wiring import Wiring
+from picket.bus.kafka import ensure_topics, producer as make_producer
+from picket.bus.watermark import GroupWatermark
+from picket.bus.connection import KafkaConnection
+from picket.config import Settings, topic_name
+from picket.store.client import Store
+from picket.store.guards import TableGuards
+from picket.store.migrate import migrate
+
+log = logging.getLogger(__name__)
+
+# The event-sourced contexts this worker decides and projects.
+CONTEXTS = (TENANCY, monitors.MONITORS)
+# Contexts decided in batches (high volume: every SDK check-in is a command); the others by a
+# Faust agent per command.
+BATCH_DECIDED = (monitors.MONITORS,)
+
+
+class Worker:
+    def __init__(self, settings: Settings, kafka: KafkaConnection, store: Store) -> None:
+        self.settings = settings
+        self.kafka = kafka
+        self.store = store
+        self._app = None
+        self._producer = None
+        self._watermarks: list[GroupWatermark] = []
+        self._consumers: list[BatchConsumer] = []
+        self._ticker: monitors.Ticker | None = None
+        self._sealer: Sealer | None = None
+
+    async def start(self) -> None:
+        await ensure_topics(self.kafka, self.settings.topic_prefix)
+        await asyncio.to_thread(migrate, self.store)
+        self._producer = make_producer(self.kafka, idempotent=self.settings.idempotent_producer)
+        await self._producer.start()
+        guards = await asyncio.to_thread(TableGuards.load, self.store)
+        w = Wiring(self.settings, self.kafka, self.store, self._producer, guards)
+        forwarded = GroupWatermark(
+            self.kafka, topic_name(self.settings, t.INGEST_MONITORS), monitors.forwarder_group(self.settings)
+        )
+        await forwarded.start()
+        self._watermarks.append(forwarded)
+        states: dict[str, aggregate.StateCache] = {}
+        for ctx in CONTEXTS:
+            watermark = GroupWatermark(
+                self.kafka, topic_name(self.settings, ctx.events), ctx.projector_group(self.settings)
+            )
+            await watermark.start()
+            self._watermarks.append(watermark)
+            states[ctx.name] = aggregate.StateCache(ctx, self.store, watermark)
+        self._consumers = [
+            *(aggregate.projector(ctx, w) for ctx in CONTEXTS),
+            *(aggregate.decider(ctx, w, states[ctx.name]) for ctx in BATCH_DECIDED),
+            events_consumer(w),
+            *ingest_consumers(w),
+            *monitors.check_in_consumers(w),
+            w.consumer("monitors-clock", t.MONITORS_CLOCK_TICK, w.group("monitors-clock"),
+                       monitors.ClockDispatcher(self.settings, self.store, self._producer, forwarded)),
+        ]
+        for consumer in self._consumers:
+            await consumer.start()
+        self._app = create_app(self.settings, self.kafka)
+        for ctx in CONTEXTS:
+            if ctx not in BATCH_DECIDED:
+                aggregate.install(self._app, self.settings, ctx, states[ctx.name])
+        await self._app.start()
+        if self.settings.clock == "wall":
+            self._ticker = monitors.Ticker(self.settings, self._producer)
+            self._ticker.start()
+        self._sealer = Sealer(self.store, self.settings.seal_interval)
+        self._sealer.start()
+
+    async def stop(self) -> None:
+        if self._sealer:
+            await self._sealer.stop()
+        if self._ticker:
+            await self._ticker.stop()
+        if self._app:
+            await self._app.stop()
+        for watermark in self._watermarks:
+            await watermark.stop()
+        for consumer in self._consumers:
+            await consumer.stop()
+        if self._producer:
+            await self._producer.stop()
