@@ -75,8 +75,8 @@ class ProjectKey(msgspec.Struct, kw_only=True, frozen=True):
     project_id: int
     label: str
     public: str
-    secret: str
     date_created: datetime
+    secret: str = ""  # "" where it is left out: on the public tenancy-events topic
     is_active: bool = True
     rate_limit: RateLimit | None = None
     browser_sdk_version: str = "7.x"
@@ -103,12 +103,12 @@ class User(msgspec.Struct, kw_only=True, frozen=True):
 
 
 class Token(msgspec.Struct, kw_only=True, frozen=True):
-    """An API token. Only the SHA-256 of the secret is ever stored or published."""
+    """An API token. Only the SHA-256 of the secret is ever stored; public events leave even that out."""
 
     id: int
     user_id: int
-    token_hash: str
     scopes: list[str]
     date_created: datetime
+    token_hash: str = ""  # "" where it is left out: on the public tenancy-events topic
     name: str = ""
     org_id: int | None = None

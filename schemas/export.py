@@ -14,18 +14,20 @@ from pathlib import Path
 
 import msgspec
 
+from picket.schemas.codecs import schema_without
 from picket.schemas.topics import ALL_TOPICS
 
 OUT = Path(__file__).with_name("jsonschema")
 
 
 def rendered() -> dict[str, str]:
-    """File name → JSON Schema text, for every topic with a Struct value type."""
+    """File name → JSON Schema text, for every topic with a Struct value type (of the values
+as the topic's codec writes them: without the fields a public topic leaves out)."""
     files = {}
     for topic in ALL_TOPICS:
         if topic.value_type is bytes:
             continue
-        schema = msgspec.json.schema(topic.value_type)
+        schema = schema_without(msgspec.json.schema(topic.value_type), topic.redact)
         schema["title"] = topic.name
         schema["description"] = topic.doc
         files[f"{topic.name}.json"] = json.dumps(schema, indent=2, sort_keys=True) + "\n"

@@ -8,7 +8,7 @@ Evolution rule for events: add fields with defaults; never change or remove one.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 import msgspec
 
@@ -185,5 +185,3 @@ MonitorEvent = (
     | CheckInRecorded
     | MonitorEnvironmentStatusChanged
 )
-
-Json = dict[str, Any]

@@ -18,3 +18,4 @@ class Reply(msgspec.Struct, kw_only=True, frozen=True):
     outcome: Outcome
     detail: str | None = None
     entity_id: int | None = None  # the existing record a conflict is about, where useful
+    reply_to: str = ""  # the waiting gateway instance: the message key on command-replies

@@ -1,29 +1,44 @@
-"""The one registry of Kafka topics: name, partitions, key, value type, retention, dead letters.
+"""The one registry of Kafka topics: name, partitions, codec, key, retention, dead letters, groups.
 
-Producers and consumers import topics from here and nowhere else. A deployment-wide
-prefix (`PICKET_TOPIC_PREFIX`, default empty) namespaces every topic, so several installations or
-test runs can share one broker.
+Producers and consumers take everything about a topic from here: its codec (public topics are
+JSON exactly as `schemas/jsonschema/` publishes them, internal ones MessagePack), how a
+message's key derives from its value, where messages that cannot be processed go, and which
+consumer groups read it. A deployment-wide prefix (`PICKET_TOPIC_PREFIX`, default empty)
+namespaces every topic and group, so several installations or test runs can share one broker.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
-from picket.schemas.commands import TenancyCommand
+from picket.schemas.codecs import Codec, Json, MsgPack, Raw
+from picket.schemas.commands import TenancyCommand, aggregate_key
 from picket.schemas.ingest import IngestItem, Outcome
-from picket.schemas.monitors import MonitorCommand, MonitorEvent
+from picket.schemas.monitors import MonitorCommand, MonitorEvent, monitor_key
 from picket.schemas.events import TenancyEvent
 from picket.schemas.replies import Reply
 
 DAY_MS = 24 * 3600 * 1000
+# What no subscriber of a public topic may see: a key's secret half, a token's hash.
+SECRET_FIELDS = frozenset({"secret", "token_hash"})
+
+
+def _aggregate(value: Any) -> str:
+    return value.meta.aggregate  # type: ignore[no-any-return]
+
 
 @dataclass(frozen=True)
 class Topic:
     """One Kafka topic and its contract.
 
     `key` says what the message key is (all messages of one aggregate share it, so they land on
-    one partition and are decided by one writer); `value_type` is the msgspec type of the value.
+    one partition and are decided by one writer) and `key_of` derives it from a value (None:
+    unkeyed, or the key travels with the message, as on dead-letter topics); `value_type` is the
+    msgspec type of the value; `groups` are the consumer groups that read it, named without the
+    deployment's prefix (`Settings.group`); `redact` names fields a public topic leaves out.
     """
 
     name: str
@@ -33,6 +48,9 @@ class Topic:
     retention_ms: int
     public: bool = False
     dead_letter: str | None = None
+    key_of: Callable[[Any], str] | None = None
+    groups: tuple[str, ...] = ()
+    redact: frozenset[str] = frozenset()
     doc: str = ""
 
     def full_name(self, prefix: str) -> str:
@@ -41,6 +59,25 @@ class Topic:
     def configs(self) -> dict[str, str]:
         return {"retention.ms": str(self.retention_ms)}
 
+    @cached_property
+    def codec(self) -> Codec:
+        if self.value_type is bytes:
+            return Raw()
+        if self.public:
+            return Json(self.value_type, self.redact)
+        return MsgPack(self.value_type)
+
+    def encode(self, value: Any) -> bytes:
+        return self.codec.encode(value)
+
+    def decode(self, raw: bytes) -> Any:
+        return self.codec.decode(raw)
+
+    def key_for(self, value: Any) -> bytes | None:
+        """The message key of `value`, as the registry derives it."""
+        return None if self.key_of is None else self.key_of(value).encode()
+
+
 TENANCY_COMMANDS = Topic(
     "tenancy-commands",
     partitions=4,
@@ -48,7 +85,23 @@ TENANCY_COMMANDS = Topic(
     value_type=TenancyCommand,
     retention_ms=7 * DAY_MS,
     dead_letter="tenancy-commands-dlq",
+    key_of=aggregate_key,
+    groups=("",),  # the Faust app's own group: its deciding agent
     doc="Administrative commands for organizations, teams, projects, keys, members, users, tokens.",
+)
+
+TENANCY_LOG = Topic(
+    "tenancy-log",
+    partitions=4,
+    key="aggregate key, as on tenancy-commands",
+    value_type=TenancyEvent,
+    # The log is the source of truth for projections: keep it.
+    retention_ms=-1,
+    dead_letter="tenancy-events-dlq",
+    key_of=_aggregate,
+    groups=("tenancy-projector",),
+    doc="The tenancy context's event log, whole (key secrets and token hashes included): "
+        "internal; subscribers read tenancy-events.",
 )
 
 TENANCY_EVENTS = Topic(
@@ -56,11 +109,12 @@ TENANCY_EVENTS = Topic(
     partitions=4,
     key="aggregate key, as on tenancy-commands",
     value_type=TenancyEvent,
-    # The log is the source of truth for projections: keep it.
     retention_ms=-1,
     public=True,
-    dead_letter="tenancy-events-dlq",
-    doc="Domain events of the tenancy context; each carries the whole new record.",
+    key_of=_aggregate,
+    redact=SECRET_FIELDS,
+    doc="Domain events of the tenancy context; each carries the whole new record, but secrets "
+        "(a key's secret half, a token's hash).",
 )
 
 COMMAND_REPLIES = Topic(
@@ -69,6 +123,7 @@ COMMAND_REPLIES = Topic(
     key="gateway instance id",
     value_type=Reply,
     retention_ms=3600 * 1000,
+    key_of=lambda reply: reply.reply_to,
     doc="Verdicts on administrative commands for the gateway instance that waits for them.",
 )
 
@@ -87,8 +142,13 @@ TENANCY_EVENTS_DLQ = Topic(
     key="original key",
     value_type=bytes,
     retention_ms=30 * DAY_MS,
-    doc="Domain events the projector could not decode; headers carry the reason.",
+    doc="Events of the tenancy log the projector could not decode or store; headers carry the reason.",
 )
+
+
+def _monitor(command: Any) -> str:
+    return monitor_key(command.org_id, command.slug)
+
 
 MONITORS_COMMANDS = Topic(
     "monitors-commands",
@@ -97,6 +157,8 @@ MONITORS_COMMANDS = Topic(
     value_type=MonitorCommand,
     retention_ms=7 * DAY_MS,
     dead_letter="monitors-commands-dlq",
+    key_of=_monitor,
+    groups=("monitors-decider",),
     doc="Monitor changes, check-ins (REST and envelopes) and clock ticks, one monitor per key.",
 )
 
@@ -107,7 +169,9 @@ MONITORS_EVENTS = Topic(
     value_type=MonitorEvent,
     retention_ms=-1,
     public=True,
-    dead_letter="monitors-commands-dlq",
+    dead_letter="monitors-events-dlq",
+    key_of=_aggregate,
+    groups=("monitors-projector",),
     doc="Domain events of cron monitors: monitor changes, check-ins, environment status changes.",
 )
 
@@ -117,6 +181,8 @@ MONITORS_CLOCK_TICK = Topic(
     key="none",
     value_type=MonitorCommand,
     retention_ms=DAY_MS,
+    dead_letter="monitors-commands-dlq",
+    groups=("monitors-clock",),
     doc="One tick per minute of monitor time; the dispatcher turns a tick into clock tasks "
         "(ClockTick commands) for the monitors due by then.",
 )
@@ -127,11 +193,24 @@ MONITORS_COMMANDS_DLQ = Topic(
     key="original key",
     value_type=bytes,
     retention_ms=30 * DAY_MS,
-    doc="Monitor commands and events that could not be decoded or decided; headers carry the reason.",
+    doc="Monitor commands and clock ticks that could not be decoded or decided; headers carry the reason.",
+)
+
+MONITORS_EVENTS_DLQ = Topic(
+    "monitors-events-dlq",
+    partitions=1,
+    key="original key",
+    value_type=bytes,
+    retention_ms=30 * DAY_MS,
+    doc="Monitor events the projector could not decode or store; headers carry the reason.",
 )
 
 
-def _ingest(name: str, what: str) -> Topic:
+def _project(item: IngestItem) -> str:
+    return str(item.project_id)
+
+
+def _ingest(name: str, what: str, groups: tuple[str, ...] | None = None) -> Topic:
     return Topic(
         name,
         partitions=4,
@@ -139,6 +218,8 @@ def _ingest(name: str, what: str) -> Topic:
         value_type=IngestItem,
         retention_ms=DAY_MS,
         dead_letter="ingest-dlq",
+        key_of=_project,
+        groups=groups or (name,),
         doc=f"{what} accepted by the gateway, as received (raw item payload).",
     )
 
@@ -147,7 +228,8 @@ INGEST_EVENTS = _ingest("ingest-events", "Error and default events")
 INGEST_TRANSACTIONS = _ingest("ingest-transactions", "Transaction events")
 INGEST_ATTACHMENTS = _ingest("ingest-attachments", "Event attachments")
 INGEST_SESSIONS = _ingest("ingest-sessions", "Release-health session updates and session aggregates")
-INGEST_MONITORS = _ingest("ingest-monitors", "Cron monitor check-ins")
+# Two groups: the forwarder (to monitors-commands) and the writer of the raw rows.
+INGEST_MONITORS = _ingest("ingest-monitors", "Cron monitor check-ins", ("ingest-monitors", "ingest-monitors-raw"))
 INGEST_FEEDBACK = _ingest("ingest-feedback-events", "User feedback (feedback and user_report items)")
 
 OUTCOMES = Topic(
@@ -158,6 +240,8 @@ OUTCOMES = Topic(
     retention_ms=7 * DAY_MS,
     public=True,
     dead_letter="ingest-dlq",
+    key_of=lambda outcome: str(outcome.org_id),
+    groups=("outcomes",),
     doc="What happened to every item: accepted, filtered, rate limited, invalid, client discard.",
 )
 
@@ -181,6 +265,7 @@ INGEST_TOPICS = (
 
 ALL_TOPICS: tuple[Topic, ...] = (
     TENANCY_COMMANDS,
+    TENANCY_LOG,
     TENANCY_EVENTS,
     COMMAND_REPLIES,
     TENANCY_COMMANDS_DLQ,
@@ -192,4 +277,9 @@ ALL_TOPICS: tuple[Topic, ...] = (
     MONITORS_EVENTS,
     MONITORS_CLOCK_TICK,
     MONITORS_COMMANDS_DLQ,
+    MONITORS_EVENTS_DLQ,
 )
+BY_NAME = {topic.name: topic for topic in ALL_TOPICS}
+PUBLIC_TOPICS = tuple(topic for topic in ALL_TOPICS if topic.public)
+# Topics some consumer group reads: each has a dead-letter topic of the registry.
+CONSUMED_TOPICS = tuple(topic for topic in ALL_TOPICS if topic.groups)

@@ -15,12 +15,11 @@ from typing import Any
 
 from picket.schemas import commands as c
 from picket.config import Settings
-from picket.gateway.auth import hash_token
-from picket.gateway.commands import CommandBus, CommandRejected
-from picket.gateway.render import dsn
+from picket.bus.commands import CommandClient, CommandRejected
 from picket.ids import new_id, new_key_pair, new_token
 from picket.store import entities
 from picket.store.client import Store
+from picket.tenancy.credentials import dsn, hash_token
 from picket.tenancy.roles import ALL_SCOPES
 from picket.tenancy.slugs import is_valid_slug, slugify
 
@@ -34,7 +33,7 @@ class Admin:
     """Admin operations. Users and tokens need only the bus (they work while another process
     holds the embedded chdb); organizations and projects also read the store."""
 
-    bus: CommandBus
+    bus: CommandClient
     store: Store | None
 
     async def _find(self, kind: str, **filters: Any) -> Any:
@@ -73,7 +72,7 @@ class Admin:
                               org_id=org_id, name=name)
             )
         except CommandRejected as exc:
-            if exc.status != 409:  # 409: this very token exists already
+            if exc.reply.outcome != "conflict":  # a conflict: this very token exists already
                 raise
         return token
 

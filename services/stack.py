@@ -37,8 +37,8 @@ from picket.bus.loopback import free_loopback_port
 from picket.bus.replies import ReplyWaiter
 from picket.config import Settings, topic_name
 from picket.gateway.app import create_app
-from picket.gateway.commands import CommandBus
-from picket.gateway.routing import command_router
+from picket.bus.commands import CommandClient
+from picket.bus.topics import Topics
 from picket.store.client import Store
 from picket.store.http_interface import USER as STORE_USER, Handles, create_app as store_app, engine_path
 from picket.store.migrate import migrate
@@ -120,7 +120,8 @@ async def _admin_session(settings: Settings, kafka: KafkaConnection, store: Stor
                          instance_id=f"admin-{uuid.uuid4().hex[:12]}")
     await producer.start()
     await waiter.start()
-    bus = CommandBus(producer, waiter, command_router(settings), max(settings.reply_timeout, 30))
+    bus = CommandClient(producer, waiter, Topics(settings.topic_prefix, settings.app_id),
+                        max(settings.reply_timeout, 30))
 
     async def close() -> None:
         await waiter.stop()

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
+from picket.application.aggregates import Context, StateCache
 from picket.schemas import topics as t
 from picket.agents import aggregate, monitors
 from picket.agents.tenancy import TENANCY
@@ -25,7 +27,9 @@ from picket.agents.wiring import Wiring
 from picket.bus.kafka import ensure_topics, producer as make_producer
 from picket.bus.watermark import GroupWatermark
 from picket.bus.connection import KafkaConnection
-from picket.config import Settings, topic_name
+from picket.bus.topics import Topics
+from picket.config import Settings
+from picket.store import event_log
 from picket.store.client import Store
 from picket.store.guards import TableGuards
 from picket.store.migrate import migrate
@@ -58,40 +62,47 @@ class Worker:
         await self._producer.start()
         guards = await asyncio.to_thread(TableGuards.load, self.store)
         w = Wiring(self.settings, self.kafka, self.store, self._producer, guards)
-        forwarded = GroupWatermark(
-            self.kafka, topic_name(self.settings, t.INGEST_MONITORS), monitors.forwarder_group(self.settings)
-        )
-        await forwarded.start()
-        self._watermarks.append(forwarded)
-        states: dict[str, aggregate.StateCache] = {}
-        for ctx in CONTEXTS:
-            watermark = GroupWatermark(
-                self.kafka, topic_name(self.settings, ctx.events), ctx.projector_group(self.settings)
-            )
-            await watermark.start()
-            self._watermarks.append(watermark)
-            states[ctx.name] = aggregate.StateCache(ctx, self.store, watermark)
+        topics = w.topics
+        forwarded = await self._watermark(topics, t.INGEST_MONITORS, monitors.FORWARDER_GROUP)
+        states = {ctx.name: StateCache(ctx, await self._history(topics, ctx)) for ctx in CONTEXTS}
         self._consumers = [
             *(aggregate.projector(ctx, w) for ctx in CONTEXTS),
             *(aggregate.decider(ctx, w, states[ctx.name]) for ctx in BATCH_DECIDED),
             events_consumer(w),
             *ingest_consumers(w),
             *monitors.check_in_consumers(w),
-            w.consumer("monitors-clock", t.MONITORS_CLOCK_TICK, w.group("monitors-clock"),
-                       monitors.ClockDispatcher(self.settings, self.store, self._producer, forwarded)),
+            w.consumer("monitors-clock", t.MONITORS_CLOCK_TICK, "monitors-clock",
+                       monitors.ClockDispatcher(topics, self.store, self._producer, forwarded)),
         ]
         for consumer in self._consumers:
             await consumer.start()
         self._app = create_app(self.settings, self.kafka)
         for ctx in CONTEXTS:
             if ctx not in BATCH_DECIDED:
-                aggregate.install(self._app, self.settings, ctx, states[ctx.name])
+                aggregate.install(self._app, topics, ctx, states[ctx.name])
         await self._app.start()
         if self.settings.clock == "wall":
-            self._ticker = monitors.Ticker(self.settings, self._producer)
+            self._ticker = monitors.Ticker(topics, self._producer)
             self._ticker.start()
         self._sealer = Sealer(self.store, self.settings.seal_interval)
         self._sealer.start()
+
+    async def _watermark(self, topics: Topics, topic: t.Topic, group: str) -> GroupWatermark:
+        watermark = GroupWatermark(self.kafka, topics.name(topic), topics.group(topic, group))
+        await watermark.start()
+        self._watermarks.append(watermark)
+        return watermark
+
+    async def _history(self, topics: Topics, ctx: Context) -> Any:
+        """How `ctx`'s states are rebuilt: once its projector has archived everything on the
+        aggregate's partition, the aggregate's events from the archive."""
+        archived = await self._watermark(topics, ctx.events, aggregate.projector_name(ctx))
+
+        async def load(key: str, partition: int) -> list[bytes]:
+            await archived.wait_caught_up(partition)
+            return await asyncio.to_thread(event_log.read_aggregate, self.store, key, ctx.event_log_table)
+
+        return load
 
     async def stop(self) -> None:
         if self._sealer:

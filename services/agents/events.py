@@ -25,6 +25,7 @@ from picket.ingest.normalize import normalize_event
 from picket.ingest.outcomes import Category, OutcomeKind, outcome
 from picket.ingest.processed import parse_json
 from picket.agents.ingest import decode_item
+from picket.store import issues_read
 from picket.store.client import Store
 
 # Hashes and groups before events: a reader never sees an event of an unknown group.
@@ -36,19 +37,10 @@ ORDER = (GROUP_HASHES, GROUPS, GROUP_STATUS, EVENTS)
 
 
 def load_project(store: Store, project_id: int) -> issues.ProjectGroups:
-    hashes = store.query(
-        "SELECT hash, group_id FROM {db}.group_hashes FINAL WHERE project_id = {p:UInt64}", {"p": project_id}
-    )
-    statuses = dict(store.query(
-        "SELECT group_id, argMax(status, version) FROM {db}.group_status WHERE project_id = {p:UInt64}"
-        " GROUP BY group_id", {"p": project_id},
-    ))
-    (top,) = store.query(
-        "SELECT max(short_number) FROM {db}.groups WHERE project_id = {p:UInt64}", {"p": project_id}
-    )[0]
-    state = issues.ProjectGroups(project_id, next_number=(top or 0) + 1)
-    for hash_, group_id in hashes:
-        state.by_hash[hash_] = issues.GroupState(group_id, statuses.get(group_id, "unresolved"))
+    found = issues_read.project_grouping(store, project_id)
+    state = issues.ProjectGroups(project_id, next_number=found.top_short_number + 1)
+    for hash_, group_id in found.hashes:
+        state.by_hash[hash_] = issues.GroupState(group_id, found.statuses.get(group_id, "unresolved"))
     return state
 
 
@@ -129,4 +121,4 @@ def events_consumer(w: Wiring) -> BatchConsumer:
     projection = EventProjection(w.store)
     name = "ingest-events-consumer"
     handler = w.items(name, t.INGEST_EVENTS, projection.process, order=ORDER, after=projection.after)
-    return w.consumer(name, t.INGEST_EVENTS, w.group(t.INGEST_EVENTS.name), handler, on_rebalance=projection.forget)
+    return w.consumer(name, t.INGEST_EVENTS, t.INGEST_EVENTS.name, handler, on_rebalance=projection.forget)

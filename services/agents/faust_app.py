@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
 
 import faust
@@ -41,12 +42,24 @@ class _EmbeddedBrokerApp(faust.App):
         return _PromptTransport(self.conf.broker_consumer, self)
 
 
+def faust_credentials(kafka: KafkaConnection) -> Any:
+    """Faust's `broker_credentials` for a connection, or None for a PLAINTEXT broker."""
+    if kafka.uses_sasl:
+        return faust.SASLCredentials(
+            username=kafka.username, password=kafka.password, mechanism=kafka.sasl_mechanism or "PLAIN",
+            ssl_context=ssl.create_default_context() if kafka.security_protocol == "SASL_SSL" else None,
+        )
+    if kafka.security_protocol == "SSL":
+        return faust.SSLCredentials(ssl.create_default_context())
+    return None
+
+
 def create_app(settings: Settings, kafka: KafkaConnection) -> faust.App:
     app_class = _EmbeddedBrokerApp if settings.fast_group_join else faust.App
     return app_class(
         settings.app_id,
         broker=f"kafka://{kafka.bootstrap}",
-        broker_credentials=kafka.faust_credentials(),
+        broker_credentials=faust_credentials(kafka),
         store="memory://",  # state is rebuilt from the changelog topics at start
         web_enabled=False,
         key_serializer="raw",

@@ -8,12 +8,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import msgspec
-
 from picket.schemas import topics as t
-from picket.schemas.ingest import IngestItem, Outcome
+from picket.schemas.ingest import IngestItem
 from picket.agents.batch import BatchConsumer
-from picket.agents.items import Output, Process, Table, origin
+from picket.agents.items import Output, Process, Table
+from picket.bus.topics import origin
 from picket.agents.wiring import Wiring
 from picket.ingest import attachments, feedback, outcome_rows, sessions
 from picket.ingest.outcomes import Category
@@ -30,8 +29,8 @@ FEEDBACK = Table("feedback", feedback.COLUMNS)
 ATTACHMENTS = Table("attachments", attachments.COLUMNS)
 OUTCOMES_RAW = Table("outcomes_raw", tuple(outcome_rows.COLUMNS), write_outcomes)
 
-decode_item = msgspec.msgpack.Decoder(IngestItem).decode
-decode_outcome = msgspec.msgpack.Decoder(Outcome).decode
+# Every ingest topic carries IngestItem values, with one codec.
+decode_item = t.INGEST_EVENTS.decode
 
 
 def item_process(table: Table | None, process: Callable[[IngestItem, str], Processed]) -> Process:
@@ -47,7 +46,7 @@ def item_process(table: Table | None, process: Callable[[IngestItem, str], Proce
 
 async def outcome_process(msg: Any) -> Output:
     """One outcome message → its `outcomes_raw` row."""
-    return Output().add_rows(OUTCOMES_RAW, [outcome_rows.outcome_row(decode_outcome(msg.value), origin(msg))])
+    return Output().add_rows(OUTCOMES_RAW, [outcome_rows.outcome_row(t.OUTCOMES.decode(msg.value), origin(msg))])
 
 
 def _transaction(item: IngestItem, _: str) -> Processed:
@@ -62,14 +61,14 @@ def ingest_consumers(w: Wiring) -> list[BatchConsumer]:
 
     def consumer(topic: t.Topic, table: Table | None, process: Callable[[IngestItem, str], Processed]) -> BatchConsumer:
         name = f"{topic.name}-consumer"
-        return w.consumer(name, topic, w.group(topic.name), w.items(name, topic, item_process(table, process)))
+        return w.consumer(name, topic, topic.name, w.items(name, topic, item_process(table, process)))
 
     return [
         consumer(t.INGEST_SESSIONS, SESSIONS, sessions.process_session_item),
         consumer(t.INGEST_FEEDBACK, FEEDBACK, lambda i, _: feedback.process_feedback_item(i)),
         consumer(t.INGEST_ATTACHMENTS, ATTACHMENTS, attachments.process_attachment_item),
         consumer(t.INGEST_TRANSACTIONS, None, _transaction),
-        w.consumer("outcomes-consumer", t.OUTCOMES, w.group("outcomes"),
+        w.consumer("outcomes-consumer", t.OUTCOMES, "outcomes",
                    w.items("outcomes-consumer", t.OUTCOMES, outcome_process, outcomes=False),
                    linger=OUTCOMES_LINGER_SECONDS, max_batch=OUTCOMES_MAX_BATCH),
     ]

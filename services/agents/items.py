@@ -31,8 +31,10 @@ from aiokafka import AIOKafkaProducer
 from clickhouse_connect.driver.exceptions import DatabaseError, DataError, OperationalError
 from clickhouse_connect.driver.exceptions import Error as StoreError
 
+from picket.schemas import topics as t
 from picket.schemas.ingest import IngestItem, Outcome
-from picket.bus.publisher import Record, records
+from picket.bus.publisher import Record, send_all
+from picket.bus.topics import Topics, origin
 from picket.ingest.outcomes import ITEM_CATEGORY, Category, OutcomeKind, outcome
 from picket.store.client import Store
 from picket.store.guards import TableGuards
@@ -40,8 +42,6 @@ from picket.store.guards import TableGuards
 log = logging.getLogger(__name__)
 
 Row = Sequence[Any]
-_encode = msgspec.msgpack.Encoder().encode
-_decode_item = msgspec.msgpack.Decoder(IngestItem).decode
 # Server error codes that blame the data (ClickHouse's own numbering), not the store.
 DATA_ERROR_CODES = {6, 26, 27, 32, 38, 41, 53, 69, 70, 72, 117, 131, 190, 321, 349, 352, 394}
 
@@ -81,10 +81,6 @@ class Output:
 Process = Callable[[Any], Awaitable[Output]]
 
 
-def origin(msg: Any) -> str:
-    return f"{msg.topic}/{msg.partition}/{msg.offset}"
-
-
 def is_data_error(exc: BaseException) -> bool:
     """Whether a failed insert blames the rows (bisect them) rather than the store (retry)."""
     if isinstance(exc, OperationalError):
@@ -107,22 +103,6 @@ def invalid_outcome(item: IngestItem, reason: str) -> Outcome:
     )
 
 
-class DeadLetters:
-    """Sends failed messages to a dead-letter topic: the original key and value, and in headers the
-    reason, where it came from and which consumer gave up on it."""
-
-    def __init__(self, producer: AIOKafkaProducer, topic: str, consumer: str) -> None:
-        self._producer = producer
-        self._topic = topic
-        self._consumer = consumer
-
-    def records(self, msg: Any, reason: str) -> list[Record]:
-        """The dead letter of `msg` (in chunks if it was reassembled from chunks)."""
-        headers = [("reason", reason[:2000].encode("utf-8", "replace")), ("source", origin(msg).encode()),
-                   ("consumer", self._consumer.encode())]
-        return records(self._topic, msg.value, msg.key, origin(msg), headers)
-
-
 @dataclass
 class _Item:
     msg: Any
@@ -133,15 +113,15 @@ class _Item:
 class ItemBatch:
     """The batch handler: `process` each message, guard and write rows, publish, dead-letter.
 
-    `outcomes_topic` None: this consumer publishes no outcomes (another group on the same topic
-    does). Tables are written in `order` (those not named there after them). `after(done, failed)`
+    `topic` is the topic consumed: its failed messages go to its registered dead-letter topic.
+    `outcomes` false: this consumer publishes no outcomes (another group on the same topic does). Tables are written in `order` (those not named there after them). `after(done, failed)`
     runs when the batch is over: `done` false if it raised (it will be retried), else with the
     messages that failed, so a consumer with state of its own keeps or drops what it changed.
     `on_failure(message, reason)` gives records to send for a failed message (an answer to a
     caller who waits)."""
 
     def __init__(self, name: str, process: Process, store: Store | None, producer: AIOKafkaProducer,
-                 guards: TableGuards | None, dead_letters: str, outcomes_topic: str | None,
+                 guards: TableGuards | None, topics: Topics, topic: t.Topic, outcomes: bool = True,
                  order: Sequence[Table] = (), after: Callable[[bool, list[Any]], None] | None = None,
                  on_failure: Callable[[Any, str], list[Record]] | None = None) -> None:
         self.name = name
@@ -149,8 +129,10 @@ class ItemBatch:
         self._store = store
         self._producer = producer
         self._guards = guards
-        self._dead = DeadLetters(producer, dead_letters, name)
-        self._outcomes = outcomes_topic
+        self._topics = topics
+        self._topic = topic
+        topics.dead_letter_topic(topic)  # fails here, at wiring, if the registry names none
+        self._outcomes = outcomes
         self._order = {table: rank for rank, table in enumerate(order)}
         self._after = after
         self._on_failure = on_failure
@@ -224,22 +206,20 @@ class ItemBatch:
         return [*await self._insert(table, tagged[:half]), *await self._insert(table, tagged[half:])]
 
     async def _publish(self, items: list[_Item]) -> None:
-        sends = []
+        produce: list[Record] = []
         for item in items:
             reason = item.failed or item.out.refused or _invalid_reason(item.out.outcomes)
             outcomes = item.out.outcomes
             if item.failed:
-                outcomes = _refused_outcomes(item.msg, item.failed)
-                produce = list(self._on_failure(item.msg, item.failed)) if self._on_failure else []
+                outcomes = _refused_outcomes(self._topic, item.msg, item.failed)
+                produce += self._on_failure(item.msg, item.failed) if self._on_failure else []
             else:
-                produce = list(item.out.records)
-            if self._outcomes is not None:
-                produce += [Record(self._outcomes, _encode(o), str(o.org_id).encode()) for o in outcomes]
+                produce += item.out.records
+            if self._outcomes:
+                produce += [self._topics.record(t.OUTCOMES, o) for o in outcomes]
             if reason is not None:
-                produce += self._dead.records(item.msg, reason)
-            for r in produce:
-                sends.append(await self._producer.send(r.topic, r.value, key=r.key, headers=list(r.headers)))
-        await asyncio.gather(*sends)
+                produce += self._topics.dead_letters(self._topic, item.msg, reason, self.name)
+        await send_all(self._producer, produce)
 
 
 def _invalid_reason(outcomes: list[Outcome]) -> str | None:
@@ -249,10 +229,12 @@ def _invalid_reason(outcomes: list[Outcome]) -> str | None:
     return None
 
 
-def _refused_outcomes(msg: Any, reason: str) -> list[Outcome]:
+def _refused_outcomes(topic: t.Topic, msg: Any, reason: str) -> list[Outcome]:
     """An `invalid` outcome when the message is an ingest item it can still be read as."""
+    if topic.value_type is not IngestItem:
+        return []
     try:
-        item = _decode_item(msg.value)
+        item = topic.decode(msg.value)
     except (msgspec.DecodeError, TypeError, ValueError):
         return []
     return [invalid_outcome(item, "internal" if reason.startswith("processing failed") else "invalid_data")]

@@ -19,48 +19,38 @@ import asyncio
 import contextlib
 import logging
 from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
 from aiokafka import AIOKafkaProducer
 
+from picket.application.aggregates import Context
 from picket.schemas import monitors as m
 from picket.schemas import topics as t
-from picket.agents.aggregate import Context
 from picket.agents.batch import BatchConsumer
 from picket.agents.ingest import decode_item
-from picket.agents.items import Output, Process, Table, origin
-from picket.bus.publisher import Record
+from picket.agents.items import Output, Table
 from picket.agents.wiring import Wiring
+from picket.bus.publisher import send_all
+from picket.bus.topics import Topics, origin
 from picket.bus.watermark import GroupWatermark
-from picket.config import Settings, topic_name
 from picket.ingest import checkins
 from picket.monitors import project as monitor_project
 from picket.monitors.decide import decide
 from picket.monitors.evolve import fold
 from picket.monitors.state import initial_state
+from picket.store import monitors_read
 from picket.store.client import Store
 
 log = logging.getLogger(__name__)
 
-encode = msgspec.msgpack.Encoder().encode
-decode_command = msgspec.msgpack.Decoder(m.MonitorCommand).decode
-decode_event = msgspec.msgpack.Decoder(m.MonitorEvent).decode
-
-
-def _key(command: Any) -> str:
-    return m.monitor_key(command.org_id, command.slug)
-
-
+# Monitor events hold nothing a subscriber may not see: the public topic is the log itself.
 MONITORS = Context(
     name="monitors",
     commands=t.MONITORS_COMMANDS,
     events=t.MONITORS_EVENTS,
-    dead_letters=t.MONITORS_COMMANDS_DLQ,
     event_log_table="monitor_events",
-    decode_command=decode_command,
-    decode_event=decode_event,
-    key_of=_key,
     decide=decide,
     fold=fold,
     initial_state=initial_state,
@@ -77,15 +67,14 @@ CHECKINS_RAW = Table("checkins_raw", checkins.COLUMNS)
 FORWARDER_WAIT_SECONDS = 30.0
 
 
-def forward_process(commands_topic: str) -> Process:
+def forward_process(topics: Topics) -> Any:
     """`ingest-monitors` → a command to the monitor (Kafka only) and the outcomes."""
 
     async def run(msg: Any) -> Output:
         result = checkins.process_checkin_item(decode_item(msg.value), origin(msg))
         out = Output(outcomes=result.processed.outcomes, refused=result.processed.refused)
         if result.command is not None:
-            key = m.monitor_key(result.command.org_id, result.command.slug).encode()
-            out.records.append(Record(commands_topic, encode(result.command), key))
+            out.records.append(topics.record(t.MONITORS_COMMANDS, result.command))
         return out
 
     return run
@@ -98,19 +87,19 @@ async def raw_process(msg: Any) -> Output:
     return Output().add_rows(CHECKINS_RAW, result.processed.rows)
 
 
-def forwarder_group(settings: Settings) -> str:
-    return f"{settings.app_id}-{t.INGEST_MONITORS.name}"
+# The consumer groups of `ingest-monitors` (registered in the topic registry).
+FORWARDER_GROUP = "ingest-monitors"
+RAW_GROUP = "ingest-monitors-raw"
 
 
 def check_in_consumers(w: Wiring) -> list[BatchConsumer]:
     """The forwarder (to commands, on the way to a queryable check-in) and the raw rows' writer,
     each in a consumer group of its own on `ingest-monitors`."""
     topic = t.INGEST_MONITORS
-    forward = forward_process(w.topic(t.MONITORS_COMMANDS))
     return [
-        w.consumer("ingest-monitors-forwarder", topic, forwarder_group(w.settings),
-                   w.items("ingest-monitors-forwarder", topic, forward)),
-        w.consumer("ingest-monitors-raw", topic, f"{forwarder_group(w.settings)}-raw",
+        w.consumer("ingest-monitors-forwarder", topic, FORWARDER_GROUP,
+                   w.items("ingest-monitors-forwarder", topic, forward_process(w.topics))),
+        w.consumer("ingest-monitors-raw", topic, RAW_GROUP,
                    w.items("ingest-monitors-raw", topic, raw_process, outcomes=False),
                    linger=RAW_LINGER_SECONDS, max_batch=RAW_MAX_BATCH),
     ]
@@ -123,47 +112,33 @@ def tick(at: datetime) -> m.ClockTick:
                        org_id=0, slug="")
 
 
-def due_monitors(store: Store, at: datetime) -> list[tuple[int, str]]:
-    """(org id, slug) of monitors with a check-in deadline or an open check-in's timeout by `at`."""
-    rows = store.query(
-        "SELECT DISTINCT org_id, slug FROM {db}.monitor_deadlines FINAL WHERE deleted = 0 AND"
-        " ((next_checkin_latest IS NOT NULL AND next_checkin_latest <= {at:DateTime64(3, 'UTC')})"
-        " OR (open_timeouts IS NOT NULL AND open_timeouts <= {at:DateTime64(3, 'UTC')}))",
-        {"at": at},
-    )
-    return [(org_id, slug) for org_id, slug in rows]
-
-
 class ClockDispatcher:
     """Batch handler of `monitors-clock-tick`: one ClockTick task per due monitor per tick."""
 
-    def __init__(self, settings: Settings, store: Store, producer: AIOKafkaProducer, watermark: GroupWatermark) -> None:
+    def __init__(self, topics: Topics, store: Store, producer: AIOKafkaProducer, watermark: GroupWatermark) -> None:
+        self._topics = topics
         self._store = store
         self._producer = producer
         self._watermark = watermark
-        self._commands = topic_name(settings, t.MONITORS_COMMANDS)
-        self._dead = topic_name(settings, t.MONITORS_COMMANDS_DLQ)
 
     async def __call__(self, messages: list[Any]) -> None:
         for msg in messages:
             try:
-                tick_command = decode_command(msg.value)
+                tick_command = t.MONITORS_CLOCK_TICK.decode(msg.value)
             except msgspec.DecodeError as exc:
-                await self._producer.send_and_wait(self._dead, msg.value, headers=[("reason", str(exc).encode())])
+                await send_all(self._producer, self._topics.dead_letters(
+                    t.MONITORS_CLOCK_TICK, msg, f"undecodable tick: {exc}", "monitors-clock"))
                 continue
             at = tick_command.meta.at
             await self._wait_for_forwarder(at)
-            due = await asyncio.to_thread(due_monitors, self._store, at)
-            sends = []
-            for org_id, slug in due:
-                task = m.ClockTick(
-                    meta=m.MonitorCommandMeta(command_id=f"{tick_command.meta.command_id}:{org_id}:{slug}", at=at),
-                    org_id=org_id, slug=slug,
-                )
-                sends.append(await self._producer.send(self._commands, encode(task),
-                                                       key=m.monitor_key(org_id, slug).encode()))
-            await asyncio.gather(*sends)
-
+            due = await asyncio.to_thread(monitors_read.due_monitors, self._store, at)
+            tasks = [
+                m.ClockTick(meta=m.MonitorCommandMeta(command_id=f"{tick_command.meta.command_id}:{org_id}:{slug}",
+                                                      at=at),
+                            org_id=org_id, slug=slug)
+                for org_id, slug in due
+            ]
+            await send_all(self._producer, [self._topics.record(t.MONITORS_COMMANDS, task) for task in tasks])
 
     async def _wait_for_forwarder(self, at: datetime) -> None:
         """Until every check-in received before the tick is forwarded, but never forever: a
@@ -178,12 +153,18 @@ class ClockDispatcher:
                             "(a check-in not forwarded yet may be counted as missed)", partition, at.isoformat())
 
 
-class Ticker:
-    """Publishes a tick at every minute boundary of the wall clock."""
+def wall_clock() -> datetime:
+    return datetime.now(timezone.utc)
 
-    def __init__(self, settings: Settings, producer: AIOKafkaProducer) -> None:
+
+class Ticker:
+    """Publishes a tick at every minute boundary of `clock` (the wall clock by default)."""
+
+    def __init__(self, topics: Topics, producer: AIOKafkaProducer,
+                 clock: Callable[[], datetime] = wall_clock) -> None:
         self._producer = producer
-        self._topic = topic_name(settings, t.MONITORS_CLOCK_TICK)
+        self._record = lambda tick_: topics.record(t.MONITORS_CLOCK_TICK, tick_)
+        self._clock = clock
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -197,10 +178,10 @@ class Ticker:
 
     async def _run(self) -> None:
         while True:
-            now = datetime.now(timezone.utc)
+            now = self._clock()
             following = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
             await asyncio.sleep((following - now).total_seconds())
             try:
-                await self._producer.send_and_wait(self._topic, encode(tick(following)))
+                await send_all(self._producer, [self._record(tick(following))])
             except Exception:  # the next minute's tick covers this one: deadlines are "<= at"
                 log.warning("publishing the clock tick failed", exc_info=True)

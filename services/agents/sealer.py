@@ -1,4 +1,4 @@
-"""The periodic task that seals the hourly rollups (`services.store.rollup`).
+"""The periodic task that seals the hourly rollups (`picket.store.rollup`).
 
 Every worker runs one: passes are idempotent rewrites, so concurrent sealers only repeat work.
 A failed pass (ClickHouse unreachable) is logged and retried at the next period.

@@ -1,19 +1,20 @@
-"""The tenancy context on the aggregate machinery: organizations, slug claims and users.
+"""The tenancy context: organizations, slug claims and users, with their topics and pure functions.
 
-Aggregate keys: `org:<id>`, `orgslug:<slug>`, `user:<email>` (see `picket.schemas.commands`).
+Aggregate keys: `org:<id>`, `orgslug:<slug>`, `user:<email>` (see `picket.schemas.commands`). The
+log (`tenancy-log`) keeps whole events, key secrets and token hashes included, to rebuild state;
+the projector republishes each event on the public `tenancy-events` without them.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from picket.schemas.commands import aggregate_key
-from picket.schemas.topics import TENANCY_COMMANDS, TENANCY_COMMANDS_DLQ, TENANCY_EVENTS
-from picket.agents.aggregate import Context
-from picket.agents.codec import decode_command, decode_event
+from picket.application.aggregates import Context
+from picket.schemas.rows import EntityRow
+from picket.schemas.topics import TENANCY_COMMANDS, TENANCY_EVENTS, TENANCY_LOG
 from picket.tenancy.decide import decide
 from picket.tenancy.evolve import fold
-from picket.tenancy.project import ENTITY_COLUMNS, project
+from picket.tenancy.project import project
 from picket.tenancy.state import initial_state
 
 
@@ -24,15 +25,12 @@ def _rows(event: Any) -> dict[str, list[tuple[Any, ...]]]:
 TENANCY = Context(
     name="tenancy",
     commands=TENANCY_COMMANDS,
-    events=TENANCY_EVENTS,
-    dead_letters=TENANCY_COMMANDS_DLQ,
+    events=TENANCY_LOG,
+    public=TENANCY_EVENTS,
     event_log_table="tenancy_events",
-    decode_command=decode_command,
-    decode_event=decode_event,
-    key_of=aggregate_key,
     decide=decide,
     fold=fold,
     initial_state=initial_state,
     project=_rows,
-    columns={"entities": ENTITY_COLUMNS},
+    columns={"entities": EntityRow._fields},
 )

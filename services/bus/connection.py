@@ -66,19 +66,6 @@ class KafkaConnection:
                         sasl_plain_password=self.password)
         return args
 
-    def faust_credentials(self) -> Any:
-        """Faust's `broker_credentials`, or None for a PLAINTEXT broker."""
-        import faust
-
-        if self.uses_sasl:
-            return faust.SASLCredentials(
-                username=self.username, password=self.password, mechanism=self.sasl_mechanism or "PLAIN",
-                ssl_context=ssl.create_default_context() if self.security_protocol == "SASL_SSL" else None,
-            )
-        if self.security_protocol == "SSL":
-            return faust.SSLCredentials(ssl.create_default_context())
-        return None
-
     def save(self, path: Path) -> None:
         """Write this connection, password included, to `path`, readable by its owner only."""
         write_private(path, json.dumps({

@@ -28,6 +28,7 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Sequence
+from typing import Any
 from dataclasses import dataclass, field
 
 import aiokafka.producer.sender as _sender
@@ -180,7 +181,7 @@ class TransactionalPublisher:
         await producer.begin_transaction()
         try:
             async with asyncio.timeout(max(deadline - loop.time(), 0.0)):
-                await _produce(producer, [r for request in batch for r in request.records])
+                await send_all(producer, [r for request in batch for r in request.records])
         except (KafkaError, TimeoutError) as exc:
             _fail(batch, "the broker did not take it in time")
             await producer.abort_transaction()
@@ -211,9 +212,14 @@ def _fail(batch: list[_Request], reason: str) -> None:
             request.done.set_exception(PublishFailed(reason))
 
 
-async def _produce(producer: AIOKafkaProducer, records: Sequence[Record]) -> None:
-    sends = [await producer.send(r.topic, r.value, key=r.key, headers=list(r.headers)) for r in records]
-    await asyncio.gather(*sends)
+async def send(producer: AIOKafkaProducer, record: Record) -> asyncio.Future[Any]:
+    """Hand `record` to `producer`; returns the future of the broker's ack."""
+    return await producer.send(record.topic, record.value, key=record.key, headers=list(record.headers))
+
+
+async def send_all(producer: AIOKafkaProducer, records: Sequence[Record]) -> None:
+    """Send every record, then wait for every ack (raises if one fails)."""
+    await asyncio.gather(*[await send(producer, r) for r in records])
 
 
 class Publisher:
@@ -245,7 +251,7 @@ class Publisher:
             return
         try:
             async with asyncio.timeout(timeout):  # no task per request, unlike wait_for
-                await _produce(self._producer, records)
+                await send_all(self._producer, records)
         except (KafkaError, TimeoutError) as exc:
             raise PublishFailed(str(exc) or type(exc).__name__) from None
 

@@ -15,11 +15,12 @@ import msgspec
 from aiokafka import TopicPartition
 
 from picket.schemas.replies import Reply
+from picket.schemas.topics import COMMAND_REPLIES
 from picket.bus.connection import KafkaConnection
 from picket.bus.kafka import consumer
 
 log = logging.getLogger(__name__)
-_decode = msgspec.msgpack.Decoder(Reply).decode
+_decode = COMMAND_REPLIES.decode
 
 
 class ReplyWaiter:

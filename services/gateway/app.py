@@ -1,7 +1,7 @@
 """The Starlette application of the gateway.
 
 `create_app(runtime_factory)` builds the app; its lifespan opens the Kafka producer, the reply
-waiter and the follower of tenancy events (which keeps the caches of keys, tokens, organizations
+waiter and the follower of the tenancy log (which keeps the caches of keys, tokens, organizations
 and memberships current), and closes them on shutdown. Run it with `picket gateway` or
 `picket run`.
 """
@@ -18,15 +18,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from picket.schemas.topics import COMMAND_REPLIES, TENANCY_EVENTS
+from picket.schemas.topics import COMMAND_REPLIES, TENANCY_LOG
+from picket.bus.commands import CommandClient, is_monitor_command
 from picket.bus.connection import KafkaConnection
 from picket.bus.kafka import producer as make_producer
 from picket.bus.publisher import publisher as make_publisher
 from picket.bus.replies import ReplyWaiter
-from picket.config import Settings, topic_name
+from picket.bus.topics import Topics
+from picket.config import Settings
 from picket.gateway.auth import Authenticator
 from picket.gateway.commands import CommandBus
-from picket.gateway.routing import command_router, is_monitor_command
 from picket.gateway.errors import HANDLERS
 from picket.gateway.horizons import Horizons
 from picket.gateway.keys import KeyCache
@@ -64,10 +65,11 @@ def create_app(settings: Settings, kafka: KafkaConnection, store: Store) -> Star
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        topics = Topics(settings.topic_prefix, settings.app_id)
         producer = make_producer(kafka, idempotent=settings.idempotent_producer)
         waiter = ReplyWaiter(
             kafka,
-            topic_name(settings, COMMAND_REPLIES),
+            topics.name(COMMAND_REPLIES),
             COMMAND_REPLIES.partitions,
             instance_id=f"gateway-{uuid.uuid4().hex[:12]}",
         )
@@ -77,8 +79,8 @@ def create_app(settings: Settings, kafka: KafkaConnection, store: Store) -> Star
         key_cache = KeyCache(store)
         follower = TenancyFollower(
             kafka,
-            topic_name(settings, TENANCY_EVENTS),
-            TENANCY_EVENTS.partitions,
+            topics.name(TENANCY_LOG),
+            TENANCY_LOG.partitions,
             on_changes=lambda changes: apply(changes, key_cache, auth),
         )
         await producer.start()
@@ -92,7 +94,7 @@ def create_app(settings: Settings, kafka: KafkaConnection, store: Store) -> Star
             if not is_monitor_command(command):
                 apply(accepted(command), key_cache, auth)
 
-        bus = CommandBus(producer, waiter, command_router(settings), settings.reply_timeout, on_accepted=on_accepted)
+        bus = CommandBus(CommandClient(producer, waiter, topics, settings.reply_timeout, on_accepted=on_accepted))
         app.state.runtime = Runtime(
             settings=settings, store=store, auth=auth, bus=bus, producer=producer, publisher=publisher,
             keys=key_cache, rate_limiter=RateLimiter(), horizons=Horizons(store),

@@ -10,7 +10,7 @@ memberships are not cached, so a new one is usable at once.
 
 Changes do not wait for the TTLs. A tenancy change accepted through this gateway drops these
 caches once the projection has it (read-your-writes); one made anywhere else reaches them from
-the `tenancy-events` topic (`services/gateway/tenancy_follower.py`), as the new record: a changed
+the tenancy log (`services/gateway/tenancy_follower.py`), as the new record: a changed
 organization or membership is *held* (the event's record replaces the cached one, a removed
 member or an organization's former slug is held as absent), since a re-read might still find
 the old row in a projection that has not written the event yet. A read that was under way while
@@ -20,7 +20,6 @@ the caches were told of a change is answered but not kept.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from picket.schemas.entities import Member, Organization, Token, User
 from picket.gateway.errors import ApiError, forbidden, not_found
 from picket.store import entities
 from picket.store.client import Store
+from picket.tenancy.credentials import hash_token
 from picket.tenancy.roles import role_scopes
 
 TOKEN_CACHE_SECONDS = 30.0
@@ -57,10 +57,6 @@ class OrgAccess:
     organization: Organization
     member: Member
     scopes: frozenset[str]
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class Authenticator:

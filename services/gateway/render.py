@@ -9,9 +9,9 @@ import hashlib
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import urlsplit
 
 from picket.schemas.entities import Member, Organization, Project, ProjectKey, Team, User
+from picket.tenancy.credentials import dsn
 from picket.tenancy.roles import ROLE_ORDER, ROLES
 
 LETTER_AVATAR = {"avatarType": "letter_avatar", "avatarUuid": None}
@@ -280,22 +280,6 @@ def organization_detail(org: Organization, access_scopes: Iterable[str], viewer:
             for t in teams
         ],
         "trustedRelays": [],
-    }
-
-
-def dsn(key: ProjectKey, public_url: str) -> dict[str, str]:
-    parts = urlsplit(public_url)
-    host = parts.netloc
-    base = f"{parts.scheme}://{host}"
-    pid = key.project_id
-    return {
-        "public": f"{parts.scheme}://{key.public}@{host}/{pid}",
-        "secret": f"{parts.scheme}://{key.public}:{key.secret}@{host}/{pid}",
-        "csp": f"{base}/api/{pid}/csp-report/?sentry_key={key.public}",
-        "security": f"{base}/api/{pid}/security/?sentry_key={key.public}",
-        "minidump": f"{base}/api/{pid}/minidump/?sentry_key={key.public}",
-        "unreal": f"{base}/api/{pid}/unreal/{key.public}/",
-        "cdn": f"{base}/js-sdk-loader/{key.public}.min.js",
     }
 
 

@@ -32,7 +32,7 @@ MAX_BODY = 1 << 20
 MAX_BODY_DEPTH = 64
 # Integers of REST bodies, bounded by where they land, so none overflows later in msgpack, Kafka
 # or ClickHouse: counts (rate limits, delays, resolveAge) as Sentry's Postgres integer columns,
-# ids as Picket's (`services.ids`: 53 bits).
+# ids as Picket's (`picket.ids`: 53 bits).
 Count = Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)]
 Id = Annotated[int, msgspec.Meta(ge=0, le=2**53 - 1)]
 

@@ -1,4 +1,4 @@
-"""Every gateway follows `tenancy-events`, so a change made anywhere applies in it at once.
+"""Every gateway follows the tenancy log, so a change made anywhere applies in it at once.
 
 A gateway caches DSN keys, tokens, organizations and memberships (`keys.py`, `auth.py`). The
 gateway that accepted a change drops what it made stale as soon as the verdict comes, but the
@@ -34,7 +34,7 @@ from aiokafka.errors import OffsetOutOfRangeError
 from picket.schemas import commands as c
 from picket.schemas import events as e
 from picket.schemas.entities import Member, Organization, ProjectKey
-from picket.agents.codec import decode_event
+from picket.schemas.topics import TENANCY_LOG
 from picket.bus.connection import KafkaConnection
 from picket.bus.kafka import consumer as make_consumer
 from picket.gateway.auth import Authenticator
@@ -176,7 +176,7 @@ def apply(changes: Iterable[Change], keys: KeyCache, auth: Authenticator) -> Non
 def message_changes(value: bytes | None) -> tuple[Change, ...]:
     """The changes of one raw message of the topic; everything, if it cannot be decoded."""
     try:
-        event = decode_event(value or b"")
+        event = TENANCY_LOG.decode(value or b"")
     except msgspec.DecodeError as exc:
         log.error("undecodable tenancy event, every cache dropped: %s", exc)
         return (ForgetAll(),)

@@ -16,14 +16,14 @@ import uuid
 from dataclasses import dataclass
 
 from picket.schemas.ingest import IngestItem
+from picket.schemas.rows import CheckInRawRow
 from picket.schemas.monitors import MonitorCommandMeta, RecordCheckIn
 from picket.ingest.outcomes import Category
 from picket.ingest.processed import Processed, item_key, json_object, number, text
 from picket.monitors.schedule import ScheduleError, validate_config
 from picket.tenancy.slugs import is_valid_slug
 
-COLUMNS = ("org_id", "project_id", "check_in_id", "monitor_slug", "status", "duration", "environment",
-           "payload", "received")
+COLUMNS = CheckInRawRow._fields
 STATUSES = {"in_progress", "ok", "error"}
 
 
@@ -66,9 +66,10 @@ def process_checkin_item(item: IngestItem, origin: str) -> CheckInResult:
         project_id=item.project_id,
         upsert_config=config,
     )
-    out.rows.append((
-        item.org_id, item.project_id, check_in_id, slug, status, seconds, environment,
-        item.payload.decode("utf-8", "replace"), item.received,
+    out.rows.append(CheckInRawRow(
+        org_id=item.org_id, project_id=item.project_id, check_in_id=check_in_id, monitor_slug=slug, status=status,
+        duration=seconds, environment=environment, payload=item.payload.decode("utf-8", "replace"),
+        received=item.received,
     ))
     out.accept(item, Category.MONITOR, event_id=message_id(check_in_id, status))
     return CheckInResult(out, command)

@@ -10,10 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from picket.schemas.ingest import IngestItem
+from picket.schemas.rows import FeedbackRow
 from picket.ingest.outcomes import Category
 from picket.ingest.processed import Processed, as_datetime, json_object, text
 
-COLUMNS = ("org_id", "project_id", "feedback_id", "event_id", "name", "email", "comments", "date_created")
+COLUMNS = FeedbackRow._fields
 
 
 def _hex_id(value: Any) -> str:
@@ -43,6 +44,7 @@ def process_feedback_item(item: IngestItem) -> Processed:
     if not feedback_id or not comments:
         out.reject(item, Category.USER_REPORT_V2, "invalid_feedback", detail="needs an id and comments")
         return out
-    out.rows.append((item.org_id, item.project_id, feedback_id, event_id, name, email, comments, created))
+    out.rows.append(FeedbackRow(org_id=item.org_id, project_id=item.project_id, feedback_id=feedback_id,
+                                event_id=event_id, name=name, email=email, comments=comments, date_created=created))
     out.accept(item, Category.USER_REPORT_V2, event_id=feedback_id)
     return out

@@ -15,18 +15,12 @@ from typing import Any
 import msgspec
 
 from picket.schemas.ingest import NormalizedEvent
+from picket.schemas.rows import EventRow, GroupHashRow, GroupRow, GroupStatusRow
 
-EVENT_COLUMNS = (
-    "project_id", "event_id", "group_id", "timestamp", "received", "type", "platform", "level", "title",
-    "message", "culprit", "release", "environment", "transaction", "user_tag", "user_email", "tags_key",
-    "tags_value", "hash", "size", "body",
-)
-GROUP_COLUMNS = (
-    "project_id", "group_id", "short_number", "hash", "type", "title", "culprit", "level", "logger", "platform",
-    "metadata", "first_seen", "first_release",
-)
-STATUS_COLUMNS = ("project_id", "group_id", "status", "substatus", "version")
-HASH_COLUMNS = ("project_id", "hash", "group_id")
+EVENT_COLUMNS = EventRow._fields
+GROUP_COLUMNS = GroupRow._fields
+STATUS_COLUMNS = GroupStatusRow._fields
+HASH_COLUMNS = GroupHashRow._fields
 
 _json = msgspec.json.Encoder()
 
@@ -79,23 +73,27 @@ def add_event(state: ProjectGroups, event: NormalizedEvent, hash_: str, metadata
     if group is None:
         group = GroupState(group_id_for(state.project_id, hash_), "unresolved")
         state.by_hash[hash_] = group
-        out.hashes.append((state.project_id, hash_, group.group_id))
-        out.groups.append((
-            state.project_id, group.group_id, state.next_number, hash_, event.type, event.title, event.culprit,
-            event.level, event.logger, event.platform, encoded_metadata, event.timestamp,
-            event.release or "",
+        out.hashes.append(GroupHashRow(project_id=state.project_id, hash=hash_, group_id=group.group_id))
+        out.groups.append(GroupRow(
+            project_id=state.project_id, group_id=group.group_id, short_number=state.next_number, hash=hash_,
+            type=event.type, title=event.title, culprit=event.culprit, level=event.level, logger=event.logger,
+            platform=event.platform, metadata=encoded_metadata, first_seen=event.timestamp,
+            first_release=event.release or "",
         ))
-        out.statuses.append((state.project_id, group.group_id, "unresolved", "new", version))
+        out.statuses.append(GroupStatusRow(project_id=state.project_id, group_id=group.group_id,
+                                           status="unresolved", substatus="new", version=version))
         state.next_number += 1
     elif group.status == "resolved":
         # A regression: the issue was resolved and happens again.
         group.status = "unresolved"
-        out.statuses.append((state.project_id, group.group_id, "unresolved", "regressed", version))
-    out.events.append((
-        state.project_id, event.event_id, group.group_id, event.timestamp, event.received, event.type,
-        event.platform, event.level, event.title, event.message, event.culprit, event.release or "",
-        event.environment or "", event.transaction or "", _user_tag(event),
-        (event.user.email or "") if event.user else "", [k for k, _ in event.tags], [v for _, v in event.tags],
-        hash_, event.size, body,
+        out.statuses.append(GroupStatusRow(project_id=state.project_id, group_id=group.group_id,
+                                           status="unresolved", substatus="regressed", version=version))
+    out.events.append(EventRow(
+        project_id=state.project_id, event_id=event.event_id, group_id=group.group_id, timestamp=event.timestamp,
+        received=event.received, type=event.type, platform=event.platform, level=event.level, title=event.title,
+        message=event.message, culprit=event.culprit, release=event.release or "",
+        environment=event.environment or "", transaction=event.transaction or "", user_tag=_user_tag(event),
+        user_email=(event.user.email or "") if event.user else "", tags_key=[k for k, _ in event.tags],
+        tags_value=[v for _, v in event.tags], hash=hash_, size=event.size, body=body,
     ))
     return group.group_id

@@ -8,12 +8,11 @@ outcome without one (published before ids existed) falls back to its Kafka coord
 
 from __future__ import annotations
 
-from typing import Any
-
 from picket.schemas.ingest import Outcome
+from picket.schemas.rows import OutcomeRow
 from picket.ingest.outcomes import Category, OutcomeKind
 
-COLUMNS = ("org_id", "project_id", "key_id", "timestamp", "outcome", "category", "reason", "quantity", "dedupe_id")
+COLUMNS = OutcomeRow._fields
 PER_EVENT = {Category.DEFAULT, Category.ERROR, Category.TRANSACTION, Category.SECURITY, Category.USER_REPORT_V2}
 
 
@@ -23,9 +22,9 @@ def _per_item(o: Outcome) -> bool:
     return o.category in PER_EVENT or (o.category == Category.MONITOR and o.outcome == OutcomeKind.ACCEPTED)
 
 
-def outcome_row(o: Outcome, origin: str) -> tuple[Any, ...]:
+def outcome_row(o: Outcome, origin: str) -> OutcomeRow:
     dedupe = f"event:{o.event_id}" if o.event_id and _per_item(o) else (f"id:{o.id}" if o.id else origin)
-    return (
-        o.org_id, o.project_id, o.key_id or 0, o.timestamp.replace(microsecond=0), o.outcome, o.category,
-        o.reason or "", o.quantity, dedupe,
+    return OutcomeRow(
+        org_id=o.org_id, project_id=o.project_id, key_id=o.key_id or 0, timestamp=o.timestamp.replace(microsecond=0),
+        outcome=o.outcome, category=o.category, reason=o.reason or "", quantity=o.quantity, dedupe_id=dedupe,
     )

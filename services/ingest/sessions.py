@@ -11,14 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from picket.schemas.ingest import IngestItem
+from picket.schemas.rows import SessionRow
 from picket.ingest.outcomes import Category
 from picket.ingest.processed import Processed, as_datetime, item_key, json_object, number, text
 
-COLUMNS = (
-    "org_id", "project_id", "session_id", "seq", "distinct_id", "init", "status", "errors", "started",
-    "timestamp", "duration", "release", "environment", "quantity", "exited", "errored", "abnormal",
-    "crashed", "aggregate", "received",
-)
+COLUMNS = SessionRow._fields
 STATUSES = {"ok", "exited", "crashed", "abnormal", "errored"}
 
 
@@ -49,11 +46,13 @@ def process_session_item(item: IngestItem, origin: str) -> Processed:
         started = as_datetime(body.get("started"), item.received)
         seq = body.get("seq")
         seq_row = seq if isinstance(seq, int) and not isinstance(seq, bool) and seq >= 0 else 0
-        out.rows.append((
-            item.org_id, item.project_id, sid, seq_row,
-            text(body.get("did"), 128), int(body.get("init") is True), status, _count(body.get("errors")),
-            started, as_datetime(body.get("timestamp"), item.received), number(body.get("duration")),
-            release, environment, 1, 0, 0, 0, 0, 0, item.received,
+        out.rows.append(SessionRow(
+            org_id=item.org_id, project_id=item.project_id, session_id=sid, seq=seq_row,
+            distinct_id=text(body.get("did"), 128), init=int(body.get("init") is True), status=status,
+            errors=_count(body.get("errors")), started=started,
+            timestamp=as_datetime(body.get("timestamp"), item.received), duration=number(body.get("duration")),
+            release=release, environment=environment, quantity=1, exited=0, errored=0, abnormal=0, crashed=0,
+            aggregate=0, received=item.received,
         ))
         # Named by the update, not the item: the same update stored twice counts once.
         out.accept(item, Category.SESSION, id=f"session:{item.project_id}:{sid}:{seq_row}")
@@ -73,10 +72,12 @@ def process_session_item(item: IngestItem, origin: str) -> Processed:
             continue
         total += quantity
         started = as_datetime(agg.get("started"), item.received)
-        out.rows.append((
-            item.org_id, item.project_id, f"{item_key(item, origin)}/{index}", 0, text(agg.get("did"), 128), 1, "aggregate", 0,
-            started, started, None, release, environment, quantity, exited, errored, abnormal, crashed, 1,
-            item.received,
+        out.rows.append(SessionRow(
+            org_id=item.org_id, project_id=item.project_id, session_id=f"{item_key(item, origin)}/{index}", seq=0,
+            distinct_id=text(agg.get("did"), 128), init=1, status="aggregate", errors=0, started=started,
+            timestamp=started, duration=None, release=release, environment=environment, quantity=quantity,
+            exited=exited, errored=errored, abnormal=abnormal, crashed=crashed, aggregate=1,
+            received=item.received,
         ))
     if total:
         out.accept(item, Category.SESSION, quantity=total)

@@ -90,7 +90,7 @@ FINISHED = "A finished check-in cannot be changed."
 _FAILURES = frozenset({"error", "missed", "timeout"})
 _CHECK_IN_ID = re.compile(r"[0-9a-f]{32}")
 _SCHEDULE_FIELDS = ("schedule_type", "schedule", "checkin_margin", "timezone")
-# Monitor ids made here have the layout of `services.ids.new_id`: milliseconds since
+# Monitor ids made here have the layout of `picket.ids.new_id`: milliseconds since
 # 2024-01-01 above 12 bits, here taken from the command id instead of random ones.
 _EPOCH_MS = 1_704_067_200_000
 _replace = msgspec.structs.replace

@@ -25,6 +25,7 @@ from typing import Any
 
 import msgspec
 
+from picket.schemas.rows import MonitorCheckInRow, MonitorDeadlineRow, MonitorRow
 from picket.schemas.monitors import (
     CheckInRecorded,
     Monitor,
@@ -37,40 +38,9 @@ from picket.schemas.monitors import (
 
 _json = msgspec.json.Encoder()
 
-MONITOR_COLUMNS = (
-    "org_id",
-    "project_id",
-    "monitor_id",
-    "slug",
-    "version",
-    "deleted",
-    "body",
-    "updated_at",
-)
-CHECK_IN_COLUMNS = (
-    "org_id",
-    "monitor_id",
-    "check_in_id",
-    "environment",
-    "status",
-    "duration",
-    "date_created",
-    "date_updated",
-    "expected_time",
-    "version",
-    "body",
-)
-DEADLINE_COLUMNS = (
-    "org_id",
-    "monitor_key",
-    "slug",
-    "environment",
-    "check_in_id",
-    "next_checkin_latest",
-    "open_timeouts",
-    "version",
-    "deleted",
-)
+MONITOR_COLUMNS = MonitorRow._fields
+CHECK_IN_COLUMNS = MonitorCheckInRow._fields
+DEADLINE_COLUMNS = MonitorDeadlineRow._fields
 COLUMNS: dict[str, tuple[str, ...]] = {
     "monitors": MONITOR_COLUMNS,
     "monitor_checkins": CHECK_IN_COLUMNS,
@@ -86,27 +56,28 @@ def _org_and_slug(aggregate: str) -> tuple[int, str]:
     return int(org_id), slug
 
 
-def _monitor_row(event: Any, monitor: Monitor, *, deleted: bool = False) -> tuple[Any, ...]:
-    return (
-        monitor.org_id,
-        monitor.project_id,
-        monitor.id,
-        monitor.slug,
-        event.meta.version,
-        int(deleted),
-        _json.encode(monitor).decode(),
-        event.meta.timestamp,
+def _monitor_row(event: Any, monitor: Monitor, *, deleted: bool = False) -> MonitorRow:
+    return MonitorRow(
+        org_id=monitor.org_id,
+        project_id=monitor.project_id,
+        monitor_id=monitor.id,
+        slug=monitor.slug,
+        version=event.meta.version,
+        deleted=int(deleted),
+        body=_json.encode(monitor).decode(),
+        updated_at=event.meta.timestamp,
     )
 
 
 def _schedule_row(event: Any, monitor: Monitor, environment: str, *,
-                  deleted: bool = False) -> tuple[Any, ...]:
+                  deleted: bool = False) -> MonitorDeadlineRow:
     env = monitor.environments.get(environment)
     latest = None
     if not deleted and env is not None and monitor.status == "active":
         latest = env.next_checkin_latest
-    return (monitor.org_id, event.meta.aggregate, monitor.slug, environment, "", latest, None,
-            event.meta.version, int(deleted))
+    return MonitorDeadlineRow(org_id=monitor.org_id, monitor_key=event.meta.aggregate, slug=monitor.slug,
+                              environment=environment, check_in_id="", next_checkin_latest=latest,
+                              open_timeouts=None, version=event.meta.version, deleted=int(deleted))
 
 
 def project(event: Any) -> Rows:
@@ -136,16 +107,20 @@ def project(event: Any) -> Rows:
             org_id, slug = _org_and_slug(event.meta.aggregate)
             rows: Rows = {
                 "monitor_checkins": [
-                    (org_id, c.monitor_id, c.id, c.environment, c.status, c.duration,
-                     c.date_created, c.date_updated, c.expected_time, event.meta.version,
-                     _json.encode(c).decode())
+                    MonitorCheckInRow(org_id=org_id, monitor_id=c.monitor_id, check_in_id=c.id,
+                                      environment=c.environment, status=c.status, duration=c.duration,
+                                      date_created=c.date_created, date_updated=c.date_updated,
+                                      expected_time=c.expected_time, version=event.meta.version,
+                                      body=_json.encode(c).decode())
                 ]
             }
             if c.timeout_at is not None:  # it is or was in progress
                 open_ = c.status == "in_progress"
                 rows["monitor_deadlines"] = [
-                    (org_id, event.meta.aggregate, slug, c.environment, c.id, None,
-                     c.timeout_at if open_ else None, event.meta.version, int(not open_))
+                    MonitorDeadlineRow(org_id=org_id, monitor_key=event.meta.aggregate, slug=slug,
+                                       environment=c.environment, check_in_id=c.id, next_checkin_latest=None,
+                                       open_timeouts=c.timeout_at if open_ else None,
+                                       version=event.meta.version, deleted=int(not open_))
                 ]
             return rows
         case MonitorEnvironmentStatusChanged():

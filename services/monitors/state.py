@@ -6,7 +6,7 @@ events of their own; the aggregate remembers only what deciding needs of them:
   timeout);
 - `orphaned`: in_progress ones whose monitor or environment was deleted. They cannot be
   changed any more; they are kept only so a clock tick times them out and their deadline rows
-  close (see `services.monitors.project`);
+  close (see `picket.monitors.project`);
 - `finished_ids`: the ids of the latest finished check-ins, to refuse changing them.
 """
 
@@ -60,8 +60,6 @@ class MonitorState(msgspec.Struct, kw_only=True, frozen=True):
     recent_commands: RecentIds = RecentIds()
 
 
-_ENCODER = msgspec.msgpack.Encoder()
-_DECODER = msgspec.msgpack.Decoder(MonitorState)
 
 
 def initial_state(key: str) -> MonitorState:
@@ -69,13 +67,3 @@ def initial_state(key: str) -> MonitorState:
         raise KeyError(key)
     return MonitorState()
 
-
-def encode_state(state: MonitorState) -> bytes:
-    return _ENCODER.encode(state)
-
-
-def decode_state(key: str, raw: bytes | None) -> MonitorState:
-    """The state stored for `key`, or the empty state when nothing is stored yet."""
-    if not raw:
-        return initial_state(key)
-    return _DECODER.decode(raw)

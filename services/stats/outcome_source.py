@@ -6,7 +6,7 @@ Columns: org_id, project_id, key_id, category, outcome, reason, timestamp, quant
 
 - Hour-aligned queries read the hourly rollup for the sealed hours and the recent rows (few,
   read with FINAL) for the hours after the horizon — the hour after the newest seal
-  (`services.store.rollup`). The horizon is a scalar subquery, so ClickHouse folds it to
+  (`picket.store.rollup`). The horizon is a scalar subquery, so ClickHouse folds it to
   a constant before it picks the parts and granules to read.
 - Anything finer (10-second or 5-minute buckets, a range not on the hour) reads the exact store.
 """

@@ -71,7 +71,7 @@ from picket.stats.periods import (
     parse_interval,
     to_intervals,
 )
-from picket.stats.session_rows import MERGES, NIL_USER, STATES, per_session
+from picket.store.session_rows import MERGES, NIL_USER, STATES, per_session
 from picket.store.rollup import current_versions_sql, horizon_sql, hour_aligned
 from picket.store.rollups import SESSIONS
 

@@ -53,9 +53,6 @@ class Store:
     async def aquery(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple]:
         return await asyncio.to_thread(self.query, sql, parameters)
 
-    async def ainsert(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> None:
-        await asyncio.to_thread(self.insert, table, rows, columns)
-
     def close(self) -> None:
         self._client.close()
 

@@ -12,8 +12,8 @@ from typing import Any
 import msgspec
 
 from picket.schemas.entities import Member, Organization, Project, ProjectKey, Team, Token, User
+from picket.schemas.rows import EntityRow
 from picket.store.client import Store
-from picket.tenancy.project import ENTITY_COLUMNS, EntityRow
 
 RECORD_TYPES: dict[str, type] = {
     "organization": Organization,
@@ -37,7 +37,7 @@ _FILTERS = {
 
 
 def write_rows(store: Store, rows: Sequence[EntityRow]) -> None:
-    store.insert("entities", rows, ENTITY_COLUMNS)
+    store.insert("entities", rows, EntityRow._fields)
 
 
 def select(store: Store, kind: str, **filters: Any) -> list[Any]:

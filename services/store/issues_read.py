@@ -189,3 +189,26 @@ def group_tags(store: Store, project_id: int, group_id: int, top: int = 9) -> li
         if len(entry["topValues"]) < top:
             entry["topValues"].append({"key": key, "name": value, "value": value, "count": count})
     return list(out.values())
+
+
+@dataclass(frozen=True)
+class ProjectGrouping:
+    """What the single writer of a project's issues needs to go on after a restart."""
+
+    hashes: list[tuple[str, int]]  # (grouping hash, group id)
+    statuses: dict[int, str]  # group id -> its newest status
+    top_short_number: int  # 0 before the first issue
+
+
+def project_grouping(store: Store, project_id: int) -> ProjectGrouping:
+    hashes = store.query(
+        "SELECT hash, group_id FROM {db}.group_hashes FINAL WHERE project_id = {p:UInt64}", {"p": project_id}
+    )
+    statuses = dict(store.query(
+        "SELECT group_id, argMax(status, version) FROM {db}.group_status WHERE project_id = {p:UInt64}"
+        " GROUP BY group_id", {"p": project_id},
+    ))
+    (top,) = store.query(
+        "SELECT max(short_number) FROM {db}.groups WHERE project_id = {p:UInt64}", {"p": project_id}
+    )[0]
+    return ProjectGrouping([(h, g) for h, g in hashes], statuses, top or 0)

@@ -1,8 +1,9 @@
-"""Reads of the monitors projection: monitors (with environments) and check-ins."""
+"""Reads of the monitors projection: monitors (with environments), check-ins, what is due."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 import msgspec
 
@@ -63,3 +64,14 @@ def monitor_check_in(store: Store, org_id: int, monitor_id: int, check_in_id: st
         f"SELECT body FROM {{db}}.monitor_checkins FINAL WHERE {where} ORDER BY version DESC LIMIT 1", params
     )
     return _check_in.decode(rows[0][0]) if rows else None
+
+
+def due_monitors(store: Store, at: datetime) -> list[tuple[int, str]]:
+    """(org id, slug) of monitors with a check-in deadline or an open check-in's timeout by `at`."""
+    rows = store.query(
+        "SELECT DISTINCT org_id, slug FROM {db}.monitor_deadlines FINAL WHERE deleted = 0 AND"
+        " ((next_checkin_latest IS NOT NULL AND next_checkin_latest <= {at:DateTime64(3, 'UTC')})"
+        " OR (open_timeouts IS NOT NULL AND open_timeouts <= {at:DateTime64(3, 'UTC')}))",
+        {"at": at},
+    )
+    return [(org_id, slug) for org_id, slug in rows]

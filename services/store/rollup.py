@@ -2,8 +2,8 @@
 
 A rollup holds, per *sealed* hour, the exact store's rows reduced and summed by the dimensions
 aggregate queries group on. Queries read the rollup below the horizon (the hour after the newest
-sealed one) and the exact rows above it (`services.stats.outcome_source`,
-`services.stats.session_rows`).
+sealed one) and the exact rows above it (`picket.stats.outcome_source`,
+`picket.store.session_rows`).
 
 Sealing is a rewrite, never an increment: an hour is recomputed from the exact store (which holds
 every row once) under a new version, and the seal row written after the rollup rows switches the

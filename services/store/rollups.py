@@ -1,4 +1,4 @@
-"""The two hourly rollups: outcomes and sessions (see `services.store.rollup`)."""
+"""The two hourly rollups: outcomes and sessions (see `picket.store.rollup`)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from picket.ingest import outcome_rows, sessions
-from picket.stats.session_rows import NIL_USER, STATES, per_session
+from picket.schemas.rows import OutcomeRow, SessionRow
+from picket.store.session_rows import NIL_USER, STATES, per_session
 from picket.store.client import Store
 from picket.store.rollup import Rollup, write
 
@@ -16,7 +16,7 @@ OUTCOMES = Rollup(
     name="outcomes",
     source="outcomes_raw",
     time_column="timestamp",
-    columns=tuple(outcome_rows.COLUMNS),
+    columns=OutcomeRow._fields,
     seals="outcome_seals",
     dirty="outcome_dirty_hours",
     build="""
@@ -36,7 +36,7 @@ SESSIONS = Rollup(
     name="sessions",
     source="sessions",
     time_column="started",
-    columns=tuple(sessions.COLUMNS),
+    columns=SessionRow._fields,
     seals="session_seals",
     dirty="session_dirty_hours",
     build=f"""
@@ -56,10 +56,10 @@ ALL = (OUTCOMES, SESSIONS)
 
 
 def write_outcomes(store: Store, rows: Sequence[Sequence[Any]], now: datetime | None = None) -> None:
-    """Outcome rows (`outcome_rows.COLUMNS`) into `outcomes_raw`, marking late hours."""
+    """Outcome rows (`OutcomeRow`) into `outcomes_raw`, marking late hours."""
     write(store, OUTCOMES, rows, now)
 
 
 def write_sessions(store: Store, rows: Sequence[Sequence[Any]], now: datetime | None = None) -> None:
-    """Session rows (`sessions.COLUMNS`) into `sessions`, marking late hours."""
+    """Session rows (`SessionRow`) into `sessions`, marking late hours."""
     write(store, SESSIONS, rows, now)

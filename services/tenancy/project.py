@@ -6,39 +6,16 @@ version) and the event id it came from, so projecting an event twice leaves the 
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 import msgspec
 
 from picket.schemas import events as e
+from picket.schemas.rows import EntityRow
 
 _json = msgspec.json.Encoder()
 
-ENTITY_COLUMNS = (
-    "kind",
-    "org_id",
-    "id",
-    "parent_id",
-    "slug",
-    "version",
-    "deleted",
-    "body",
-    "event_id",
-    "updated_at",
-)
-
-
-class EntityRow(NamedTuple):
-    kind: str
-    org_id: int
-    id: int
-    parent_id: int
-    slug: str
-    version: int
-    deleted: int
-    body: str
-    event_id: str
-    updated_at: Any
+ENTITY_COLUMNS = EntityRow._fields
 
 
 def _row(event: Any, kind: str, record: Any, *, org_id: int, parent_id: int = 0,

@@ -48,8 +48,6 @@ _TYPES: dict[str, type[OrgState] | type[SlugState] | type[UserState]] = {
     "orgslug": SlugState,
     "user": UserState,
 }
-_ENCODER = msgspec.msgpack.Encoder()
-_DECODERS = {prefix: msgspec.msgpack.Decoder(t) for prefix, t in _TYPES.items()}
 
 
 def state_type(key: str) -> type[OrgState] | type[SlugState] | type[UserState]:
@@ -60,13 +58,3 @@ def state_type(key: str) -> type[OrgState] | type[SlugState] | type[UserState]:
 def initial_state(key: str) -> AggregateState:
     return state_type(key)()
 
-
-def encode_state(state: AggregateState) -> bytes:
-    return _ENCODER.encode(state)
-
-
-def decode_state(key: str, raw: bytes | None) -> AggregateState:
-    """The state stored for `key`, or the empty state when nothing is stored yet."""
-    if not raw:
-        return initial_state(key)
-    return _DECODERS[key.split(":", 1)[0]].decode(raw)

@@ -19,7 +19,7 @@ import sentry_sdk
 from aiokafka import AIOKafkaProducer
 
 from picket.schemas.topics import MONITORS_CLOCK_TICK
-from picket.agents.monitors import encode, tick
+from picket.agents.monitors import tick
 from tests.support.waiting import eventually
 from tests.support.api import call
 from tests.support.picket import PicketProcess
@@ -40,7 +40,7 @@ def publish_tick(p: PicketProcess, at: datetime) -> None:
         producer = AIOKafkaProducer(bootstrap_servers=p.bootstrap, acks="all")
         await producer.start()
         try:
-            await producer.send_and_wait(p.prefix + MONITORS_CLOCK_TICK.name, encode(tick(at)))
+            await producer.send_and_wait(p.prefix + MONITORS_CLOCK_TICK.name, MONITORS_CLOCK_TICK.encode(tick(at)))
         finally:
             await producer.stop()
 

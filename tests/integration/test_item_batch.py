@@ -19,11 +19,23 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 
 from picket.agents.items import ItemBatch, Output, Table
+from picket.bus.topics import Topics
+from picket.schemas.topics import Topic
 from picket.store.client import Store
 from picket.store.guards import TableGuards
 from tests.support.kafka import KafkaBroker
 
 NUMBERS = Table("numbers", ("n", "label"))
+# The consumed topic: its failures go to the dead-letter topic it names, under the test's prefix.
+NUMBERS_IN = Topic("numbers-in", partitions=1, key="k", value_type=bytes, retention_ms=60_000,
+                   dead_letter="ingest-dlq")
+
+
+def _batch(store: Store, producer: AIOKafkaProducer, guards: TableGuards | None) -> tuple[ItemBatch, str]:
+    """The step under test, and the dead-letter topic it writes to."""
+    topics = Topics(prefix=f"t{uuid.uuid4().hex[:8]}-")
+    batch = ItemBatch("numbers", process, store, producer, guards, topics, NUMBERS_IN, outcomes=False)
+    return batch, topics.dead_letter_topic(NUMBERS_IN)
 
 
 @pytest.fixture(scope="module")
@@ -59,11 +71,10 @@ async def process(msg: Any) -> Output:
 
 
 async def _run(bootstrap: str, store: Store, values: list[bytes], guards: TableGuards | None) -> list[tuple[bytes, dict[str, bytes]]]:
-    dead = f"dead-{uuid.uuid4().hex[:8]}"
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
     try:
-        batch = ItemBatch("numbers", process, store, producer, guards, dead, outcomes_topic=None)
+        batch, dead = _batch(store, producer, guards)
         await batch([_message(i, v) for i, v in enumerate(values)])
     finally:
         await producer.stop()
@@ -112,18 +123,18 @@ def test_a_store_that_fails_as_a_whole_fails_the_batch_and_dead_letters_nothing(
         kafka: KafkaBroker, store: Store) -> None:
     guards = TableGuards.load(store)
     store.command("DROP TABLE {db}.numbers")
-    dead = f"dead-{uuid.uuid4().hex[:8]}"
 
-    async def scenario() -> None:
+    async def scenario() -> str:
         producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap, acks="all")
         await producer.start()
         try:
-            batch = ItemBatch("numbers", process, store, producer, guards, dead, outcomes_topic=None)
+            batch, dead = _batch(store, producer, guards)
             with pytest.raises(Exception) as raised:
                 await batch([_message(0, b"1"), _message(1, b"2")])
             assert "numbers" in str(raised.value)
         finally:
             await producer.stop()
+        return dead
 
-    asyncio.run(scenario())
+    dead = asyncio.run(scenario())
     assert asyncio.run(_read(kafka.bootstrap, dead)) == []

@@ -9,7 +9,7 @@ import pytest
 
 from picket.schemas import events as e
 from picket.schemas.entities import Team
-from picket.agents.codec import encode
+from picket.schemas.topics import TENANCY_LOG
 from picket.ingest import outcome_rows, sessions
 from picket.store import entities, event_log
 from picket.store.client import Store
@@ -64,10 +64,10 @@ def test_a_deletion_hides_the_record_at_once(store: Store) -> None:
 
 def test_event_log_reads_each_version_once_in_order(store: Store) -> None:
     events = [_team_event(e.TeamCreated, 1, "a", 20), _team_event(e.TeamUpdated, 2, "b", 20)]
-    rows = [event_log.event_row(ev, encode(ev)) for ev in events]
+    rows = [event_log.event_row(ev, TENANCY_LOG.encode(ev)) for ev in events]
     event_log.append(store, rows)
     event_log.append(store, rows[1:])  # archived twice
-    assert event_log.read_aggregate(store, "org:1") == [encode(ev) for ev in events]
+    assert event_log.read_aggregate(store, "org:1") == [TENANCY_LOG.encode(ev) for ev in events]
 
 
 def test_rollback_undoes_and_migrate_reapplies(store: Store) -> None:

@@ -25,12 +25,13 @@ from typing import Any
 import httpx
 
 from picket.schemas import commands as c
-from picket.schemas.topics import COMMAND_REPLIES, TENANCY_COMMANDS
+from picket.schemas.topics import COMMAND_REPLIES
+from picket.bus.commands import CommandClient as CommandBus
 from picket.bus.kafka import producer as make_producer
 from picket.bus.replies import ReplyWaiter
+from picket.bus.topics import Topics
 from picket.gateway import auth, keys
-from picket.gateway.auth import hash_token
-from picket.gateway.commands import CommandBus
+from picket.tenancy.credentials import hash_token
 from picket.ids import new_id, new_key_pair, new_token
 from tests.support.picket import PicketProcess
 
@@ -39,16 +40,15 @@ WITHIN = 1.0  # seconds from sending a change to the first refusal
 
 @asynccontextmanager
 async def command_bus(p: PicketProcess) -> AsyncIterator[CommandBus]:
-    """A command bus of this test process, as `picket admin` has (services/stack.py)."""
+    """A command client of this test process, as `picket admin` has (services/stack.py)."""
     assert p.bootstrap is not None
     producer = make_producer(p.kafka)
     waiter = ReplyWaiter(p.kafka, COMMAND_REPLIES.full_name(p.prefix), COMMAND_REPLIES.partitions,
                          instance_id=f"test-{uuid.uuid4().hex[:12]}")
     await producer.start()
     await waiter.start()
-    topic = TENANCY_COMMANDS.full_name(p.prefix)
     try:
-        yield CommandBus(producer, waiter, lambda command: (topic, c.aggregate_key(command)), timeout=30)
+        yield CommandBus(producer, waiter, Topics(p.prefix, f"{p.prefix}picket"), timeout=30)
     finally:
         await waiter.stop()
         await producer.stop()

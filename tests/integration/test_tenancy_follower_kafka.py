@@ -1,4 +1,4 @@
-"""The gateway's follower of `tenancy-events` on a real Apache Kafka broker, without a gateway.
+"""The gateway's follower of the tenancy log on a real Apache Kafka broker, without a gateway.
 
 It reads what is published after it started (not before), skips what it cannot decode (and
 says to drop every cache), starts over at the end of the topic (and says to drop every cache)
@@ -20,8 +20,7 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 
 from picket.schemas import events as e
 from picket.schemas.entities import ProjectKey
-from picket.schemas.topics import TENANCY_EVENTS
-from picket.agents.codec import encode
+from picket.schemas.topics import TENANCY_LOG
 from picket.bus.connection import KafkaConnection
 from picket.bus.kafka import ensure_topics
 from picket.gateway.tenancy_follower import ForgetAll, HoldKey, TenancyFollower
@@ -56,12 +55,12 @@ class Recorder:
 @asynccontextmanager
 async def following(bootstrap: str) -> AsyncIterator[tuple[TenancyFollower, Recorder, AIOKafkaProducer, str]]:
     prefix = f"f{uuid.uuid4().hex[:8]}-"
-    await ensure_topics(KafkaConnection(bootstrap), prefix, (TENANCY_EVENTS,))
-    topic = TENANCY_EVENTS.full_name(prefix)
+    await ensure_topics(KafkaConnection(bootstrap), prefix, (TENANCY_LOG,))
+    topic = TENANCY_LOG.full_name(prefix)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
     recorder = Recorder()
-    follower = TenancyFollower(KafkaConnection(bootstrap), topic, TENANCY_EVENTS.partitions, recorder)
+    follower = TenancyFollower(KafkaConnection(bootstrap), topic, TENANCY_LOG.partitions, recorder)
     try:
         yield follower, recorder, producer, topic
     finally:
@@ -72,10 +71,10 @@ async def following(bootstrap: str) -> AsyncIterator[tuple[TenancyFollower, Reco
 def test_events_after_the_start_are_told_and_undecodable_ones_drop_everything(kafka: KafkaBroker) -> None:
     async def scenario() -> None:
         async with following(kafka.bootstrap) as (follower, recorder, producer, topic):
-            await producer.send_and_wait(topic, encode(key_event(1)), key=b"org:1")
+            await producer.send_and_wait(topic, TENANCY_LOG.encode(key_event(1)), key=b"org:1")
             await follower.start()
             await producer.send_and_wait(topic, b"\xc1 not an event", key=b"org:1")
-            await producer.send_and_wait(topic, encode(key_event(2)), key=b"org:1")
+            await producer.send_and_wait(topic, TENANCY_LOG.encode(key_event(2)), key=b"org:1")
             elapsed = await recorder.wait_for(HoldKey(key_event(2).key), timeout=5)
             assert elapsed < 1, f"told {elapsed:.2f} s after the publication"
             assert recorder.seen == [ForgetAll(), HoldKey(key_event(2).key)], "event 1 predates the start"
@@ -92,14 +91,14 @@ def test_a_position_the_broker_no_longer_has_starts_the_follower_over_at_the_end
     async def scenario() -> None:
         async with following(kafka.bootstrap) as (follower, recorder, producer, topic):
             await follower.start()
-            await producer.send_and_wait(topic, encode(key_event(1)), key=b"org:1", partition=0)
+            await producer.send_and_wait(topic, TENANCY_LOG.encode(key_event(1)), key=b"org:1", partition=0)
             await recorder.wait_for(HoldKey(key_event(1).key), timeout=5)
             assert follower._consumer is not None
             follower._consumer.seek(TopicPartition(topic, 0), 1000)
             await recorder.wait_for(ForgetAll(), timeout=10)
             deadline = time.monotonic() + 30
             while HoldKey(key_event(2).key) not in recorder.seen:  # told once it follows again
-                await producer.send_and_wait(topic, encode(key_event(2)), key=b"org:1", partition=0)
+                await producer.send_and_wait(topic, TENANCY_LOG.encode(key_event(2)), key=b"org:1", partition=0)
                 assert time.monotonic() < deadline, f"the follower did not start over: {recorder.seen}"
                 await asyncio.sleep(0.2)
             assert recorder.seen[:2] == [HoldKey(key_event(1).key), ForgetAll()]
@@ -112,14 +111,14 @@ def test_the_follower_goes_on_after_the_broker_restarts(tmp_path: Path) -> None:
         async def scenario() -> None:
             async with following(broker.bootstrap) as (follower, recorder, producer, topic):
                 await follower.start()
-                await producer.send_and_wait(topic, encode(key_event(1)), key=b"org:1")
+                await producer.send_and_wait(topic, TENANCY_LOG.encode(key_event(1)), key=b"org:1")
                 await recorder.wait_for(HoldKey(key_event(1).key), timeout=5)
                 await asyncio.to_thread(broker.restart)
                 deadline = time.monotonic() + 60
                 while True:  # the producer reconnects too; retry until the broker takes the record
                     try:
                         await asyncio.wait_for(
-                            producer.send_and_wait(topic, encode(key_event(2)), key=b"org:1"), timeout=10)
+                            producer.send_and_wait(topic, TENANCY_LOG.encode(key_event(2)), key=b"org:1"), timeout=10)
                         break
                     except Exception:
                         assert time.monotonic() < deadline, "the broker did not come back"

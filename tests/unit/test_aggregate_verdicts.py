@@ -1,5 +1,6 @@
-"""What a deciding agent does with one command (`read_command`, `judge`), for both the Faust agent
-and the batch Decider: dead letters with a reason, answers to the waiting caller, events."""
+"""What a deciding agent does with one command (`read_command`, `judge` of the application layer),
+for both the Faust agent and the batch Decider: dead letters with a reason, answers to the waiting
+caller (addressed to it), events."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 import msgspec
 from picket.schemas import topics as t
-from picket.agents.aggregate import Context, Verdict, judge, read_command
+from picket.application.aggregates import Context, Verdict, judge, read_command
 from picket.decisions import Accepted, Rejected
 
 
@@ -38,11 +39,12 @@ def _decide(key: str, state: Any, command: Rename) -> Any:
     return Accepted([Renamed(command.name)])
 
 
+COMMANDS = t.Topic("test-commands", partitions=1, key="k", value_type=Rename, retention_ms=1000,
+                   dead_letter="monitors-commands-dlq", key_of=lambda c: c.key)
 CTX = Context(
-    name="test", commands=t.MONITORS_COMMANDS, events=t.MONITORS_EVENTS, dead_letters=t.MONITORS_COMMANDS_DLQ,
-    event_log_table="test_events", decode_command=msgspec.msgpack.Decoder(Rename).decode,
-    decode_event=lambda raw: raw, key_of=lambda c: c.key, decide=_decide, fold=lambda s, evs: evs[-1].name,
-    initial_state=lambda key: None, project=lambda ev: {}, columns={},
+    name="test", commands=COMMANDS, events=t.MONITORS_EVENTS, event_log_table="test_events",
+    decide=_decide, fold=lambda s, evs: evs[-1].name, initial_state=lambda key: None,
+    project=lambda ev: {}, columns={},
 )
 
 
@@ -60,7 +62,7 @@ def test_a_command_on_another_aggregates_key_is_dead_lettered_and_refused() -> N
     verdict = read_command(CTX, "k2", _raw("x", key="k1"))
     assert isinstance(verdict, Verdict)
     assert verdict.dead_reason == "command keyed 'k2', expected 'k1'"
-    assert (verdict.reply.outcome, verdict.reply.detail, verdict.reply_to) == ("invalid", "Misrouted command.", "gw-1")
+    assert (verdict.reply.outcome, verdict.reply.detail, verdict.reply.reply_to) == ("invalid", "Misrouted command.", "gw-1")
 
 
 def test_a_rejection_is_answered_at_once_without_events() -> None:
@@ -87,4 +89,4 @@ def test_a_failing_decide_is_dead_lettered_and_refused_not_raised() -> None:
 
 def test_without_a_waiting_caller_there_is_no_one_to_answer() -> None:
     verdict = judge(CTX, "k1", None, read_command(CTX, "k1", _raw("", reply_to=None)))
-    assert verdict.reply is not None and verdict.reply_to is None
+    assert verdict.reply is None and verdict.dead_reason is None and verdict.events == ()

@@ -13,7 +13,8 @@ from starlette.requests import Request
 
 from picket.schemas.entities import Member, Organization, Token, User
 from picket.gateway import auth
-from picket.gateway.auth import Authenticator, hash_token
+from picket.gateway.auth import Authenticator
+from picket.tenancy.credentials import hash_token
 from picket.gateway.errors import ApiError
 
 T0 = datetime(2026, 11, 27, tzinfo=timezone.utc)

@@ -3,6 +3,7 @@ with another distribution in a user's environment, and no folder of the code is 
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -37,7 +38,14 @@ def test_every_folder_of_the_code_is_a_listed_package_and_nothing_else_is() -> N
 
 
 def test_the_wheel_holds_the_picket_package_alone(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(REPO)],
+    """What `pip install .` installs. Built from a copy of the sources: a build in the checkout
+    would leave its `build/` folder there."""
+    source = tmp_path / "source"
+    for name in ("services", "schemas"):
+        shutil.copytree(REPO / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, source / name)
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(source)],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     [wheel] = tmp_path.glob("picket-*.whl")

@@ -21,10 +21,7 @@ from picket.tenancy.state import (
     OrgState,
     SlugState,
     UserState,
-    decode_state,
-    encode_state,
     initial_state,
-    state_type,
 )
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
@@ -144,42 +141,3 @@ def _slug_state() -> SlugState:
         c.ClaimOrganizationSlug(meta=meta("s1"), slug="acme", org_id=1),
     ])
     return state
-
-
-@pytest.mark.parametrize(
-    ("key", "build"),
-    [
-        (ORG_KEY, lambda: org_history()[0]),
-        ("orgslug:acme", _slug_state),
-        ("user:jane@acme.test", _user_state),
-    ],
-    ids=["org", "orgslug", "user"],
-)
-def test_encode_then_decode_gives_back_the_same_state(key, build):
-    state = build()
-    assert state != initial_state(key)  # a non-trivial state
-
-    decoded = decode_state(key, encode_state(state))
-
-    assert type(decoded) is state_type(key)
-    assert decoded == state
-    assert encode_state(decoded) == encode_state(state)
-
-
-def test_the_round_trip_keeps_integer_keys_and_nested_records():
-    state = org_history()[0]
-    decoded = decode_state(ORG_KEY, encode_state(state))
-    assert set(decoded.keys) == {40, 41}
-    assert decoded.keys[41].rate_limit == RateLimit(window=60, count=10)
-    assert decoded.deleted_teams[20].slug == "backend"
-    assert decoded.members[11].team_ids == []
-    assert decoded.organization.date_created == T0
-
-
-@pytest.mark.parametrize(
-    ("key", "expected"),
-    [(ORG_KEY, OrgState()), ("orgslug:acme", SlugState()), ("user:jane@acme.test", UserState())],
-)
-def test_nothing_stored_decodes_to_the_empty_state(key, expected):
-    assert decode_state(key, None) == expected
-    assert decode_state(key, b"") == expected

@@ -17,7 +17,7 @@ import pytest
 from picket.schemas import commands as c
 from picket.schemas import events as e
 from picket.schemas.entities import Member, Organization, Project, ProjectKey, Team, Token, User
-from picket.agents.codec import encode
+from picket.schemas.topics import TENANCY_LOG
 from picket.gateway.auth import Authenticator
 from picket.gateway.keys import KeyCache
 from picket.gateway.tenancy_follower import (
@@ -84,7 +84,7 @@ def test_an_event_of_an_unknown_kind_drops_everything() -> None:
 
 
 def test_messages_are_decoded_and_undecodable_ones_drop_everything() -> None:
-    assert message_changes(encode(e.KeyUpdated(meta=META, key=KEY))) == (HoldKey(KEY),)
+    assert message_changes(TENANCY_LOG.encode(e.KeyUpdated(meta=META, key=KEY))) == (HoldKey(KEY),)
     assert message_changes(b"\xc1 not msgpack") == (ForgetAll(),)
     assert message_changes(None) == (ForgetAll(),)
     newer = msgspec.msgpack.encode({"type": "key_renamed_in_a_later_version", "meta": META})

@@ -18,7 +18,6 @@ from starlette.routing import Route
 
 from picket.schemas import topics as t
 from picket.schemas.ingest import IngestItem
-from picket.config import topic_name
 from picket.gateway import render_events
 from picket.gateway.errors import ApiError, bad_request, forbidden
 from picket.gateway.pagination import paginate
@@ -90,7 +89,7 @@ async def create_feedback(request: Request) -> JSONResponse:
                                    "comments": data.comments})
     item = IngestItem(item_type="user_report", project_id=project.id, org_id=org.id, key_id=key_id,
                       received=now, event_id=event_id, payload=payload, item_id=uuid.uuid4().hex)
-    await publish(rt, [(topic_name(rt.settings, t.INGEST_FEEDBACK), item)], [])
+    await publish(rt, [(t.INGEST_FEEDBACK, item)], [])
     return JSONResponse(render_events.feedback_item(
         (event_id, event_id, data.name, data.email, data.comments, existing[0][5] if existing else now)
     ))

@@ -24,8 +24,8 @@ from starlette.routing import Route
 from picket.schemas import topics as t
 from picket.schemas.entities import ProjectKey
 from picket.schemas.ingest import IngestItem, Outcome
-from picket.bus.publisher import PublishFailed, Record, records
-from picket.config import topic_name
+from picket.bus.publisher import PublishFailed
+from picket.bus.topics import Topics
 from picket.gateway.errors import ApiError
 from picket.gateway.request_body import Lease, Refused, closes_connection, read_ingest_body
 from picket.gateway.runtime import Runtime, path_int, runtime
@@ -59,7 +59,6 @@ CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Expose-Headers": "X-Sentry-Error, X-Sentry-Rate-Limits, Retry-After",
 }
-_encode = msgspec.msgpack.Encoder().encode
 
 
 def _error(status: int, detail: str, headers: dict[str, str] | None = None) -> ApiError:
@@ -119,7 +118,7 @@ async def _accept(request: Request, parse: Any, lease: Lease) -> Response:
         })
 
     too_big = {id(item): reason for item, reason in oversized_items(envelope, limits)}
-    messages: list[tuple[str, IngestItem]] = []
+    messages: list[tuple[t.Topic, IngestItem]] = []
     outcomes: list[Outcome] = []
     for item, item_id in zip(envelope.items, ids):
         category = ITEM_CATEGORY.get(item.type, Category.DEFAULT)
@@ -139,7 +138,7 @@ async def _accept(request: Request, parse: Any, lease: Lease) -> Response:
             outcomes.append(outcome(timestamp=received, kind=OutcomeKind.INVALID, reason="unsupported_item",
                                     category=category, event_id=event_id, id=f"{item_id}:gateway", **common))
             continue
-        messages.append((topic_name(rt.settings, topic), IngestItem(
+        messages.append((topic, IngestItem(
             item_type=item.type, received=received, event_id=event_id, payload=item.payload,
             headers=item.headers, remote_addr=request.client.host if request.client else None,
             sdk=request.headers.get("user-agent"), item_id=item_id, **common,
@@ -148,15 +147,15 @@ async def _accept(request: Request, parse: Any, lease: Lease) -> Response:
     return JSONResponse({"id": event_id} if event_id else {}, headers=CORS_HEADERS)
 
 
-async def publish(rt: Runtime, messages: list[tuple[str, IngestItem]], outcomes: list[Outcome]) -> None:
+async def publish(rt: Runtime, messages: list[tuple[t.Topic, IngestItem]], outcomes: list[Outcome]) -> None:
     """Publish a request's items and outcomes, all or nothing (one Kafka transaction), and answer
     once the broker has them; 503 with `Retry-After` if it does not take them within
     `ingest_ack_timeout` (unreachable, or too slow to keep up: the client backs off instead of
     requests piling up here), and then nothing of the request is counted. Items larger than a
     Kafka message go in chunks."""
-    outcomes_topic = topic_name(rt.settings, t.OUTCOMES)
-    out = [r for name, msg in messages for r in records(name, _encode(msg), str(msg.project_id).encode(), msg.item_id)]
-    out += [Record(outcomes_topic, _encode(o), str(o.org_id).encode()) for o in outcomes]
+    topics = Topics(rt.settings.topic_prefix, rt.settings.app_id)
+    out = [r for topic, msg in messages for r in topics.chunked(topic, msg, msg.item_id)]
+    out += [topics.record(t.OUTCOMES, o) for o in outcomes]
     # One record of an item that counts once by itself is atomic without a transaction.
     alone = len(out) == 1 and bool(messages) and names_itself(messages[0][1].item_type, messages[0][1].event_id)
     try:

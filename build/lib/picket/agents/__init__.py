@@ -1,1 +1,0 @@
-"""Workers: Faust agents that decide commands, and batch projectors that write ClickHouse."""

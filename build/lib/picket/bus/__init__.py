@@ -1,1 +1,0 @@
-"""Kafka plumbing shared by the gateway and the workers: topics, producer, replies, brokers."""

@@ -1,1 +1,0 @@
-"""Routes grouped by API area; each module exposes `routes`."""

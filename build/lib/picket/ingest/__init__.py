@@ -1,1 +1,0 @@
-"""Ingestion: what Sentry SDKs send (envelopes, store), parsed, normalized, grouped and counted."""

@@ -1,1 +1,0 @@
-"""Cron monitoring: schedules, the monitor aggregate, check-ins and the clock."""

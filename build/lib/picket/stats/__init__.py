@@ -1,1 +1,0 @@
-"""Aggregate queries: stats_v2, legacy stats and release-health sessions."""

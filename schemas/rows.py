@@ -1,0 +1,213 @@
+"""Rows of the store's tables that several packages share, each carrying its columns.
+
+The pure core makes these rows (`picket.tenancy.project`, `picket.ingest`) and the store writes
+them (`picket.store`); neither knows the other. A row's field names are its table's column
+names, in the order the insert gives them (`Row._fields`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, NamedTuple
+
+
+class EntityRow(NamedTuple):
+    """One version of a tenancy record in `entities` (a ReplacingMergeTree on `version`)."""
+
+    kind: str
+    org_id: int
+    id: int
+    parent_id: int
+    slug: str
+    version: int
+    deleted: int
+    body: str
+    event_id: str
+    updated_at: Any
+
+
+class OutcomeRow(NamedTuple):
+    """One outcome in `outcomes_raw`, named by `dedupe_id` so a retried outcome counts once."""
+
+    org_id: int
+    project_id: int
+    key_id: int
+    timestamp: datetime
+    outcome: int
+    category: int
+    reason: str
+    quantity: int
+    dedupe_id: str
+
+
+class SessionRow(NamedTuple):
+    """One session update (`aggregate` 0: keyed by session id and seq) or one pre-aggregated
+    count (`aggregate` 1: keyed by where it came from) in `sessions`."""
+
+    org_id: int
+    project_id: int
+    session_id: str
+    seq: int
+    distinct_id: str
+    init: int
+    status: str
+    errors: int
+    started: datetime
+    timestamp: datetime
+    duration: float | None
+    release: str
+    environment: str
+    quantity: int
+    exited: int
+    errored: int
+    abnormal: int
+    crashed: int
+    aggregate: int
+    received: datetime
+
+
+class FeedbackRow(NamedTuple):
+    """One user feedback in `feedback`."""
+
+    org_id: int
+    project_id: int
+    feedback_id: str
+    event_id: str
+    name: str
+    email: str
+    comments: str
+    date_created: datetime
+
+
+class AttachmentRow(NamedTuple):
+    """One event attachment in `attachments`, named by its item."""
+
+    project_id: int
+    event_id: str
+    attachment_id: str
+    name: str
+    content_type: str
+    attachment_type: str
+    size: int
+    data: bytes
+    received: datetime
+
+
+class CheckInRawRow(NamedTuple):
+    """One check-in message as received, in `checkins_raw` (audit and counting)."""
+
+    org_id: int
+    project_id: int
+    check_in_id: str
+    monitor_slug: str
+    status: str
+    duration: float | None
+    environment: str
+    payload: str
+    received: datetime
+
+
+class EventRow(NamedTuple):
+    """One stored error event in `events`."""
+
+    project_id: int
+    event_id: str
+    group_id: int
+    timestamp: datetime
+    received: datetime
+    type: str
+    platform: str
+    level: str
+    title: str
+    message: str
+    culprit: str
+    release: str
+    environment: str
+    transaction: str
+    user_tag: str
+    user_email: str
+    tags_key: list[str]
+    tags_value: list[str]
+    hash: str
+    size: int
+    body: str
+
+
+class GroupRow(NamedTuple):
+    """An issue (group) in `groups`, written once when its first event comes."""
+
+    project_id: int
+    group_id: int
+    short_number: int
+    hash: str
+    type: str
+    title: str
+    culprit: str
+    level: str
+    logger: str
+    platform: str
+    metadata: str
+    first_seen: datetime
+    first_release: str
+
+
+class GroupStatusRow(NamedTuple):
+    """One status of an issue in `group_status` (the newest `version` holds)."""
+
+    project_id: int
+    group_id: int
+    status: str
+    substatus: str
+    version: int
+
+
+class GroupHashRow(NamedTuple):
+    """Which issue a grouping hash belongs to, in `group_hashes`."""
+
+    project_id: int
+    hash: str
+    group_id: int
+
+
+class MonitorRow(NamedTuple):
+    """One version of a cron monitor in `monitors`."""
+
+    org_id: int
+    project_id: int
+    monitor_id: int
+    slug: str
+    version: int
+    deleted: int
+    body: str
+    updated_at: datetime
+
+
+class MonitorCheckInRow(NamedTuple):
+    """One version of a check-in in `monitor_checkins`."""
+
+    org_id: int
+    monitor_id: int
+    check_in_id: str
+    environment: str
+    status: str
+    duration: int | None
+    date_created: datetime
+    date_updated: datetime
+    expected_time: datetime | None
+    version: int
+    body: str
+
+
+class MonitorDeadlineRow(NamedTuple):
+    """When a monitor's environment (`check_in_id` "") or an open check-in is next due, in
+    `monitor_deadlines`; what the clock reads."""
+
+    org_id: int
+    monitor_key: str
+    slug: str
+    environment: str
+    check_in_id: str
+    next_checkin_latest: datetime | None
+    open_timeouts: datetime | None
+    version: int
+    deleted: int
