@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from starlette.requests import Request
 from starlette.exceptions import StarletteDeprecationWarning
+from starlette.requests import Request
 
 with warnings.catch_warnings():
     # Starlette 1.x would rather have httpx2 under its TestClient; httpx, a test dependency, works.
