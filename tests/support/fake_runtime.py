@@ -62,35 +62,31 @@ def settings() -> Settings:
                     database="picket", topic_prefix="t-", public_url=PUBLIC_URL, reply_timeout=1.0)
 
 
-def _org_column(kind: str, r: Any) -> int:
-    if kind == "organization":
-        return r.id
-    return 0 if kind in ("user", "token") else r.org_id
-
-
-def _parent_column(kind: str, r: Any) -> int:
-    return {"token": lambda: r.user_id, "key": lambda: r.project_id,
-            "member": lambda: r.user_id or 0}.get(kind, lambda: 0)()
-
-
-def _slug_column(kind: str, r: Any) -> str:
-    """What the projection stores as `slug` (services/tenancy/project.py)."""
-    if kind in ("user", "member"):
-        return r.email.lower()
-    return {"token": lambda: r.token_hash, "key": lambda: r.public}.get(kind, lambda: r.slug)()
+def _columns(kind: str, r: Any) -> dict[str, Any]:
+    """The columns the projection filters a record by (services/tenancy/project.py)."""
+    org_id = r.id if kind == "organization" else 0 if kind in ("user", "token") else r.org_id
+    match kind:
+        case "token":
+            parent_id, slug = r.user_id, r.token_hash
+        case "key":
+            parent_id, slug = r.project_id, r.public
+        case "member":
+            parent_id, slug = r.user_id or 0, r.email.lower()
+        case "user":
+            parent_id, slug = 0, r.email.lower()
+        case _:
+            parent_id, slug = 0, r.slug
+    return {"id": r.id, "org_id": org_id, "parent_id": parent_id, "slug": slug}
 
 
 def _matches(kind: str, record: Any, filters: dict[str, Any]) -> bool:
+    """Whether `record` passes every filter of `entities.select` (`ids`, `org_ids`: any of)."""
+    columns = _columns(kind, record)
     for name, value in filters.items():
-        found = {
-            "id": lambda: record.id == value,
-            "ids": lambda: record.id in value,
-            "org_id": lambda: _org_column(kind, record) == value,
-            "org_ids": lambda: _org_column(kind, record) in value,
-            "parent_id": lambda: _parent_column(kind, record) == value,
-            "slug": lambda: _slug_column(kind, record) == value,
-        }[name]()
-        if not found:
+        if name in ("ids", "org_ids"):
+            if columns[name[:-1]] not in value:
+                return False
+        elif columns[name] != value:
             return False
     return True
 
