@@ -60,6 +60,12 @@ ROUTES: list[Any] = [
 ]
 
 
+def build_app(lifespan: Any = None) -> Starlette:
+    """The gateway's routes and error handlers around `lifespan`; without one, whoever serves the
+    app sets `app.state.runtime` itself (tests do, with a fake)."""
+    return Starlette(routes=ROUTES, exception_handlers=HANDLERS, lifespan=lifespan)  # type: ignore[arg-type]
+
+
 def create_app(settings: Settings, kafka: KafkaConnection, store: Store) -> Starlette:
     """The gateway app; Kafka clients are opened in its lifespan, the store is the caller's."""
 
@@ -108,4 +114,4 @@ def create_app(settings: Settings, kafka: KafkaConnection, store: Store) -> Star
             await waiter.stop()
             await producer.stop()
 
-    return Starlette(routes=ROUTES, exception_handlers=HANDLERS, lifespan=lifespan)  # type: ignore[arg-type]
+    return build_app(lifespan)

@@ -1,6 +1,6 @@
 """REST bodies: decoded into the route's Struct, with every hostile body a 4xx carrying a detail.
 
-A Starlette app with one route per body shape calls `runtime.body` as the real routes do (the
+A Starlette app with one route per body shape calls `validation.body` as the real routes do (the
 Structs are theirs); requests go through httpx's ASGI transport.
 """
 
@@ -26,7 +26,7 @@ from picket.gateway.routes.feedback import FeedbackBody
 from picket.gateway.routes.keys import KeyCreate, KeyUpdate
 from picket.gateway.routes.monitors import CheckInBody, MonitorBody
 from picket.gateway.routes.projects import ProjectUpdate
-from picket.gateway.runtime import MAX_BODY, MAX_BODY_DEPTH, body
+from picket.gateway.validation import MAX_BODY, MAX_BODY_DEPTH, body
 
 SHAPES = {"key": KeyUpdate, "new-key": KeyCreate, "project": ProjectUpdate, "monitor": MonitorBody,
           "checkin": CheckInBody, "feedback": FeedbackBody}

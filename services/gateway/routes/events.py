@@ -11,9 +11,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from picket.gateway import render_events
+from picket.gateway.access import project_access
 from picket.gateway.errors import bad_request, not_found
 from picket.gateway.pagination import paginate
-from picket.gateway.routes.projects import project_access
 from picket.gateway.runtime import path_int, runtime
 from picket.ingest.grouping import parse_short_id
 from picket.store import entities, issues_read

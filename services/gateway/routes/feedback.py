@@ -19,12 +19,13 @@ from starlette.routing import Route
 from picket.schemas import topics as t
 from picket.schemas.ingest import IngestItem
 from picket.gateway import render_events
+from picket.gateway.access import project_access
 from picket.gateway.errors import ApiError, bad_request, forbidden
 from picket.gateway.pagination import paginate
+from picket.gateway.publishing import publish
 from picket.gateway.render import iso
-from picket.gateway.routes.ingest import publish
-from picket.gateway.routes.projects import project_access
-from picket.gateway.runtime import body, runtime
+from picket.gateway.runtime import runtime
+from picket.gateway.validation import body
 from picket.ingest.dsn_auth import dsn_public_key
 from picket.store import entities, issues_read
 

@@ -24,13 +24,12 @@ from starlette.routing import Route
 from picket.schemas import topics as t
 from picket.schemas.entities import ProjectKey
 from picket.schemas.ingest import IngestItem, Outcome
-from picket.bus.publisher import PublishFailed
-from picket.bus.topics import Topics
-from picket.gateway.errors import ApiError
+from picket.gateway.publishing import CORS_HEADERS, publish
+from picket.gateway.publishing import ingest_error as _error
 from picket.gateway.request_body import Lease, Refused, closes_connection, read_ingest_body
 from picket.gateway.runtime import Runtime, path_int, runtime
 from picket.ingest.client_reports import client_report_outcomes
-from picket.ingest.item_ids import item_ids, names_itself
+from picket.ingest.item_ids import item_ids
 from picket.ingest.envelope import (
     Envelope,
     EnvelopeError,
@@ -54,15 +53,6 @@ ITEM_TOPICS = {
 }
 # Items a client key's rate limit counts (as Sentry's key limits: errors and transactions).
 RATE_LIMITED_TYPES = {"event", "security", "transaction"}
-
-CORS_HEADERS = {
-    "Access-Control-Allow-Origin": "*",
-    "Access-Control-Expose-Headers": "X-Sentry-Error, X-Sentry-Rate-Limits, Retry-After",
-}
-
-
-def _error(status: int, detail: str, headers: dict[str, str] | None = None) -> ApiError:
-    return ApiError(status, detail, {**CORS_HEADERS, "X-Sentry-Error": detail, **(headers or {})})
 
 
 async def _authenticated_envelope(request: Request, rt: Runtime, project_id: int, parse: Any,
@@ -145,23 +135,6 @@ async def _accept(request: Request, parse: Any, lease: Lease) -> Response:
         )))
     await publish(rt, messages, outcomes)
     return JSONResponse({"id": event_id} if event_id else {}, headers=CORS_HEADERS)
-
-
-async def publish(rt: Runtime, messages: list[tuple[t.Topic, IngestItem]], outcomes: list[Outcome]) -> None:
-    """Publish a request's items and outcomes, all or nothing (one Kafka transaction), and answer
-    once the broker has them; 503 with `Retry-After` if it does not take them within
-    `ingest_ack_timeout` (unreachable, or too slow to keep up: the client backs off instead of
-    requests piling up here), and then nothing of the request is counted. Items larger than a
-    Kafka message go in chunks."""
-    topics = Topics(rt.settings.topic_prefix, rt.settings.app_id)
-    out = [r for topic, msg in messages for r in topics.chunked(topic, msg, msg.item_id)]
-    out += [topics.record(t.OUTCOMES, o) for o in outcomes]
-    # One record of an item that counts once by itself is atomic without a transaction.
-    alone = len(out) == 1 and bool(messages) and names_itself(messages[0][1].item_type, messages[0][1].event_id)
-    try:
-        await rt.publisher.publish(out, rt.settings.ingest_ack_timeout, atomic=not alone)
-    except PublishFailed:
-        raise _error(503, "Ingestion is unavailable; try again.", {"Retry-After": "1"}) from None
 
 
 async def envelope_endpoint(request: Request) -> Response:

@@ -10,10 +10,10 @@ from starlette.routing import Route
 from picket.schemas import commands as c
 from picket.schemas.entities import RateLimit
 from picket.gateway import render
+from picket.gateway.access import PROJECT_ADMIN, PROJECT_READ, PROJECT_WRITE, project_access
 from picket.gateway.errors import bad_request, not_found
 from picket.gateway.pagination import paginate
-from picket.gateway.routes.projects import PROJECT_ADMIN, PROJECT_READ, PROJECT_WRITE, project_access
-from picket.gateway.runtime import Count, body
+from picket.gateway.validation import Count, body
 from picket.ids import new_id, new_key_pair
 from picket.store import entities
 

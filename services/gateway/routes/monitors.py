@@ -20,7 +20,8 @@ from picket.schemas import monitors as m
 from picket.gateway import render, render_monitors
 from picket.gateway.errors import ApiError, bad_request, forbidden, not_found
 from picket.gateway.pagination import page_of, paginate, window
-from picket.gateway.runtime import Id, Runtime, body, runtime
+from picket.gateway.runtime import Runtime, runtime
+from picket.gateway.validation import Id, body
 from picket.ids import new_id
 from picket.ingest.dsn_auth import dsn_public_key
 from picket.monitors.schedule import ScheduleError, validate_config

@@ -11,7 +11,8 @@ from picket.schemas import commands as c
 from picket.gateway import render
 from picket.gateway.errors import bad_request, forbidden
 from picket.gateway.pagination import paginate
-from picket.gateway.runtime import body, runtime
+from picket.gateway.runtime import runtime
+from picket.gateway.validation import body
 from picket.store import entities
 from picket.tenancy.roles import ROLES
 from picket.ids import new_id

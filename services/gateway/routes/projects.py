@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -13,18 +11,12 @@ from picket.schemas import commands as c
 from picket.gateway import render
 from picket.gateway.errors import bad_request
 from picket.gateway.pagination import paginate
-from picket.gateway.routes.teams import checked_name, checked_slug
-from picket.gateway.runtime import Count, body, org_resource, runtime
+from picket.gateway.access import PROJECT_ADMIN, PROJECT_READ, PROJECT_WRITE, project_access
+from picket.gateway.runtime import runtime
+from picket.gateway.validation import Count, body, checked_name, checked_slug
 from picket.store import entities
 
 ORG_READ = ("org:read", "org:write", "org:admin")
-PROJECT_READ = ("project:read", "project:write", "project:admin")
-PROJECT_WRITE = ("project:write", "project:admin")
-PROJECT_ADMIN = ("project:admin",)
-
-
-async def project_access(request: Request, any_of: tuple[str, ...]) -> tuple[Any, ...]:
-    return await org_resource(request, any_of, "project", "project_slug")
 
 
 async def list_org_projects(request: Request) -> JSONResponse:

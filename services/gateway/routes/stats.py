@@ -9,11 +9,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from picket.gateway.access import project_access, team_access
 from picket.gateway.errors import bad_request, forbidden, not_found
 from picket.gateway.pagination import link
 from picket.gateway.runtime import runtime
-from picket.gateway.routes.projects import project_access
-from picket.gateway.routes.teams import team_access
 from picket.stats import legacy, sessions, stats_v2
 from picket.stats.periods import InvalidParams
 from picket.store.rollups import SESSIONS
@@ -42,7 +41,7 @@ async def organization_stats_v2(request: Request) -> JSONResponse:
     except PermissionError:
         raise forbidden() from None
     sql, params = stats_v2.sql(query)
-    rows = await rt.store.aquery(sql, params)
+    rows = await rt.query(sql, params)
     return JSONResponse(stats_v2.response(query, rows))
 
 
@@ -64,7 +63,7 @@ async def organization_sessions(request: Request) -> JSONResponse:
     if not query.empty:
         horizon = await rt.horizons.get(SESSIONS)
         sql, params = sessions.sql(query, horizon=horizon, now=datetime.now(timezone.utc))
-        rows = await rt.store.aquery(sql, params)
+        rows = await rt.query(sql, params)
     pages = sessions.cursors(query, rows)
     header = ", ".join(link(request, str(page["cursor"]), rel, bool(page["results"])) for rel, page in pages.items())
     return JSONResponse(sessions.response(query, rows), headers={"Link": header})
@@ -80,13 +79,13 @@ async def _legacy(request: Request, scope: legacy.Scope, org_id: int, project_id
         # As Sentry: an environment the organization never saw is an unknown resource.
         org_projects = [p.id for p in (await rt.org_records(org_id, "project"))["project"]]
         sql, params = legacy.environment_seen_sql(org_projects, query.environment)
-        if not await rt.store.aquery(sql, params):
+        if not await rt.query(sql, params):
             raise not_found()
     keys = legacy.select_keys(query, org_id=org_id, project_ids=project_ids)
     if not keys:
         return JSONResponse([])
     sql, params = legacy.sql(query, keys)
-    rows = await rt.store.aquery(sql, params)
+    rows = await rt.query(sql, params)
     return JSONResponse(legacy.response(query, rows, keys))
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -11,12 +9,13 @@ from starlette.routing import Route
 
 from picket.schemas import commands as c
 from picket.gateway import render
+from picket.gateway.access import team_access
 from picket.gateway.auth import OrgAccess
 from picket.gateway.errors import bad_request
 from picket.gateway.pagination import paginate
-from picket.gateway.runtime import Runtime, body, org_resource, runtime
+from picket.gateway.runtime import Runtime, runtime
+from picket.gateway.validation import body, checked_name, checked_slug
 from picket.ids import new_id, new_key_pair
-from picket.tenancy.slugs import INVALID_SLUG, is_valid_slug, slugify
 
 ORG_READ = ("org:read", "org:write", "org:admin")
 TEAM_CREATE = ("org:write", "org:admin", "team:write", "team:admin")
@@ -25,30 +24,6 @@ TEAM_WRITE = ("team:write", "team:admin")
 TEAM_ADMIN = ("team:admin",)
 PROJECT_READ = ("project:read", "project:write", "project:admin")
 PROJECT_CREATE = ("project:write", "project:admin")
-
-
-def checked_slug(slug: str | None, name: str | None, what: str) -> str:
-    """The slug given, or the one derived from the name; 400 if neither yields a valid one."""
-    if slug is None:
-        if not name or not name.strip():
-            raise bad_request(f"{what} name or slug is required.")
-        slug = slugify(name)
-        if not slug or slug.isdigit():
-            raise bad_request("Cannot derive a valid slug from this name; give a slug.")
-    if not is_valid_slug(slug):
-        raise bad_request(INVALID_SLUG)
-    return slug
-
-
-def checked_name(name: str, what: str) -> str:
-    name = name.strip()
-    if not name or len(name) > 64:
-        raise bad_request(f"Invalid {what} name: it must be 1 to 64 characters.")
-    return name
-
-
-async def team_access(request: Request, any_of: tuple[str, ...]) -> tuple[Any, ...]:
-    return await org_resource(request, any_of, "team", "team_slug")
 
 
 async def list_teams(request: Request) -> JSONResponse:
