@@ -78,6 +78,12 @@ class Topic:
         return None if self.key_of is None else self.key_of(value).encode()
 
 
+def _dead_letters(name: str, doc: str) -> Topic:
+    """A dead-letter topic: failed messages as they were, under their original key; headers carry
+    the reason, where they came from and which consumer gave up on them."""
+    return Topic(name, partitions=1, key="original key", value_type=bytes, retention_ms=30 * DAY_MS, doc=doc)
+
+
 TENANCY_COMMANDS = Topic(
     "tenancy-commands",
     partitions=4,
@@ -127,22 +133,14 @@ COMMAND_REPLIES = Topic(
     doc="Verdicts on administrative commands for the gateway instance that waits for them.",
 )
 
-TENANCY_COMMANDS_DLQ = Topic(
+TENANCY_COMMANDS_DLQ = _dead_letters(
     "tenancy-commands-dlq",
-    partitions=1,
-    key="original key",
-    value_type=bytes,
-    retention_ms=30 * DAY_MS,
-    doc="Commands that could not be decoded or decided; headers carry the reason.",
+    "Commands that could not be decoded or decided; headers carry the reason.",
 )
 
-TENANCY_EVENTS_DLQ = Topic(
+TENANCY_EVENTS_DLQ = _dead_letters(
     "tenancy-events-dlq",
-    partitions=1,
-    key="original key",
-    value_type=bytes,
-    retention_ms=30 * DAY_MS,
-    doc="Events of the tenancy log the projector could not decode or store; headers carry the reason.",
+    "Events of the tenancy log the projector could not decode or store; headers carry the reason.",
 )
 
 
@@ -187,22 +185,14 @@ MONITORS_CLOCK_TICK = Topic(
         "(ClockTick commands) for the monitors due by then.",
 )
 
-MONITORS_COMMANDS_DLQ = Topic(
+MONITORS_COMMANDS_DLQ = _dead_letters(
     "monitors-commands-dlq",
-    partitions=1,
-    key="original key",
-    value_type=bytes,
-    retention_ms=30 * DAY_MS,
-    doc="Monitor commands and clock ticks that could not be decoded or decided; headers carry the reason.",
+    "Monitor commands and clock ticks that could not be decoded or decided; headers carry the reason.",
 )
 
-MONITORS_EVENTS_DLQ = Topic(
+MONITORS_EVENTS_DLQ = _dead_letters(
     "monitors-events-dlq",
-    partitions=1,
-    key="original key",
-    value_type=bytes,
-    retention_ms=30 * DAY_MS,
-    doc="Monitor events the projector could not decode or store; headers carry the reason.",
+    "Monitor events the projector could not decode or store; headers carry the reason.",
 )
 
 
@@ -245,13 +235,9 @@ OUTCOMES = Topic(
     doc="What happened to every item: accepted, filtered, rate limited, invalid, client discard.",
 )
 
-INGEST_DLQ = Topic(
+INGEST_DLQ = _dead_letters(
     "ingest-dlq",
-    partitions=1,
-    key="original key",
-    value_type=bytes,
-    retention_ms=30 * DAY_MS,
-    doc="Ingest and outcome messages that could not be processed; headers carry the reason.",
+    "Ingest and outcome messages that could not be processed; headers carry the reason.",
 )
 
 INGEST_TOPICS = (

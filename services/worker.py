@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
-from picket.application.aggregates import Context, StateCache
+from picket.application.aggregates import Context, LoadHistory, StateCache
 from picket.schemas import topics as t
 from picket.agents import aggregate, monitors
 from picket.agents.tenancy import TENANCY
@@ -93,7 +92,7 @@ class Worker:
         self._watermarks.append(watermark)
         return watermark
 
-    async def _history(self, topics: Topics, ctx: Context) -> Any:
+    async def _history(self, topics: Topics, ctx: Context) -> LoadHistory:
         """How `ctx`'s states are rebuilt: once its projector has archived everything on the
         aggregate's partition, the aggregate's events from the archive."""
         archived = await self._watermark(topics, ctx.events, aggregate.projector_name(ctx))
