@@ -59,6 +59,21 @@ class OrgAccess:
     scopes: frozenset[str]
 
 
+def org_access(principal: Principal, org: Organization, member: Member | None,
+               any_of: tuple[str, ...]) -> OrgAccess:
+    """What `principal` may do in `org` as `member` (None: not a member). 403 when its token is
+    bound to another organization, it is not a member, or its scopes (as its role limits them)
+    include none of `any_of` (empty: any access will do)."""
+    if principal.token.org_id is not None and principal.token.org_id != org.id:
+        raise forbidden()
+    if member is None:
+        raise forbidden()
+    scopes = principal.scopes & role_scopes(member.role)
+    if any_of and not scopes.intersection(any_of):
+        raise forbidden()
+    return OrgAccess(principal, org, member, scopes)
+
+
 class Authenticator:
     def __init__(self, store: Store) -> None:
         self._store = store
@@ -129,13 +144,7 @@ class Authenticator:
             raise not_found()
         if principal.token.org_id is not None and principal.token.org_id != org.id:
             raise forbidden()
-        member = await self._member(org.id, principal.user.id)
-        if member is None:
-            raise forbidden()
-        scopes = principal.scopes & role_scopes(member.role)
-        if any_of and not scopes.intersection(any_of):
-            raise forbidden()
-        return OrgAccess(principal, org, member, scopes)
+        return org_access(principal, org, await self._member(org.id, principal.user.id), any_of)
 
     async def organization_by_slug(self, slug: str) -> Organization | None:
         """The organization, from the cache while it is fresh; None if there is none."""

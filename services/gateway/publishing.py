@@ -3,6 +3,8 @@ ingestion's answers (CORS headers, `X-Sentry-Error`), which SDKs in browsers rea
 
 from __future__ import annotations
 
+import functools
+
 from picket.schemas import topics as t
 from picket.schemas.ingest import IngestItem, Outcome
 from picket.bus.publisher import PublishFailed
@@ -22,13 +24,18 @@ def ingest_error(status: int, detail: str, headers: dict[str, str] | None = None
     return ApiError(status, detail, {**CORS_HEADERS, "X-Sentry-Error": detail, **(headers or {})})
 
 
+@functools.lru_cache(maxsize=8)
+def _topics(prefix: str, app_id: str) -> Topics:
+    return Topics(prefix, app_id)
+
+
 async def publish(rt: Runtime, messages: list[tuple[t.Topic, IngestItem]], outcomes: list[Outcome]) -> None:
     """Publish a request's items and outcomes, all or nothing (one Kafka transaction), and answer
     once the broker has them; 503 with `Retry-After` if it does not take them within
     `ingest_ack_timeout` (unreachable, or too slow to keep up: the client backs off instead of
     requests piling up here), and then nothing of the request is counted. Items larger than a
     Kafka message go in chunks."""
-    topics = Topics(rt.settings.topic_prefix, rt.settings.app_id)
+    topics = _topics(rt.settings.topic_prefix, rt.settings.app_id)
     out = [r for topic, msg in messages for r in topics.chunked(topic, msg, msg.item_id)]
     out += [topics.record(t.OUTCOMES, o) for o in outcomes]
     # One record of an item that counts once by itself is atomic without a transaction.

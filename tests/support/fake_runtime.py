@@ -40,14 +40,13 @@ from picket.schemas.replies import Reply
 from picket.bus.publisher import PublishFailed, Record
 from picket.config import Settings
 from picket.gateway.app import build_app
-from picket.gateway.auth import OrgAccess, Principal
+from picket.gateway.auth import OrgAccess, Principal, org_access
 from picket.gateway.commands import CommandRejected
 from picket.gateway.errors import ApiError, forbidden, not_found
 from picket.gateway.rate_limits import RateLimiter
 from picket.gateway.request_body import Budget
 from picket.ingest.limits import DEFAULT_LIMITS, Limits
 from picket.store import entities
-from picket.tenancy.roles import role_scopes
 
 NOW = datetime(2026, 3, 4, 5, 6, 7, tzinfo=timezone.utc)
 PUBLIC_URL = "http://picket.test"
@@ -116,15 +115,10 @@ class FakeAuth:
         if org is None:
             raise not_found()
         if principal.token.org_id is not None and principal.token.org_id != org.id:
-            raise forbidden()
+            raise forbidden()  # as the real one: before looking the member up
         member = next((m for m in self._rt.records("member") if m.org_id == org.id
                        and m.user_id == principal.user.id), None)
-        if member is None:
-            raise forbidden()
-        scopes = principal.scopes & role_scopes(member.role)
-        if any_of and not scopes.intersection(any_of):
-            raise forbidden()
-        return OrgAccess(principal, org, member, scopes)
+        return org_access(principal, org, member, any_of)  # the real rule
 
     async def organization_by_slug(self, slug: str) -> Organization | None:
         return next((o for o in self._rt.records("organization") if o.slug == slug), None)
