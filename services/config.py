@@ -28,7 +28,6 @@ import socket
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from picket.schemas.topics import Topic
 from picket.bus.connection import KafkaConnection
 
 
@@ -103,6 +102,3 @@ def from_env(data_dir: str | None = None, host: str | None = None, port: int | N
         body_budget=int(env.get("PICKET_BODY_BUDGET") or 256 * 1024 * 1024),
     )
 
-
-def topic_name(settings: Settings, topic: Topic) -> str:
-    return topic.full_name(settings.topic_prefix)

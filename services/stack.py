@@ -35,7 +35,7 @@ from picket.bus.connection import KafkaConnection, write_private
 from picket.bus.kafka import ensure_topics, producer as make_producer
 from picket.bus.loopback import free_loopback_port
 from picket.bus.replies import ReplyWaiter
-from picket.config import Settings, topic_name
+from picket.config import Settings
 from picket.gateway.app import create_app
 from picket.bus.commands import CommandClient
 from picket.bus.topics import Topics
@@ -116,12 +116,12 @@ async def _stop_server(server: uvicorn.Server) -> None:
 
 async def _admin_session(settings: Settings, kafka: KafkaConnection, store: Store | None):  # type: ignore[no-untyped-def]
     producer = make_producer(kafka, idempotent=settings.idempotent_producer)
-    waiter = ReplyWaiter(kafka, topic_name(settings, COMMAND_REPLIES), COMMAND_REPLIES.partitions,
+    topics = Topics(settings.topic_prefix, settings.app_id)
+    waiter = ReplyWaiter(kafka, topics.name(COMMAND_REPLIES), COMMAND_REPLIES.partitions,
                          instance_id=f"admin-{uuid.uuid4().hex[:12]}")
     await producer.start()
     await waiter.start()
-    bus = CommandClient(producer, waiter, Topics(settings.topic_prefix, settings.app_id),
-                        max(settings.reply_timeout, 30))
+    bus = CommandClient(producer, waiter, topics, max(settings.reply_timeout, 30))
 
     async def close() -> None:
         await waiter.stop()

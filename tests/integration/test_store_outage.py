@@ -25,7 +25,7 @@ from picket.agents.ingest import ingest_consumers
 from picket.agents.wiring import Wiring
 from picket.bus.connection import KafkaConnection
 from picket.bus.kafka import ensure_topics, producer as make_producer
-from picket.config import from_env, topic_name
+from picket.config import from_env
 from picket.store.client import Store
 from picket.store.guards import TableGuards
 from picket.store.migrate import migrate
@@ -62,7 +62,7 @@ async def _scenario(bootstrap: str, data_dir: Path) -> None:
     migrate(store)
     producer = make_producer(kafka)
     await producer.start()
-    topic = topic_name(settings, t.INGEST_SESSIONS)
+    topic = t.INGEST_SESSIONS.full_name(settings.topic_prefix)
     group = f"{settings.app_id}-{t.INGEST_SESSIONS.name}"
     wiring = Wiring(settings, kafka, store, producer, TableGuards.load(store))
     [consumer] = [c for c in ingest_consumers(wiring) if c.name.startswith("ingest-sessions")]
@@ -88,7 +88,7 @@ async def _scenario(bootstrap: str, data_dir: Path) -> None:
             await asyncio.sleep(0.2)
         assert store.query("SELECT count(), uniqExact(session_id) FROM {db}.sessions FINAL") == [(SESSIONS, SESSIONS)]
 
-        dead = AIOKafkaConsumer(topic_name(settings, t.INGEST_DLQ), bootstrap_servers=bootstrap,
+        dead = AIOKafkaConsumer(t.INGEST_DLQ.full_name(settings.topic_prefix), bootstrap_servers=bootstrap,
                                 auto_offset_reset="earliest", enable_auto_commit=False)
         await dead.start()
         try:
