@@ -154,3 +154,26 @@ def test_a_poison_message_lands_on_its_topics_dead_letter_topic(poisoned: Picket
     assert b"undecodable" in headers["reason"], headers
     assert headers["source"].decode().startswith(f"{name}/"), headers
     assert headers["consumer"], headers
+
+
+def test_after_every_poison_each_stream_goes_on(poisoned: PicketProcess) -> None:
+    """Runs after the poisons above (same Picket): a tenancy change, a monitor and its check-in,
+    and an event each make their way through the topics that were poisoned."""
+    with poisoned.client() as http:
+        call(http, "POST", "/api/0/organizations/poisoned/teams/", json={"slug": "after"})
+        call(http, "POST", "/api/0/teams/poisoned/after/projects/", json={"name": "later", "slug": "later"})
+        monitor = {"project": "later", "name": "after", "slug": "after", "type": "cron_job",
+                   "config": {"schedule_type": "crontab", "schedule": "0 * * * *"}}
+        call(http, "POST", "/api/0/organizations/poisoned/monitors/", json=monitor)
+        call(http, "POST", "/api/0/organization/poisoned/monitors/after/checkins/", json={"status": "ok"})
+        key = call(http, "GET", "/api/0/projects/poisoned/later/keys/").json()[0]
+        stored = httpx.post(f"{poisoned.url}/api/{key['projectId']}/store/?sentry_key={key['public']}",
+                            json={"message": "after the poison"})
+        assert stored.status_code == 200, stored.text
+        checkins = eventually(
+            lambda: call(http, "GET", "/api/0/organization/poisoned/monitors/after/checkins/").json(),
+            lambda found: len(found) == 1)
+        assert checkins[0]["status"] == "ok"
+        issues = eventually(lambda: call(http, "GET", "/api/0/projects/poisoned/later/issues/").json(),
+                            lambda found: len(found) == 1)
+        assert issues[0]["title"] == "after the poison"
