@@ -18,7 +18,7 @@ from picket.schemas import topics as t
 from picket.agents import aggregate, monitors
 from picket.agents.tenancy import TENANCY
 from picket.agents.faust_app import create_app
-from picket.agents.batch import BatchConsumer
+from picket.runtime.consumer import BatchConsumer
 from picket.agents.events import events_consumer
 from picket.agents.ingest import ingest_consumers
 from picket.agents.sealer import Sealer
@@ -70,8 +70,7 @@ class Worker:
             events_consumer(w),
             *ingest_consumers(w),
             *monitors.check_in_consumers(w),
-            w.consumer("monitors-clock", t.MONITORS_CLOCK_TICK, "monitors-clock",
-                       monitors.ClockDispatcher(topics, self.store, self._producer, forwarded)),
+            monitors.clock_consumer(w, forwarded),
         ]
         for consumer in self._consumers:
             await consumer.start()

@@ -3,15 +3,16 @@
 - `install`: a Faust agent per command, for the administrative contexts (tenancy): Faust hosts
   it with its consumer group and rebalancing; each command costs ~0.2-0.3 ms of CPU, nothing at
   the volume of administrative changes.
-- `Decider`: a batch consumer, for high-volume contexts (monitors: every SDK check-in is a
-  command). A batch of commands is decided in order, all their events published together and
-  their acks awaited once.
+- `Decider`: the process step of a batch pipeline (`picket.runtime`), for high-volume contexts
+  (monitors: every SDK check-in is a command). A batch of commands is decided in order, all
+  their events published together and their acks awaited once.
 - `Projection`: per event of a context's log, its archive row, its rows, its republication on
   the context's public topic, the answer to its caller.
 
 Both deciding runtimes take the same verdict from the application layer (`read_command`,
 `judge`) and carry it out the same way: dead letters to the command topic's registered
-dead-letter topic, answers on `command-replies`, events on the context's log.
+dead-letter topic (the Faust agent through `verdict_records`, the batch decider through the
+pipeline's one dead-letter step), answers on `command-replies`, events on the context's log.
 """
 
 from __future__ import annotations
@@ -27,10 +28,10 @@ from aiokafka import AIOKafkaProducer
 from picket.application.aggregates import Context, StateCache, Verdict, answer, judge, read_command
 from picket.schemas.replies import Reply
 from picket.schemas.topics import BY_NAME, COMMAND_REPLIES
-from picket.agents.batch import BatchConsumer
-from picket.agents.items import Output, Table
+from picket.runtime.consumer import BatchConsumer
+from picket.runtime.steps import Deliver, DeadLetter, Output, Pipeline, ProcessEach, Produce, Table
 from picket.agents.wiring import Wiring
-from picket.bus.publisher import Record, send_all
+from picket.bus.publisher import Record
 from picket.bus.topics import Topics
 from picket.store import event_log
 
@@ -81,58 +82,77 @@ def install(app: faust.App, topics: Topics, ctx: Context, states: StateCache) ->
 
 
 class Decider:
-    """The deciding agent as a batch handler (for `BatchConsumer`), for high-volume contexts.
+    """The deciding agent as the process step of a batch pipeline, for high-volume contexts.
 
     Same verdicts as the Faust agent of `install`, but a batch of commands is decided in order
     (a key's later commands see the state its earlier ones left), all their events are published
-    together and their acks awaited once, and only then are the new states kept and the offsets
-    committed. If publishing fails, the states the batch touched are dropped and the batch is
-    retried: each touched aggregate is rebuilt from the log, so commands whose events did reach
-    the log are recognised by their ids, not decided twice.
+    together and their acks awaited once (the pipeline's `Produce`), and only then are the new
+    states kept and the offsets committed. If publishing fails, the states the batch touched are
+    dropped and the batch is retried: each touched aggregate is rebuilt from the log, so commands
+    whose events did reach the log are recognised by their ids, not decided twice.
     """
 
-    def __init__(self, ctx: Context, topics: Topics, states: StateCache, producer: AIOKafkaProducer) -> None:
+    def __init__(self, ctx: Context, topics: Topics, states: StateCache) -> None:
         self._ctx = ctx
         self._topics = topics
         self._states = states
-        self._producer = producer
-        self._name = f"{ctx.name}-decider"
+        self._touched: dict[str, Any] = {}  # the batch's new states, by key
+        self.name = f"{ctx.name}-decider"
 
-    async def __call__(self, messages: list[Any]) -> None:
-        touched: dict[str, Any] = {}
-        try:
-            await self._decide_all(messages, touched)
-        except BaseException:
-            for key in touched:
-                self._states.forget(key)
-            raise
+    async def process(self, message: Any) -> Output:
+        """One command: its events and answer as records; a dead verdict refuses it."""
+        raw_key = message.key or b""
+        key = raw_key.decode(errors="replace")
+        command = read_command(self._ctx, key, message.value)
+        if isinstance(command, Verdict):
+            verdict = command
+        else:
+            touched = self._touched
+            state = touched[key] if key in touched else await self._states.get(key, message.partition)
+            verdict = judge(self._ctx, key, state, command)
+            if verdict.events:
+                touched[key] = self._ctx.fold(state, list(verdict.events))
+        if verdict.dead_reason is not None:
+            log.error("%s command to dead letters: %s", self._ctx.name, verdict.dead_reason)
+        out = Output(refused=verdict.dead_reason)
+        if verdict.reply is not None:
+            out.records.append(self._topics.record(COMMAND_REPLIES, verdict.reply))
+        out.records += [self._topics.record(self._ctx.events, event) for event in verdict.events]
+        return out
+
+    def failed(self, message: Any, reason: str) -> list[Record]:
+        """The answer to the caller of a command whose deciding failed, if it can be read."""
+        command = read_command(self._ctx, (message.key or b"").decode(errors="replace"), message.value)
+        reply = None if isinstance(command, Verdict) else answer(command.meta, "invalid", "The change could not be applied.")
+        return [] if reply is None else [self._topics.record(COMMAND_REPLIES, reply)]
+
+    def after(self, done: bool, failed: list[Any]) -> None:
+        """Keep the batch's states once its events are acknowledged; drop them otherwise."""
+        touched, self._touched = self._touched, {}
         for key, state in touched.items():
-            self._states.put(key, state)
-
-    async def _decide_all(self, messages: list[Any], touched: dict[str, Any]) -> None:
-        records: list[Record] = []
-        for message in messages:
-            raw_key = message.key or b""
-            key = raw_key.decode(errors="replace")
-            command = read_command(self._ctx, key, message.value)
-            if isinstance(command, Verdict):
-                verdict = command
+            if done:
+                self._states.put(key, state)
             else:
-                state = touched[key] if key in touched else await self._states.get(key, message.partition)
-                verdict = judge(self._ctx, key, state, command)
-                if verdict.events:
-                    touched[key] = self._ctx.fold(state, list(verdict.events))
-            records += verdict_records(self._ctx, self._topics, message, verdict, self._name)
-            records += [self._topics.record(self._ctx.events, event) for event in verdict.events]
-        await send_all(self._producer, records)
+                self._states.forget(key)
+
+
+def decider_pipeline(ctx: Context, topics: Topics, states: StateCache, producer: AIOKafkaProducer) -> Pipeline:
+    """The batch deciding agent's steps: decide each command → deliver its events and answer →
+    dead-letter what failed or was refused → produce; then keep or drop the states."""
+    agent = Decider(ctx, topics, states)
+    return Pipeline(agent.name, [
+        ProcessEach(agent.name, agent.process),
+        Deliver(topics, outcomes=False),
+        DeadLetter(agent.name, topics, ctx.commands, on_failure=agent.failed),
+        Produce(producer),
+    ], after=agent.after)
 
 
 def decider(ctx: Context, w: Wiring, states: StateCache) -> BatchConsumer:
     """The batch-consuming deciding agent of `ctx` (one consumer group: one writer per partition).
     After a rebalance it forgets every state: another worker may have decided meanwhile."""
-    name = f"{ctx.name}-decider"
-    return w.consumer(name, ctx.commands, name, Decider(ctx, w.topics, states, w.producer),
-                      on_rebalance=states.clear)
+    pipeline = decider_pipeline(ctx, w.topics, states, w.producer)
+    return w.consumer(pipeline.name, ctx.commands, pipeline.name, pipeline, on_rebalance=states.clear)
 
 
 class Projection:

@@ -16,8 +16,8 @@ from typing import Any
 import msgspec
 
 from picket.schemas import topics as t
-from picket.agents.batch import BatchConsumer
-from picket.agents.items import Output, Table
+from picket.runtime.consumer import BatchConsumer
+from picket.runtime.steps import Output, Table
 from picket.agents.wiring import Wiring
 from picket.ingest import issues
 from picket.ingest.grouping import grouping_hash, metadata

@@ -1,6 +1,7 @@
 """Consumers of the ingest topics (but events and check-ins: `events.py`, `monitors.py`) and of
-`outcomes`. Each turns one message into rows and outcomes with its pure function; `ItemBatch`
-does the rest (isolation, guarded writes, outcomes, dead letters).
+`outcomes`. Each turns one message into rows and outcomes with its pure function; the rest of
+its pipeline (`picket.runtime.steps`) does the rest (isolation, guarded writes, outcomes, dead
+letters).
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ from typing import Any
 
 from picket.schemas import topics as t
 from picket.schemas.ingest import IngestItem
-from picket.agents.batch import BatchConsumer
-from picket.agents.items import Output, Process, Table
+from picket.runtime.consumer import BatchConsumer
+from picket.runtime.steps import Output, Process, Table
 from picket.bus.topics import origin
 from picket.agents.wiring import Wiring
 from picket.ingest import attachments, feedback, outcome_rows, sessions

@@ -22,15 +22,14 @@ from datetime import datetime, timedelta, timezone
 from collections.abc import Callable
 from typing import Any
 
-import msgspec
 from aiokafka import AIOKafkaProducer
 
 from picket.application.aggregates import Context
 from picket.schemas import monitors as m
 from picket.schemas import topics as t
-from picket.agents.batch import BatchConsumer
+from picket.runtime.consumer import BatchConsumer
 from picket.agents.ingest import decode_item
-from picket.agents.items import Output, Table
+from picket.runtime.steps import Output, Table
 from picket.agents.wiring import Wiring
 from picket.bus.publisher import send_all
 from picket.bus.topics import Topics, origin
@@ -105,6 +104,14 @@ def check_in_consumers(w: Wiring) -> list[BatchConsumer]:
     ]
 
 
+def clock_consumer(w: Wiring, forwarded: GroupWatermark) -> BatchConsumer:
+    """The dispatcher of clock ticks (`forwarded`: the forwarder group's progress)."""
+    name = "monitors-clock"
+    dispatcher = ClockDispatcher(w.topics, w.store, forwarded)
+    return w.consumer(name, t.MONITORS_CLOCK_TICK, name,
+                      w.items(name, t.MONITORS_CLOCK_TICK, dispatcher.process, outcomes=False))
+
+
 def tick(at: datetime) -> m.ClockTick:
     """The tick message for minute `at` (its id is the minute, so two tickers agree)."""
     minute = at.astimezone(timezone.utc).replace(second=0, microsecond=0)
@@ -113,32 +120,26 @@ def tick(at: datetime) -> m.ClockTick:
 
 
 class ClockDispatcher:
-    """Batch handler of `monitors-clock-tick`: one ClockTick task per due monitor per tick."""
+    """The process step of `monitors-clock-tick`'s pipeline: one ClockTick task per due monitor
+    per tick (an undecodable tick goes to the dead letters, through the pipeline)."""
 
-    def __init__(self, topics: Topics, store: Store, producer: AIOKafkaProducer, watermark: GroupWatermark) -> None:
+    def __init__(self, topics: Topics, store: Store, watermark: GroupWatermark) -> None:
         self._topics = topics
         self._store = store
-        self._producer = producer
         self._watermark = watermark
 
-    async def __call__(self, messages: list[Any]) -> None:
-        for msg in messages:
-            try:
-                tick_command = t.MONITORS_CLOCK_TICK.decode(msg.value)
-            except msgspec.DecodeError as exc:
-                await send_all(self._producer, self._topics.dead_letters(
-                    t.MONITORS_CLOCK_TICK, msg, f"undecodable tick: {exc}", "monitors-clock"))
-                continue
-            at = tick_command.meta.at
-            await self._wait_for_forwarder(at)
-            due = await asyncio.to_thread(monitors_read.due_monitors, self._store, at)
-            tasks = [
-                m.ClockTick(meta=m.MonitorCommandMeta(command_id=f"{tick_command.meta.command_id}:{org_id}:{slug}",
-                                                      at=at),
-                            org_id=org_id, slug=slug)
-                for org_id, slug in due
-            ]
-            await send_all(self._producer, [self._topics.record(t.MONITORS_COMMANDS, task) for task in tasks])
+    async def process(self, msg: Any) -> Output:
+        tick_command = t.MONITORS_CLOCK_TICK.decode(msg.value)
+        at = tick_command.meta.at
+        await self._wait_for_forwarder(at)
+        due = await asyncio.to_thread(monitors_read.due_monitors, self._store, at)
+        tasks = [
+            m.ClockTick(meta=m.MonitorCommandMeta(command_id=f"{tick_command.meta.command_id}:{org_id}:{slug}",
+                                                  at=at),
+                        org_id=org_id, slug=slug)
+            for org_id, slug in due
+        ]
+        return Output(records=[self._topics.record(t.MONITORS_COMMANDS, task) for task in tasks])
 
     async def _wait_for_forwarder(self, at: datetime) -> None:
         """Until every check-in received before the tick is forwarded, but never forever: a

@@ -1,9 +1,10 @@
 """What a worker's consumers are built from, and the one way they are built.
 
-Every consumer is a `BatchConsumer` on one registered topic, in one of the consumer groups the
-registry declares for it, and most are an `ItemBatch` (per-item isolation, guarded writes, dead
-letters to the topic's registered dead-letter topic). Topic names, group names, dead-letter
-topics and client settings come from the registry through here, not from each consumer.
+Every consumer is a `BatchConsumer` (`picket.runtime`) on one registered topic, in one of the
+consumer groups the registry declares for it, and its handler is a `Pipeline` of the runtime's
+steps: most are `item_pipeline`s (per-item isolation, guarded writes, dead letters to the
+topic's registered dead-letter topic). Topic names, group names, dead-letter topics and client
+settings come from the registry through here, not from each consumer.
 """
 
 from __future__ import annotations
@@ -14,13 +15,16 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from picket.schemas import topics as t
-from picket.agents.batch import BatchConsumer, Handler
-from picket.agents.items import ItemBatch, Process, Table
-from picket.bus.publisher import Record
 from picket.bus.connection import KafkaConnection
+from picket.bus.publisher import Record
 from picket.bus.topics import Topics
 from picket.config import Settings
+from picket.ingest.outcomes import refused_item_outcomes
+from picket.runtime.consumer import BatchConsumer, Handler
+from picket.runtime.source import KafkaSource
+from picket.runtime.steps import Pipeline, Process, Table, item_pipeline
+from picket.schemas import topics as t
+from picket.schemas.ingest import IngestItem, Outcome
 from picket.store.client import Store
 from picket.store.guards import TableGuards
 
@@ -45,12 +49,20 @@ class Wiring:
 
     def consumer(self, name: str, topic: t.Topic, group: str, handler: Handler, **options: Any) -> BatchConsumer:
         """A batch consumer of `topic` in its registered group `group`."""
-        return BatchConsumer(name, self.kafka, self.topic(topic), self.group(topic, group), handler,
-                             fast_join=self.settings.fast_group_join, **options)
+        source = KafkaSource(self.kafka, self.topic(topic), self.group(topic, group),
+                             fast_join=self.settings.fast_group_join)
+        return BatchConsumer(name, source, handler, **options)
 
     def items(self, name: str, topic: t.Topic, process: Process, *, outcomes: bool = True,
               order: Sequence[Table] = (), after: Callable[[bool, list[Any]], None] | None = None,
-              on_failure: Callable[[Any, str], list[Record]] | None = None) -> ItemBatch:
-        """The per-item batch handler of a consumer of `topic` (see `ItemBatch`)."""
-        return ItemBatch(name, process, self.store, self.producer, self.guards, self.topics, topic,
-                         outcomes=outcomes, order=order, after=after, on_failure=on_failure)
+              on_failure: Callable[[Any, str], list[Record]] | None = None) -> Pipeline:
+        """The usual handler of a consumer of `topic` (`picket.runtime.steps.item_pipeline`): an
+        ingest item that fails counts as an `invalid` outcome."""
+        refused = _refused_outcomes if topic.value_type is IngestItem else None
+        return item_pipeline(name, process, store=self.store, guards=self.guards, producer=self.producer,
+                             topics=self.topics, topic=topic, outcomes=outcomes, order=order, after=after,
+                             refused_outcomes=refused, on_failure=on_failure)
+
+
+def _refused_outcomes(msg: Any, reason: str) -> list[Outcome]:
+    return refused_item_outcomes(msg.value, reason)

@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 
 # An idle follower asks the broker again this often. Apache Kafka answers a long poll as soon
 # as a record arrives; the embedded broker answers 10-20 ms late on 100 ms polls (see
-# services/agents/batch.py), well within the second a change may take to apply everywhere.
+# picket.runtime.source), well within the second a change may take to apply everywhere.
 FETCH_MAX_WAIT_MS = 100
 RETRY_SECONDS = 0.5
 # A start that has not found the end of every partition by then is tried again afresh.

@@ -9,7 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from enum import IntEnum
 
-from picket.schemas.ingest import Outcome
+import msgspec
+
+from picket.schemas.ingest import IngestItem, Outcome
+from picket.schemas.topics import INGEST_EVENTS
 
 
 class OutcomeKind(IntEnum):
@@ -83,3 +86,24 @@ def outcome(*, timestamp: datetime, org_id: int, project_id: int, key_id: int | 
         timestamp=timestamp, org_id=org_id, project_id=project_id, key_id=key_id, outcome=int(kind),
         reason=reason, category=int(category), quantity=quantity, event_id=event_id, id=id,
     )
+
+
+def refused_item_outcome(item: IngestItem, reason: str) -> Outcome:
+    """The `invalid` outcome of an ingest item refused whole after it was accepted."""
+    return outcome(
+        timestamp=item.received, org_id=item.org_id, project_id=item.project_id, key_id=item.key_id,
+        kind=OutcomeKind.INVALID, reason=reason, category=ITEM_CATEGORY.get(item.item_type, Category.DEFAULT),
+        quantity=len(item.payload) if item.item_type == "attachment" else 1, event_id=item.event_id,
+        id=f"{item.item_id}:refused" if item.item_id else None,
+    )
+
+
+def refused_item_outcomes(value: bytes, reason: str) -> list[Outcome]:
+    """The `invalid` outcome of an ingest message that failed in processing (`reason`), when it
+    can still be read as an item: it was counted accepted at the gateway, and now counts as
+    refused (`internal` for a defect, `invalid_data` for data the store refused)."""
+    try:
+        item = INGEST_EVENTS.decode(value)  # every ingest topic: IngestItem values, one codec
+    except (msgspec.DecodeError, TypeError, ValueError):
+        return []
+    return [refused_item_outcome(item, "internal" if reason.startswith("processing failed") else "invalid_data")]

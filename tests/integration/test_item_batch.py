@@ -1,4 +1,4 @@
-"""The per-item batch step on real chdb and a real broker: each message stands alone.
+"""The usual item pipeline on real chdb and a real broker: each message stands alone.
 
 A message whose processing raises, a row the column types refuse, and a row only the insert
 refuses (the guard is off) each fail alone: the others are written, the failures go to the dead
@@ -18,7 +18,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 
-from picket.agents.items import ItemBatch, Output, Table
+from picket.runtime.steps import Output, Pipeline, Table, item_pipeline
 from picket.bus.topics import Topics
 from picket.schemas.topics import Topic
 from picket.store.client import Store
@@ -31,10 +31,11 @@ NUMBERS_IN = Topic("numbers-in", partitions=1, key="k", value_type=bytes, retent
                    dead_letter="ingest-dlq")
 
 
-def _batch(store: Store, producer: AIOKafkaProducer, guards: TableGuards | None) -> tuple[ItemBatch, str]:
-    """The step under test, and the dead-letter topic it writes to."""
+def _batch(store: Store, producer: AIOKafkaProducer, guards: TableGuards | None) -> tuple[Pipeline, str]:
+    """The pipeline under test, and the dead-letter topic it writes to."""
     topics = Topics(prefix=f"t{uuid.uuid4().hex[:8]}-")
-    batch = ItemBatch("numbers", process, store, producer, guards, topics, NUMBERS_IN, outcomes=False)
+    batch = item_pipeline("numbers", process, store=store, guards=guards, producer=producer, topics=topics,
+                          topic=NUMBERS_IN, outcomes=False)
     return batch, topics.dead_letter_topic(NUMBERS_IN)
 
 

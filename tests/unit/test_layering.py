@@ -22,7 +22,7 @@ FOLDERS = {"picket": ROOT / "services", "picket.schemas": ROOT / "schemas"}
 IO = ("aiokafka", "faust", "clickhouse_connect", "chdb", "starlette", "uvicorn", "httpx", "socket")
 CORE = ("picket.tenancy", "picket.monitors", "picket.ingest", "picket.application")
 DOMAIN = ("picket.tenancy", "picket.monitors", "picket.ingest", "picket.stats", "picket.application")
-SHELL = ("picket.agents", "picket.gateway", "picket.admin", "picket.worker", "picket.stack", "picket.cli")
+SHELL = ("picket.agents", "picket.runtime", "picket.gateway", "picket.admin", "picket.worker", "picket.stack", "picket.cli")
 
 # (what the contract says, source packages, forbidden packages: of picket or third-party)
 CONTRACTS = [
@@ -32,7 +32,7 @@ CONTRACTS = [
     ("the pure core and the application layer import no I/O", CORE,
      (*IO, "picket.store", "picket.bus", *SHELL)),
     ("the gateway imports nothing from the worker side", ("picket.gateway",),
-     ("picket.agents", "picket.worker", "faust")),
+     ("picket.agents", "picket.runtime", "picket.worker", "faust")),
     ("picket admin imports nothing from the gateway", ("picket.admin",), ("picket.gateway", "starlette")),
 ]
 
