@@ -14,10 +14,11 @@ What it does, in one run:
 2. `picket run` on a fresh data directory (embedded broker unless `--bootstrap`): the time
    from exec to credentials printed and `/_health/` answering; summed RSS of the process and
    its children (gateway, worker, broker) sampled every 0.25 s until it stops.
-3. For each kind (REST check-ins with the token, then envelopes of check-ins, small error
-   events, feedback): max load, a closed loop at C in-flight requests for S seconds; then
-   half load, paced at half of min(accepted/s, processed/s) at max load. Latency is measured
-   at the load generator from send (paced: from when the request fell due) to answer.
+3. For each kind (REST check-ins with the token, then envelopes of check-ins, check-ins through
+   the HTTP endpoint cron jobs call with curl, small error events, feedback): max load, a
+   closed loop at C in-flight requests for S seconds; then half load, paced at half of
+   min(accepted/s, processed/s) at max load. Latency is measured at the load generator from
+   send (paced: from when the request fell due) to answer.
 
 Queryable lag, by sampling: ten times a second the load generator sends a probe instead of a
 bulk item, to a probe project that lands on the bulk project's ingest partition (check-ins: to
@@ -53,13 +54,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bench import procs
-from bench.load import Connection, LoadRunner, Result, Workload
+from bench.load import CHECK_IN_KINDS, Connection, LoadRunner, Result, Workload
 from bench.probes import Api, Fixture, Visibility, prepare
 from bench.report import Report, Row, format_table, load_average, machine, percentile, processed_rate
 
 KIND_NAMES = {
     "checkin-rest": "check-in REST",
     "checkin-envelope": "check-in envelope",
+    "checkin-cron": "check-in HTTP (cron)",
     "event": "error event envelope",
     "feedback": "feedback envelope",
 }
@@ -268,7 +270,7 @@ async def phase(opts: Options, runner: LoadRunner, api: Api, fx: Fixture, wl: Wo
         stop.set()
         await watcher
     cpu_note = _cpu_note(meter.stop(), result)
-    tail = await _tail(wl, len(fx.probe_monitors) if wl.kind == "checkin-envelope" else 1)
+    tail = await _tail(wl, len(fx.probe_monitors) if wl.kind in CHECK_IN_KINDS else 1)
     probes = dict(result.probes)
     drained = await vis.wait_for([*probes, *tail], opts.drain, opts.poll)
     tail_seen = max(vis.seen[t] for t in tail) if all(t in vis.seen for t in tail) else None

@@ -82,7 +82,9 @@ class Connection:
 
 # --- what to send ---------------------------------------------------------------------------------
 
-KINDS = ("checkin-rest", "checkin-envelope", "event", "feedback", "bare", "noop")
+KINDS = ("checkin-rest", "checkin-envelope", "checkin-cron", "event", "feedback", "bare", "noop")
+# Kinds whose items are check-ins of monitors (probes: one monitor per command partition).
+CHECK_IN_KINDS = ("checkin-envelope", "checkin-cron")
 MONITOR_CONFIG = {"schedule_type": "crontab", "schedule": "0 0 * * *", "checkin_margin": 60, "max_runtime": 60}
 
 
@@ -118,6 +120,13 @@ class Workload:
                 "POST", self.host, f"/api/0/organization/{self.org}/monitors/{slug}/checkins/",
                 {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
                 b'{"status":"ok","duration":500,"environment":"production"}',
+            )
+        if self.kind == "checkin-cron":  # what a shell job's curl sends: all in the query string
+            slug = monitors[seq % len(monitors)]
+            return http_request(
+                "GET", self.host,
+                f"/api/{project_id}/cron/{slug}/{key}/?status=ok&check_in_id={item_id}&duration=0.5&environment=production",
+                {},
             )
         body = envelope(self.kind, item_id, monitors[seq % len(monitors)] if monitors else "")
         if self.kind in ("bare", "noop"):

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import msgspec
 from aiokafka.partitioner import murmur2
 
-from bench.load import MONITOR_CONFIG, Connection, http_request
+from bench.load import CHECK_IN_KINDS, MONITOR_CONFIG, Connection, http_request
 from picket.schemas.monitors import monitor_key
 from picket.schemas.topics import INGEST_EVENTS, MONITORS_COMMANDS
 
@@ -124,7 +124,7 @@ class Visibility:
             self._paths = [f"/api/0/projects/{fx.org}/{fx.probe_slug}/events/"]
         elif kind == "feedback":
             self._paths = [f"/api/0/projects/{fx.org}/{fx.probe_slug}/user-feedback/"]
-        elif kind == "checkin-envelope":
+        elif kind in CHECK_IN_KINDS:
             self._paths = [f"/api/0/organization/{fx.org}/monitors/{s}/checkins/" for s in fx.probe_monitors]
         else:
             raise ValueError(f"no probes for {kind!r}")

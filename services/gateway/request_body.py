@@ -236,10 +236,11 @@ KeyLookup = Callable[[str], Awaitable[ProjectKey | None]]
 
 
 async def read_ingest_body(request: Request, *, project_id: int, keys: KeyLookup, raw_limit: int, limit: int,
-                           lease: Lease, envelope: bool) -> tuple[ProjectKey, bytes]:
+                           lease: Lease, envelope: bool, path_key: str | None = None) -> tuple[ProjectKey, bytes]:
     """The checked client key of an ingestion request and its decoded body.
 
-    The key comes from the headers or the query, checked before any of the body is read; when
+    The key comes from the path (`path_key`), the headers or the query, checked before any of the
+    body is read; when
     none carries one and the body is an envelope (`envelope`), from the `dsn` of its header,
     read first (at most `HEADER_CAP` bytes). Raises `Refused`: 401 for a missing or unknown key,
     403 for a disabled one or one of another project, 400 for a malformed body or header line,
@@ -250,7 +251,7 @@ async def read_ingest_body(request: Request, *, project_id: int, keys: KeyLookup
                             content_encoding=request.headers.get("content-encoding"))
     except EnvelopeError as exc:
         raise Refused(400, exc.detail, close=closes_connection(request)) from None
-    public = public_key_from_request(request.headers, request.query_params, None)
+    public = path_key or public_key_from_request(request.headers, request.query_params, None)
     if public is None and envelope:
         line = await reader.first_line(HEADER_CAP)
         try:

@@ -7,7 +7,8 @@ seconds; commands carry milliseconds.
 
 The accepted outcome names the check-in message by a uuid derived from (check-in id, status), so
 an SDK's retry of the same message counts once while a check-in's `in_progress` and its final
-status count as the two items they are.
+status count as the two items they are; a message with the nil id (no id given) is named by its
+item instead.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from picket.schemas.rows import CheckInRawRow
 from picket.schemas.monitors import MonitorCommandMeta, RecordCheckIn
 from picket.ingest.outcomes import Category
 from picket.ingest.processed import Processed, item_key, json_object, number, text
+from picket.monitors.decide import NIL_CHECK_IN_ID
 from picket.monitors.schedule import ScheduleError, validate_config
 from picket.tenancy.slugs import is_valid_slug
 
@@ -71,7 +73,9 @@ def process_checkin_item(item: IngestItem, origin: str) -> CheckInResult:
         duration=seconds, environment=environment, payload=item.payload.decode("utf-8", "replace"),
         received=item.received,
     ))
-    out.accept(item, Category.MONITOR, event_id=message_id(check_in_id, status))
+    # Messages without an id (nil) are told apart by their item, not by (id, status).
+    named = item_key(item, origin) if check_in_id == NIL_CHECK_IN_ID else check_in_id
+    out.accept(item, Category.MONITOR, event_id=message_id(named, status))
     return CheckInResult(out, command)
 
 

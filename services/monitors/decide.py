@@ -18,6 +18,9 @@ Check-ins:
   max_runtime); ok / error record a finished one (started at `at - duration` when a duration is
   given). Its environment is created on first use (status "active"). `expected_time` is the
   environment's `next_checkin` before it;
+- the nil id (32 zeros, what an SDK or the HTTP check-in endpoint sends without an id) means, as
+  in Sentry, the newest in_progress check-in of the environment, or a new check-in (its id
+  derived from the command id) when there is none;
 - a known in_progress check-in (by id, or the newest in_progress one of the environment with
   `latest`): no status / in_progress is a heartbeat (`timeout_at` and `date_updated` move on);
   ok / error finish it, the duration being the given one or the time since it started;
@@ -89,6 +92,7 @@ FINISHED = "A finished check-in cannot be changed."
 
 _FAILURES = frozenset({"error", "missed", "timeout"})
 _CHECK_IN_ID = re.compile(r"[0-9a-f]{32}")
+NIL_CHECK_IN_ID = "0" * 32
 _SCHEDULE_FIELDS = ("schedule_type", "schedule", "checkin_margin", "timezone")
 # Monitor ids made here have the layout of `picket.ids.new_id`: milliseconds since
 # 2024-01-01 above 12 bits, here taken from the command id instead of random ones.
@@ -314,11 +318,14 @@ def _record_check_in(state: MonitorState, cmd: RecordCheckIn, emit: _Emitter) ->
         return Rejected("invalid", "The monitor is disabled.")
 
     target: CheckIn | None = None
-    if cmd.latest:
+    if cmd.latest or cmd.check_in_id == NIL_CHECK_IN_ID:
         candidates = [c for c in state.open_check_ins.values() if c.environment == cmd.environment]
-        if not candidates:
+        if candidates:
+            target = max(candidates, key=lambda c: (c.date_created, c.id))
+        elif cmd.latest:
             return Rejected("not_found", "There is no in-progress check-in to update.")
-        target = max(candidates, key=lambda c: (c.date_created, c.id))
+        else:
+            cmd = _replace(cmd, check_in_id=_derived_id("check-in", cmd.meta.command_id))
     elif cmd.check_in_id in state.open_check_ins:
         target = state.open_check_ins[cmd.check_in_id]
         if target.environment != cmd.environment:

@@ -185,6 +185,39 @@ def _exists(p: PicketProcess, slug: str) -> bool:
         return http.get(f"/api/0/organizations/{ORG}/monitors/{slug}/").status_code == 200
 
 
+def _curl(*args: str) -> tuple[int, str]:
+    out = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", *args],
+                         capture_output=True, text=True, timeout=30)
+    return int(out.stdout or 0), out.stderr
+
+
+def test_a_shell_cron_job_reports_with_curl_through_the_http_check_in_endpoint(p: PicketProcess) -> None:
+    """As Sentry documents for shell jobs: a POST with `monitor_config` creates the monitor and
+    starts a run without an id; a GET with `status=ok` finishes that run; a run with its own id
+    is started and failed; a bad status is a 400 and changes nothing."""
+    public, project_id = p.dsn.split("//")[1].split("@")[0], p.dsn.rsplit("/", 1)[1]
+    base = f"{p.url}/api/{project_id}/cron/curl-job/{public}/"
+    config = '{"monitor_config": {"schedule": {"type": "crontab", "value": "0 * * * *"}, "max_runtime": 30}}'
+    assert _curl("-X", "POST", base + "?status=in_progress", "-H", "Content-Type: application/json",
+                 "-d", config) == (202, "")
+    eventually(lambda: _exists(p, "curl-job") and _check_ins(p, "curl-job"),
+               lambda v: bool(v) and v[0]["status"] == "in_progress")
+    assert _curl(base + "?status=ok&duration=4") == (202, "")
+    assert eventually(lambda: [c["status"] for c in _check_ins(p, "curl-job")], lambda v: v == ["ok"]) == ["ok"]
+    assert _check_ins(p, "curl-job")[0]["duration"] == 4000
+
+    run = "5d2e1b4a-0c3f-4e6a-9b7d-8f1e2a3c4b5d"
+    assert _curl(base + f"?status=in_progress&check_in_id={run}") == (202, "")
+    assert _curl(base.rstrip("/") + f"?status=error&check_in_id={run}") == (202, "")
+    found = eventually(lambda: {c["id"]: c["status"] for c in _check_ins(p, "curl-job")},
+                       lambda v: v.get(run.replace("-", "")) == "error")
+    assert sorted(found.values()) == ["error", "ok"]
+
+    assert _curl(base + "?status=finished")[0] == 400
+    assert _curl(f"{p.url}/api/{project_id}/cron/curl-job/{'0' * 32}/?status=ok")[0] == 401
+    assert len(_check_ins(p, "curl-job")) == 2
+
+
 def test_sentry_cli_monitors_run(p: PicketProcess) -> None:
     cli = Path(sys.executable).with_name("sentry-cli")
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(p.data_dir), "SENTRY_DSN": p.dsn,

@@ -11,6 +11,7 @@ import pytest
 from bench import ingest, load, report
 from picket.schemas.ingest import IngestItem
 from picket.ingest.checkins import process_checkin_item
+from picket.ingest.cron import cron_envelope
 from picket.ingest.envelope import parse_envelope
 from picket.ingest.feedback import process_feedback_item
 
@@ -45,7 +46,7 @@ def test_options_quick_and_kinds() -> None:
     assert opts.duration == 4.0 and opts.drain == 20.0 and opts.concurrency == 8
     assert opts.kinds == ["event", "feedback"] and opts.bootstrap is None
     full = ingest.parse_args(["--duration", "30", "--bootstrap", "127.0.0.1:9092"])
-    assert full.duration == 30.0 and full.bootstrap == "127.0.0.1:9092" and len(full.kinds) == 4
+    assert full.duration == 30.0 and full.bootstrap == "127.0.0.1:9092" and full.kinds == list(ingest.KIND_NAMES) and len(full.kinds) == 5
     with pytest.raises(SystemExit):
         ingest.parse_args(["--kinds", "transactions"])
 
@@ -103,3 +104,16 @@ def test_rest_checkin_request_uses_the_token_and_a_bulk_monitor() -> None:
     raw = wl.build(3, probe=False)
     assert raw.startswith(b"POST /api/0/organization/acme/monitors/m-2/checkins/ HTTP/1.1\r\n")
     assert b"Authorization: Bearer t0k" in raw
+
+
+def test_a_cron_check_in_request_is_what_the_http_check_in_endpoint_accepts() -> None:
+    wl = load.Workload("checkin-cron", "h", 1, project_id=2, key="k" * 32, monitors=("m-1", "m-2"), tag="0a0b0c0d")
+    raw = wl.build(1, probe=False)
+    head = raw.partition(b"\r\n\r\n")[0].decode()
+    request_line = head.splitlines()[0]
+    assert request_line.startswith(f"GET /api/2/cron/m-2/{'k' * 32}/?") and request_line.endswith(" HTTP/1.1")
+    query = dict(x.split("=") for x in request_line.split("?", 1)[1].split(" ")[0].split("&"))
+    (item,) = cron_envelope("m-2", query, b"", None).items
+    result = process_checkin_item(_item("check_in", item.payload), "t/0/0")
+    assert result.command is not None and result.command.check_in_id == wl.item_id(1, False)
+    assert result.command.status == "ok" and result.command.duration == 500

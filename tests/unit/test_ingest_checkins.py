@@ -142,3 +142,13 @@ def test_a_bad_monitor_config_makes_the_check_in_invalid_and_sends_nothing():
     result = process_checkin_item(_item(body), ORIGIN)
     assert result.command is None and result.processed.rows == []
     assert [o.reason for o in result.processed.outcomes] == ["invalid_monitor_config"]
+
+
+def test_check_ins_without_an_id_count_as_the_items_they_are_not_as_one_check_in():
+    body = {"check_in_id": "0" * 32, "monitor_slug": "job", "status": "ok"}
+    first = msgspec.structs.replace(_item(body), item_id="item-1")
+    retried = msgspec.structs.replace(_item(body), item_id="item-1")
+    second = msgspec.structs.replace(_item(body), item_id="item-2")
+    [a], [b], [c] = (_process(i).outcomes for i in (first, retried, second))
+    assert a.event_id == b.event_id  # a retry of the same item counts once
+    assert a.event_id != c.event_id  # another run of the job counts again

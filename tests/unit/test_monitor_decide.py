@@ -254,6 +254,23 @@ def test_latest_targets_the_newest_open_check_in_of_the_environment(monitor):
         == "not_found"
 
 
+def test_a_nil_check_in_id_finishes_the_newest_open_check_in_or_starts_a_new_one(monitor):
+    nil = 0  # cid(0): 32 zeros, as sent without an id
+    state, events = accept(monitor, check_in(at(minutes=1), nil, "ok", command_id="cron-1"))
+    first = events[0].check_in
+    assert first.id != cid(nil) and first.status == "ok"
+    assert accept(monitor, check_in(at(minutes=1), nil, "ok", command_id="cron-1"))[1][0].check_in.id == first.id
+
+    state, events = accept(state, check_in(at(minutes=2), nil, "ok", command_id="cron-2"))
+    assert events[0].check_in.id not in (first.id, cid(nil))  # a second finished run, not a refusal
+
+    state, events = accept(state, check_in(at(minutes=3), nil, "in_progress", command_id="cron-3"))
+    started = events[0].check_in
+    state, events = accept(state, check_in(at(minutes=4), nil, "error", command_id="cron-4"))
+    assert (events[0].check_in.id, events[0].check_in.status) == (started.id, "error")
+    assert state.open_check_ins == {}
+
+
 def test_a_check_in_cannot_move_to_another_environment(monitor):
     state, _ = accept(monitor, check_in(T0, 1))
     assert reject(state, check_in(at(minutes=1), 1, "ok", environment="staging")).outcome == "invalid"

@@ -1,4 +1,5 @@
-"""What SDKs send: `POST /api/{project_id}/envelope/` and the legacy `POST /api/{project_id}/store/`.
+"""What SDKs send: `POST /api/{project_id}/envelope/` and the legacy `POST /api/{project_id}/store/`;
+and what cron jobs send: `GET|POST /api/{project_id}/cron/{monitor_slug}/{sentry_key}/`.
 
 The answer comes once every item is durably on Kafka (`acks=all`); processing is asynchronous.
 - DSN auth: `X-Sentry-Auth`, `Authorization: Sentry …`, `?sentry_key=`, or the envelope's `dsn`;
@@ -29,6 +30,8 @@ from picket.gateway.publishing import ingest_error as _error
 from picket.gateway.request_body import Lease, Refused, closes_connection, read_ingest_body
 from picket.gateway.runtime import Runtime, path_int, runtime
 from picket.ingest.client_reports import client_report_outcomes
+from picket.ingest.cron import cron_envelope
+from picket.ingest.limits import Limits
 from picket.ingest.item_ids import item_ids
 from picket.ingest.envelope import (
     Envelope,
@@ -56,14 +59,14 @@ RATE_LIMITED_TYPES = {"event", "security", "transaction"}
 
 
 async def _authenticated_envelope(request: Request, rt: Runtime, project_id: int, parse: Any,
-                                  lease: Lease) -> tuple[ProjectKey, Envelope]:
+                                  lease: Lease, path_key: str | None) -> tuple[ProjectKey, Envelope]:
     """The request's client key, checked before its body is read, and its body parsed by `parse`;
     `_error`s (401/403, 400, 413, 503) otherwise."""
     limits = rt.limits
     try:
         key, data = await read_ingest_body(
             request, project_id=project_id, keys=rt.keys.get, raw_limit=limits.max_compressed_body,
-            limit=limits.max_envelope_size, lease=lease, envelope=parse is parse_envelope,
+            limit=limits.max_envelope_size, lease=lease, envelope=parse is parse_envelope, path_key=path_key,
         )
         return key, parse(data, limits)
     except Refused as exc:
@@ -79,13 +82,15 @@ def _event_id(envelope: Envelope) -> str | None:
     return event_id if isinstance(event_id, str) else None
 
 
-async def _accept(request: Request, parse: Any, lease: Lease) -> Response:
+async def _accept(request: Request, parse: Any, lease: Lease, path_key: str | None = None) -> str | None:
+    """Publish what the request carries (its body parsed by `parse` into an envelope); its
+    event id, if it has one."""
     rt = runtime(request)
     project_id = path_int(request.path_params["project_id"])
     if project_id is None:
         raise _error(404, "Unknown project.", {"Connection": "close"} if closes_connection(request) else None)
     limits = rt.limits
-    key, envelope = await _authenticated_envelope(request, rt, project_id, parse, lease)
+    key, envelope = await _authenticated_envelope(request, rt, project_id, parse, lease, path_key)
     received = datetime.now(timezone.utc)
     event_id = _event_id(envelope)
     common = {"org_id": key.org_id, "project_id": key.project_id, "key_id": key.id}
@@ -134,17 +139,36 @@ async def _accept(request: Request, parse: Any, lease: Lease) -> Response:
             sdk=request.headers.get("user-agent"), item_id=item_id, **common,
         )))
     await publish(rt, messages, outcomes)
+    return event_id
+
+
+def _accepted(event_id: str | None) -> Response:
     return JSONResponse({"id": event_id} if event_id else {}, headers=CORS_HEADERS)
 
 
 async def envelope_endpoint(request: Request) -> Response:
     with runtime(request).body_budget.lease() as lease:  # the body counts until the answer
-        return await _accept(request, parse_envelope, lease)
+        return _accepted(await _accept(request, parse_envelope, lease))
 
 
 async def store_endpoint(request: Request) -> Response:
     with runtime(request).body_budget.lease() as lease:
-        return await _accept(request, store_payload_to_envelope, lease)
+        return _accepted(await _accept(request, store_payload_to_envelope, lease))
+
+
+async def cron_endpoint(request: Request) -> Response:
+    """Sentry's HTTP check-in (`picket.ingest.cron`): 202 with no body once the check-in is on
+    Kafka; never 429, as Relay."""
+    slug = request.path_params["monitor_slug"]
+    query = request.query_params
+    content_type = request.headers.get("content-type")
+
+    def parse(body: bytes, limits: Limits) -> Envelope:
+        return cron_envelope(slug, query, body, content_type, limits)
+
+    with runtime(request).body_budget.lease() as lease:
+        await _accept(request, parse, lease, path_key=request.path_params.get("sentry_key"))
+    return Response(status_code=202, headers=CORS_HEADERS)
 
 
 async def preflight(_: Request) -> Response:
@@ -161,4 +185,10 @@ routes = [
     Route("/api/{project_id}/store/", store_endpoint, methods=["POST"]),
     Route("/api/{project_id}/envelope/", preflight, methods=["OPTIONS"]),
     Route("/api/{project_id}/store/", preflight, methods=["OPTIONS"]),
+    # As Relay: with and without the key in the path, with and without the trailing slash (a
+    # redirect would lose a curl POST's body).
+    *(Route(path, cron_endpoint, methods=["GET", "POST"]) for path in (
+        "/api/{project_id}/cron/{monitor_slug}/{sentry_key}/", "/api/{project_id}/cron/{monitor_slug}/{sentry_key}",
+        "/api/{project_id}/cron/{monitor_slug}/", "/api/{project_id}/cron/{monitor_slug}",
+    )),
 ]
