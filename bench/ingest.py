@@ -30,8 +30,8 @@ that list request): lag = first seen − accepted, resolution about 0.1 s. After
 sent last (the tail) mark the drain: processed/s is the items accepted in the phase over the time
 from its start until the tail was visible. When the tail is not visible within the drain wait,
 processed/s is a lower bound (marked ≥): the items accepted before the last visible probe over
-the time until it was visible. REST check-ins are answered only after the check-in is projected
-and read back, so their lag is zero by construction and processed/s equals accepted/s.
+the time until it was visible. REST check-ins are answered once decided, with ids the server
+makes: their probes are known by the id in their answer.
 
 Each row notes the CPU (in cores) that Picket's gateway and worker processes, the broker and the
 load generator used while it ran: on a small machine they compete for the same cores.
@@ -243,7 +243,7 @@ async def _tail(wl: Workload, count: int) -> list[str]:
             status, body = await conn.request(tail.build(seq, True))
             if not 200 <= status < 300:
                 raise RuntimeError(f"tail probe refused: {status} {body[:200]!r}")
-            ids.append(tail.item_id(seq, True))
+            ids.append(tail.probe_id(seq, body))
     finally:
         conn.close()
     return ids
@@ -253,13 +253,6 @@ async def phase(opts: Options, runner: LoadRunner, api: Api, fx: Fixture, wl: Wo
                 rate: float | None, bare: Bare, cpu: dict[str, list[int]]) -> Measured:
     name = KIND_NAMES[wl.kind]
     meter = procs.CpuMeter(cpu).start()
-    if wl.kind == "checkin-rest":  # synchronous: answered once the check-in is queryable
-        result = await runner.run(wl, duration=opts.duration, concurrency=opts.concurrency, rate=rate)
-        row = latency_row(name, load, result, opts.duration)
-        row.note = "; ".join(x for x in (row.note, _cpu_note(meter.stop(), result)) if x)
-        row.sync, row.processed_per_s = True, row.accepted_per_s
-        _ratios(row, bare)
-        return Measured(row, row.processed_per_s, True)
     vis = Visibility(api, fx, wl.kind)
     stop = asyncio.Event()
     watcher = asyncio.create_task(vis.watch(stop, opts.poll))

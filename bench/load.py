@@ -84,7 +84,7 @@ class Connection:
 
 KINDS = ("checkin-rest", "checkin-envelope", "checkin-cron", "event", "feedback", "bare", "noop")
 # Kinds whose items are check-ins of monitors (probes: one monitor per command partition).
-CHECK_IN_KINDS = ("checkin-envelope", "checkin-cron")
+CHECK_IN_KINDS = ("checkin-rest", "checkin-envelope", "checkin-cron")
 MONITOR_CONFIG = {"schedule_type": "crontab", "schedule": "0 0 * * *", "checkin_margin": 60, "max_runtime": 60}
 
 
@@ -109,13 +109,20 @@ class Workload:
     def item_id(self, seq: int, probe: bool) -> str:
         return f"{self.tag}{self.worker:02x}{int(probe):x}{seq:021x}"
 
+    def probe_id(self, seq: int, answer: bytes) -> str:
+        """The id of probe `seq` as lists show it: stamped by the generator, or (REST check-ins,
+        whose ids the server makes) read from the answer."""
+        if self.kind == "checkin-rest":
+            return str(msgspec.json.decode(answer)["id"]).replace("-", "")
+        return self.item_id(seq, True)
+
     def build(self, seq: int, probe: bool) -> bytes:
         """The raw request number `seq` (probe: to the probe project/monitor, id stamped)."""
         item_id = self.item_id(seq, probe)
         project_id, key = (self.probe_project_id, self.probe_key) if probe else (self.project_id, self.key)
         monitors = self.probe_monitors if probe else self.monitors
         if self.kind == "checkin-rest":
-            slug = self.monitors[seq % len(self.monitors)]
+            slug = monitors[seq % len(monitors)]
             return http_request(
                 "POST", self.host, f"/api/0/organization/{self.org}/monitors/{slug}/checkins/",
                 {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
@@ -233,7 +240,7 @@ async def _drive(task: Task) -> Result:
         n, probe = take()
         raw = wl.build(n, probe)
         try:
-            status, _ = await conn.request(raw)
+            status, answer = await conn.request(raw)
         except (OSError, asyncio.IncompleteReadError, ConnectionError, ValueError) as exc:
             out.statuses[type(exc).__name__] += 1
             out.last_error = repr(exc)
@@ -245,7 +252,7 @@ async def _drive(task: Task) -> Result:
             out.accepted.append(wall)
             out.latency_ms.append((now - due) * 1000)
             if probe:
-                out.probes.append((wl.item_id(n, True), wall))
+                out.probes.append((wl.probe_id(n, answer), wall))
         else:
             out.statuses[status] += 1
 

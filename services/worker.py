@@ -62,7 +62,17 @@ class Worker:
         guards = await asyncio.to_thread(TableGuards.load, self.store)
         w = Wiring(self.settings, self.kafka, self.store, self._producer, guards)
         topics = w.topics
-        forwarded = await self._watermark(topics, t.INGEST_MONITORS, monitors.FORWARDER_GROUP)
+        # What comes before a monitor's deadline is projected: the clock waits for each stage.
+        decider = aggregate.decider_name(monitors.MONITORS)
+        stages = [
+            monitors.Stage("forwarder", await self._watermark(topics, t.INGEST_MONITORS, monitors.FORWARDER_GROUP),
+                           t.INGEST_MONITORS.partitions),
+            monitors.Stage("decider", await self._watermark(topics, t.MONITORS_COMMANDS, decider),
+                           t.MONITORS_COMMANDS.partitions),
+            monitors.Stage("projector", await self._watermark(topics, t.MONITORS_EVENTS,
+                                                               aggregate.projector_name(monitors.MONITORS)),
+                           t.MONITORS_EVENTS.partitions),
+        ]
         states = {ctx.name: StateCache(ctx, await self._history(topics, ctx)) for ctx in CONTEXTS}
         self._consumers = [
             *(aggregate.projector(ctx, w) for ctx in CONTEXTS),
@@ -70,7 +80,7 @@ class Worker:
             events_consumer(w),
             *ingest_consumers(w),
             *monitors.check_in_consumers(w),
-            monitors.clock_consumer(w, forwarded),
+            monitors.clock_consumer(w, stages),
         ]
         for consumer in self._consumers:
             await consumer.start()

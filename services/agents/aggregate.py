@@ -97,7 +97,7 @@ class Decider:
         self._topics = topics
         self._states = states
         self._touched: dict[str, Any] = {}  # the batch's new states, by key
-        self.name = f"{ctx.name}-decider"
+        self.name = decider_name(ctx)
 
     async def process(self, message: Any) -> Output:
         """One command: its events and answer as records; a dead verdict refuses it."""
@@ -134,6 +134,11 @@ class Decider:
                 self._states.put(key, state)
             else:
                 self._states.forget(key)
+
+
+def decider_name(ctx: Context) -> str:
+    """The batch decider's name, which is also its consumer group's."""
+    return f"{ctx.name}-decider"
 
 
 def decider_pipeline(ctx: Context, topics: Topics, states: StateCache, producer: AIOKafkaProducer) -> Pipeline:

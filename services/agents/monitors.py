@@ -4,9 +4,10 @@
   `monitors-commands`, keyed by the monitor, so REST and SDK check-ins meet in one model.
 - The clock: a ticker publishes one tick per minute to `monitors-clock-tick` (unless the
   clock is manual, as in tests, which publish ticks themselves). The dispatcher takes a tick
-  once every check-in received before it has been forwarded (the forwarder's group has caught
-  up), so a lagging ingestion never produces a false "missed"; but it waits at most
-  `FORWARDER_WAIT_SECONDS`, then acts and says so in the log: a stuck forwarder must not stop
+  once every check-in received before it has been forwarded, decided and projected (each
+  stage's group has caught up, in that order), so a lagging ingestion never produces a false
+  "missed", and a check-in answered at decision is in the deadlines the tick reads; but it waits
+  at most `PIPELINE_WAIT_SECONDS`, then acts and says so in the log: a stuck stage must not stop
   every monitor's clock. Then it sends a `ClockTick` task to every monitor whose deadline the
   tick passed. The monitor's agent decides with its own state, so a stale deadline in the
   projection costs a no-op, never a wrong verdict. Tick tasks carry ids derived from the tick,
@@ -19,7 +20,8 @@ import asyncio
 import contextlib
 import logging
 from datetime import datetime, timedelta, timezone
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -36,6 +38,7 @@ from picket.bus.topics import Topics, origin
 from picket.bus.watermark import GroupWatermark
 from picket.ingest import checkins
 from picket.monitors import project as monitor_project
+from picket.monitors.answers import check_in_answer
 from picket.monitors.decide import decide
 from picket.monitors.evolve import fold
 from picket.monitors.state import initial_state
@@ -55,6 +58,7 @@ MONITORS = Context(
     initial_state=initial_state,
     project=monitor_project.project,
     columns=monitor_project.COLUMNS,
+    answer_decided=check_in_answer,
 )
 
 
@@ -62,8 +66,8 @@ MONITORS = Context(
 RAW_LINGER_SECONDS = 1.0
 RAW_MAX_BATCH = 10_000
 CHECKINS_RAW = Table("checkins_raw", checkins.COLUMNS)
-# How long the clock waits for the check-in forwarder before it acts on a tick anyway.
-FORWARDER_WAIT_SECONDS = 30.0
+# How long the clock waits for the stages before a deadline before it acts on a tick anyway.
+PIPELINE_WAIT_SECONDS = 30.0
 
 
 def forward_process(topics: Topics) -> Any:
@@ -104,10 +108,10 @@ def check_in_consumers(w: Wiring) -> list[BatchConsumer]:
     ]
 
 
-def clock_consumer(w: Wiring, forwarded: GroupWatermark) -> BatchConsumer:
-    """The dispatcher of clock ticks (`forwarded`: the forwarder group's progress)."""
+def clock_consumer(w: Wiring, stages: Sequence[Stage]) -> BatchConsumer:
+    """The dispatcher of clock ticks (`stages`: the progress of what comes before a deadline)."""
     name = "monitors-clock"
-    dispatcher = ClockDispatcher(w.topics, w.store, forwarded)
+    dispatcher = ClockDispatcher(w.topics, w.store, stages)
     return w.consumer(name, t.MONITORS_CLOCK_TICK, name,
                       w.items(name, t.MONITORS_CLOCK_TICK, dispatcher.process, outcomes=False))
 
@@ -119,19 +123,33 @@ def tick(at: datetime) -> m.ClockTick:
                        org_id=0, slug="")
 
 
+@dataclass(frozen=True)
+class Stage:
+    """One step between a check-in's receipt and its monitor's projected state: the group that
+    does it, and the topic it reads."""
+
+    name: str
+    watermark: GroupWatermark
+    partitions: int
+
+
 class ClockDispatcher:
     """The process step of `monitors-clock-tick`'s pipeline: one ClockTick task per due monitor
-    per tick (an undecodable tick goes to the dead letters, through the pipeline)."""
+    per tick (an undecodable tick goes to the dead letters, through the pipeline).
 
-    def __init__(self, topics: Topics, store: Store, watermark: GroupWatermark) -> None:
+    A tick waits until every stage has done what was before it (in order: forwarded, decided,
+    projected), so the deadlines it reads include every check-in received, or answered, before
+    it; but it waits at most `PIPELINE_WAIT_SECONDS` in all."""
+
+    def __init__(self, topics: Topics, store: Store, stages: Sequence[Stage]) -> None:
         self._topics = topics
         self._store = store
-        self._watermark = watermark
+        self._stages = tuple(stages)
 
     async def process(self, msg: Any) -> Output:
         tick_command = t.MONITORS_CLOCK_TICK.decode(msg.value)
         at = tick_command.meta.at
-        await self._wait_for_forwarder(at)
+        await self._wait_for_stages(at)
         due = await asyncio.to_thread(monitors_read.due_monitors, self._store, at)
         tasks = [
             m.ClockTick(meta=m.MonitorCommandMeta(command_id=f"{tick_command.meta.command_id}:{org_id}:{slug}",
@@ -141,17 +159,19 @@ class ClockDispatcher:
         ]
         return Output(records=[self._topics.record(t.MONITORS_COMMANDS, task) for task in tasks])
 
-    async def _wait_for_forwarder(self, at: datetime) -> None:
-        """Until every check-in received before the tick is forwarded, but never forever: a
-        stuck forwarder must not stop every monitor's clock."""
-        deadline = asyncio.get_running_loop().time() + FORWARDER_WAIT_SECONDS
-        for partition in range(t.INGEST_MONITORS.partitions):
-            left = deadline - asyncio.get_running_loop().time()
-            try:
-                await self._watermark.wait_caught_up(partition, timeout=max(left, 0.0))
-            except TimeoutError:
-                log.warning("the check-in forwarder is behind on partition %d; the %s tick goes ahead "
-                            "(a check-in not forwarded yet may be counted as missed)", partition, at.isoformat())
+    async def _wait_for_stages(self, at: datetime) -> None:
+        """Until every stage caught up with what was there when it was asked, stage after stage,
+        but never forever: a stuck stage must not stop every monitor's clock."""
+        deadline = asyncio.get_running_loop().time() + PIPELINE_WAIT_SECONDS
+        for stage in self._stages:
+            for partition in range(stage.partitions):
+                left = deadline - asyncio.get_running_loop().time()
+                try:
+                    await stage.watermark.wait_caught_up(partition, timeout=max(left, 0.0))
+                except TimeoutError:
+                    log.warning("the %s stage is behind on partition %d; the %s tick goes ahead (a check-in "
+                                "not through it yet may be counted as missed)", stage.name, partition,
+                                at.isoformat())
 
 
 def wall_clock() -> datetime:

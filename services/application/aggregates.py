@@ -7,7 +7,9 @@ For each command (partitioned by aggregate key) a runtime takes the aggregate's 
 context's pure `decide`, and then:
 - rejected: answers the waiting caller with the verdict;
 - accepted: publishes the events, waits for the broker's ack, and keeps the folded state. The
-  projection answers the caller once the rows are written.
+  projection answers the caller once the rows are written (read-your-writes), unless the
+  context answers some commands at decision (`answer_decided`): then the answer goes out with
+  the events, carries what was decided, and the events no longer name the caller.
 
 State is rebuilt from the log: an aggregate not held in memory (first touch since start, or
 evicted) is folded from its archived history. A crash after publishing but before keeping the
@@ -52,6 +54,9 @@ class Context:
     project: Callable[[Any], dict[str, list[tuple[Any, ...]]]]  # event -> table -> rows
     columns: dict[str, tuple[str, ...]]  # table -> column names
     public: Topic | None = None
+    # (command, its events) -> the answer to give at once, for commands whose caller needs what
+    # was decided rather than read-your-writes; None: the projection answers.
+    answer_decided: Callable[[Any, tuple[Any, ...]], Reply | None] | None = None
 
     def key_of(self, command: Any) -> str:
         """The aggregate key a command belongs to."""
@@ -147,4 +152,16 @@ def judge(ctx: Context, key: str, state: Any, command: Any) -> Verdict:
         return Verdict(reply=answer(meta, decision.outcome, decision.detail, getattr(decision, "entity_id", None)))
     if not decision.events:  # nothing to change (a duplicate, a no-op): accepted as is
         return Verdict(reply=answer(meta, "accepted"))
-    return Verdict(events=tuple(decision.events))
+    events = tuple(decision.events)
+    reply = ctx.answer_decided(command, events) if ctx.answer_decided is not None else None
+    if reply is None:
+        return Verdict(events=events)
+    return Verdict(events=tuple(_unaddressed(event) for event in events), reply=reply)
+
+
+def _unaddressed(event: Any) -> Any:
+    """`event` without the caller's address: the caller was answered at decision, so the
+    projection has no one to answer."""
+    if getattr(event.meta, "reply_to", None) is None:
+        return event
+    return msgspec.structs.replace(event, meta=msgspec.structs.replace(event.meta, reply_to=None))

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from picket.schemas.monitors import DeleteMonitor, UpsertMonitor
 from picket.schemas.topics import COMMAND_REPLIES, TENANCY_LOG
 from picket.bus.commands import CommandClient, is_monitor_command
 from picket.bus.connection import KafkaConnection
@@ -97,7 +98,9 @@ def create_app(settings: Settings, kafka: KafkaConnection, store: Store) -> Star
         def on_accepted(command: Any) -> None:
             # Read-your-writes here: the verdict comes once the projection has the change, maybe
             # before the follower has read its events.
-            if not is_monitor_command(command):
+            if isinstance(command, (UpsertMonitor, DeleteMonitor)):
+                app.state.runtime.monitors.forget(command.org_id, command.slug)
+            elif not is_monitor_command(command):
                 apply(accepted(command), key_cache, auth)
 
         bus = CommandBus(CommandClient(producer, waiter, topics, settings.reply_timeout, on_accepted=on_accepted))

@@ -8,7 +8,7 @@ with in-memory fakes (tests/support/fake_runtime.py).
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -19,10 +19,11 @@ from picket.gateway.auth import Authenticator
 from picket.gateway.commands import CommandBus
 from picket.gateway.horizons import Horizons
 from picket.gateway.keys import KeyCache
+from picket.gateway.monitor_cache import MonitorCache
 from picket.gateway.rate_limits import RateLimiter
 from picket.gateway.request_body import Budget
 from picket.ingest.limits import DEFAULT_LIMITS, Limits
-from picket.store import entities
+from picket.store import entities, monitors_read
 from picket.store.client import Store
 
 
@@ -39,6 +40,10 @@ class Runtime:
     horizons: Horizons
     body_budget: Budget
     limits: Limits = DEFAULT_LIMITS
+    monitors: MonitorCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.monitors = MonitorCache(lambda org_id, slug: self.read(monitors_read.monitor, org_id, slug))
 
     async def read(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         """Run a blocking store read in a worker thread."""

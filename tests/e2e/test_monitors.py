@@ -110,8 +110,9 @@ def test_check_in_lifecycle_over_rest(p: PicketProcess) -> None:
         assert again.status_code == 400 and again.json()["detail"]
         assert http.post(base, json={"status": "running"}).status_code == 400
         assert http.post(f"/api/0/organization/{ORG}/monitors/nope/checkins/", json={}).status_code == 404
-    assert [c["status"] for c in _check_ins(p, "backup")] == ["ok"]
-    assert _environment(p, "backup")["status"] == "ok"
+    # Check-ins are answered once decided; lists show them once projected.
+    assert eventually(lambda: [c["status"] for c in _check_ins(p, "backup")], lambda v: v == ["ok"]) == ["ok"]
+    assert eventually(lambda: _environment(p, "backup").get("status"), lambda v: v == "ok") == "ok"
 
 
 def test_missed_check_ins_and_thresholds_follow_the_clock(p: PicketProcess) -> None:
@@ -120,7 +121,8 @@ def test_missed_check_ins_and_thresholds_follow_the_clock(p: PicketProcess) -> N
     base = f"/api/0/organization/{ORG}/monitors/every-minute/checkins/"
     with p.client() as http:
         call(http, "POST", base, json={"status": "ok"})
-    latest = datetime.fromisoformat(_environment(p, "every-minute")["nextCheckInLatest"].replace("Z", "+00:00"))
+    env = eventually(lambda: _environment(p, "every-minute"), lambda e: e.get("nextCheckInLatest") is not None)
+    latest = datetime.fromisoformat(env["nextCheckInLatest"].replace("Z", "+00:00"))
     publish_tick(p, latest - timedelta(minutes=1))  # before the deadline: nothing happens
     publish_tick(p, latest)  # the expected check-in's margin has passed: one missed
     missed = eventually(lambda: _check_ins(p, "every-minute"),
@@ -130,11 +132,14 @@ def test_missed_check_ins_and_thresholds_follow_the_clock(p: PicketProcess) -> N
     assert _environment(p, "every-minute")["status"] == "ok", "one miss is below the threshold of 2"
     publish_tick(p, latest + timedelta(minutes=1))
     eventually(lambda: _environment(p, "every-minute"), lambda env: env.get("status") == "error")
+    oks = sum(c["status"] == "ok" for c in _check_ins(p, "every-minute"))
     with p.client() as http:
         call(http, "POST", base, json={"status": "ok"})
-        assert _environment(p, "every-minute")["status"] == "error", "one success is below recovery"
+    eventually(lambda: _check_ins(p, "every-minute"), lambda v: sum(c["status"] == "ok" for c in v) == oks + 1)
+    assert _environment(p, "every-minute")["status"] == "error", "one success is below recovery"
+    with p.client() as http:
         call(http, "POST", base, json={"status": "ok"})
-    assert _environment(p, "every-minute")["status"] == "ok"
+    assert eventually(lambda: _environment(p, "every-minute")["status"], lambda v: v == "ok") == "ok"
 
 
 def test_an_overrun_times_out_and_a_late_ok_does_not_reopen_it(p: PicketProcess) -> None:
@@ -240,6 +245,7 @@ def test_environments_filters_environment_delete_and_dsn_check_ins(p: PicketProc
     with p.client() as http:
         ok = call(http, "POST", base, json={"status": "ok", "environment": "production"}).json()["id"]
         error = call(http, "POST", base, json={"status": "error", "environment": "staging"}).json()["id"]
+        eventually(lambda: call(http, "GET", base).json(), lambda v: len(v) == 2)  # both projected
         assert [c["id"] for c in call(http, "GET", base, params={"environment": "staging"}).json()] == [error]
         first = call(http, "GET", base, params={"per_page": 1})
         second = call(http, "GET", base, params={"per_page": 1, "cursor": "1:1:0"})

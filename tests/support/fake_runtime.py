@@ -10,7 +10,8 @@ without Kafka or ClickHouse: what routes use of it, nothing more.
   accepted scope among the token's scopes that the member's role grants).
 - `FakeBus`: records each command with its status overrides and answers the next queued verdict:
   accepted (then `on_accepted(command)` may change the store, as the projection would before the
-  real verdict comes), or `CommandRejected` with the status the real bus would give.
+  real verdict comes, and `decided_check_in(command)` fills a reply given at decision), or
+  `CommandRejected` with the status the real bus would give.
 - `FakePublisher`: records what ingestion publishes, or fails as a broker that does not ack.
 """
 
@@ -43,10 +44,11 @@ from picket.gateway.app import build_app
 from picket.gateway.auth import OrgAccess, Principal, org_access
 from picket.gateway.commands import CommandRejected
 from picket.gateway.errors import ApiError, forbidden, not_found
+from picket.gateway.monitor_cache import MonitorCache
 from picket.gateway.rate_limits import RateLimiter
 from picket.gateway.request_body import Budget
 from picket.ingest.limits import DEFAULT_LIMITS, Limits
-from picket.store import entities
+from picket.store import entities, monitors_read
 
 NOW = datetime(2026, 3, 4, 5, 6, 7, tzinfo=timezone.utc)
 PUBLIC_URL = "http://picket.test"
@@ -135,6 +137,8 @@ class FakeBus:
         self.sent: list[Sent] = []
         self._verdicts: collections.deque[tuple[str, str | None]] = collections.deque()
         self.on_accepted: Callable[[Any], None] | None = None
+        # What an agent that answers at decision puts in an accepted reply (a check-in).
+        self.decided_check_in: Callable[[Any], Any] | None = None
 
     @property
     def commands(self) -> list[Any]:
@@ -156,6 +160,8 @@ class FakeBus:
             raise CommandRejected((statuses or {}).get(outcome) or REJECTION_STATUS.get(outcome, 400), reply)
         if self.on_accepted is not None:
             self.on_accepted(command)
+        if self.decided_check_in is not None:
+            reply = msgspec.structs.replace(reply, check_in=self.decided_check_in(command))
         return reply
 
 
@@ -211,6 +217,8 @@ class FakeRuntime:
         self.queries: list[tuple[str, dict[str, Any]]] = []
         self.query_rows: Callable[[str, dict[str, Any]], list[tuple[Any, ...]]] = lambda sql, params: []
         self._next_id = 1000
+        # Nothing kept (ttl 0): every check-in reads the monitor, as tests expect of their store.
+        self.monitors = MonitorCache(lambda org_id, slug: self.read(monitors_read.monitor, org_id, slug), ttl=0)
 
     # -- the Runtime interface -------------------------------------------------------------------
 

@@ -4,12 +4,13 @@ caller (addressed to it), events."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 from picket.schemas import topics as t
-from picket.application.aggregates import Context, Verdict, judge, read_command
+from picket.application.aggregates import Context, Verdict, answer, judge, read_command
 from picket.decisions import Accepted, Rejected
 
 
@@ -90,3 +91,27 @@ def test_a_failing_decide_is_dead_lettered_and_refused_not_raised() -> None:
 def test_without_a_waiting_caller_there_is_no_one_to_answer() -> None:
     verdict = judge(CTX, "k1", None, read_command(CTX, "k1", _raw("", reply_to=None)))
     assert verdict.reply is None and verdict.dead_reason is None and verdict.events == ()
+
+
+def test_a_context_that_answers_at_decision_answers_with_the_events_and_unaddresses_them() -> None:
+    class EventMeta(msgspec.Struct, frozen=True):
+        command_id: str
+        reply_to: str | None
+
+    class Named(msgspec.Struct, frozen=True):
+        meta: EventMeta
+        name: str
+
+    def decide(key: str, state: Any, command: Rename) -> Any:
+        return Accepted([Named(EventMeta(command.meta.command_id, command.meta.reply_to), command.name)])
+
+    def answered(command: Rename, events: tuple[Any, ...]) -> Any:
+        return answer(command.meta, "accepted", f"named {events[-1].name}")
+
+    ctx = dataclasses.replace(CTX, decide=decide, answer_decided=answered)
+    verdict = judge(ctx, "k1", None, read_command(ctx, "k1", _raw("new")))
+    assert verdict.reply is not None and (verdict.reply.outcome, verdict.reply.detail) == ("accepted", "named new")
+    assert [(e.name, e.meta.reply_to) for e in verdict.events] == [("new", None)]  # the projection answers no one
+    silent = dataclasses.replace(ctx, answer_decided=lambda command, events: None)
+    left = judge(silent, "k1", None, read_command(silent, "k1", _raw("new")))
+    assert left.reply is None and left.events[0].meta.reply_to == "gw-1"

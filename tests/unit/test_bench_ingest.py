@@ -57,14 +57,14 @@ def test_table_shows_figures_ratios_and_verdicts() -> None:
     rep.rows = [
         report.Row("bare Starlette→Kafka", "max (C=64)", accepted_per_s=8000, p50_ms=7.0, p99_ms=20.0),
         report.Row("check-in REST", "max (C=64)", accepted_per_s=100, p50_ms=600, p99_ms=900,
-                   processed_per_s=100, sync=True, gateway_ratio=100 / 8000),
+                   processed_per_s=100, lag_p50_s=0.2, lag_p99_s=0.4, gateway_ratio=100 / 8000),
         report.Row("check-in envelope", "max (C=64)", accepted_per_s=6000, p50_ms=9, p99_ms=30,
                    processed_per_s=5200, lag_p50_s=0.4, lag_p99_s=1.1, gateway_ratio=0.75, processed_ratio=0.5),
         report.Row("check-in envelope", "half (2,600/s)", accepted_per_s=2600, processed_per_s=150,
                    processed_exact=False, lag_p50_s=3.0, lag_p99_s=math.inf, unseen=4),
     ]
     text = report.format_table(rep)
-    assert "sync" in text and "≥150" in text and ">wait (4)" in text and "0.75×" in text
+    assert "0.40" in text and "≥150" in text and ">wait (4)" in text and "0.75×" in text
     assert "check-in envelope: ≥ 5,000/s accepted and processed: 6,000 / 5,200 → met" in text
     assert "check-in REST: gateway ≥ 0.7× bare Starlette→Kafka: 0.01× → MISSED" in text
     assert "check-in envelope: lag p99 ≤ 2 s at half load: >wait (4) s → MISSED" in text
@@ -100,10 +100,15 @@ def test_generated_envelopes_are_what_picket_accepts(kind: str) -> None:
 
 
 def test_rest_checkin_request_uses_the_token_and_a_bulk_monitor() -> None:
-    wl = load.Workload("checkin-rest", "h", 1, org="acme", token="t0k", monitors=("m-1", "m-2"))
+    wl = load.Workload("checkin-rest", "h", 1, org="acme", token="t0k", monitors=("m-1", "m-2"),
+                       probe_monitors=("probe-0",))
     raw = wl.build(3, probe=False)
     assert raw.startswith(b"POST /api/0/organization/acme/monitors/m-2/checkins/ HTTP/1.1\r\n")
     assert b"Authorization: Bearer t0k" in raw
+    assert wl.build(4, probe=True).startswith(b"POST /api/0/organization/acme/monitors/probe-0/checkins/ ")
+    # The server names a REST check-in: a probe is known by the id its answer carries.
+    assert wl.probe_id(4, b'{"id": "83a7c0f9-1e3c-4b6c-9f8e-5c2a1d0b7e64", "status": "ok"}') == \
+        "83a7c0f91e3c4b6c9f8e5c2a1d0b7e64"
 
 
 def test_a_cron_check_in_request_is_what_the_http_check_in_endpoint_accepts() -> None:

@@ -179,13 +179,21 @@ async def _check_in_access(request: Request) -> tuple[Runtime, int, m.Monitor | 
         org = await rt.auth.organization_by_slug(org_slug)
         if org is None or org.id != key.org_id:
             raise forbidden()
-        found = await rt.read(monitors_read.monitor, org.id, request.path_params["monitor_slug"])
+        found = await _checked_in_monitor(rt, org.id, request)
         if found is not None and found.project_id != key.project_id:
             raise forbidden()
         return rt, org.id, found, key.project_id
     access = await rt.auth.organization(request, org_slug, WRITE if request.method != "GET" else READ)
-    found = await rt.read(monitors_read.monitor, access.organization.id, request.path_params["monitor_slug"])
-    return rt, access.organization.id, found, None
+    return rt, access.organization.id, await _checked_in_monitor(rt, access.organization.id, request), None
+
+
+async def _checked_in_monitor(rt: Runtime, org_id: int, request: Request) -> m.Monitor | None:
+    """The monitor a check-in names: cached for writes (the decider has the last word), read
+    afresh for lists."""
+    slug = request.path_params["monitor_slug"]
+    if request.method == "GET":
+        return await rt.read(monitors_read.monitor, org_id, slug)  # type: ignore[no-any-return]
+    return await rt.monitors.get(org_id, slug)
 
 
 def _duration_ms(value: int | float | None) -> int | None:
@@ -209,20 +217,24 @@ async def _record(request: Request, check_in_id: str, latest: bool) -> JSONRespo
             raise bad_request(exc.detail) from None
     if monitor is None and upsert is None:
         raise not_found()
-    project_id = monitor.project_id if monitor else dsn_project
-    if project_id is None:
+    if monitor is None and dsn_project is None:
         raise bad_request("A new monitor needs a project: create it first or check in with its DSN.")
+    # The decider needs a project only to create a monitor or to keep a DSN to its own: a token's
+    # check-in sends none, so a monitor moved since it was cached is not refused.
+    project_id = dsn_project
     status = None if data.status in (None, "in_progress") else data.status
     environment = (data.environment or "production")[:64]
     slug = request.path_params["monitor_slug"]
-    await rt.bus.execute(m.RecordCheckIn(
+    reply = await rt.bus.execute(m.RecordCheckIn(
         meta=_meta(rt), org_id=org_id, slug=slug, check_in_id=check_in_id, environment=environment,
         status=status, duration=_duration_ms(data.duration), latest=latest, project_id=project_id,  # type: ignore[arg-type]
         upsert_config=upsert,
     ))
+    # Answered at decision with the check-in as decided (`picket.monitors.answers`); read back
+    # only when the projection answered (an upsert, or a repeat of a command already decided).
+    found = reply.check_in
     wanted = check_in_id if not latest else None
-    found = None
-    if monitor is not None:  # read by id: one query fewer
+    if found is None and monitor is not None:  # read by id: one query fewer
         found = await rt.read(monitors_read.monitor_check_in, org_id, monitor.id, wanted)
     if found is None:  # a monitor this check-in's upsert created (anew, if deleted meanwhile)
         found = await rt.read(monitors_read.check_in, org_id, slug, wanted)

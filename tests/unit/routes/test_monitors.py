@@ -209,9 +209,25 @@ def test_a_check_in_with_a_token(world: World, mons: MonitorStore) -> None:
     assert isinstance(command, m.RecordCheckIn)
     assert (command.slug, command.status, command.duration, command.environment, command.latest) == (
         "nightly", "ok", 1234, "prod", False)
-    assert (command.project_id, command.upsert_config) == (world.project.id, None)
+    # No project for an existing monitor: the decider checks one only to create a monitor or
+    # to keep a DSN to its own project.
+    assert (command.project_id, command.upsert_config) == (None, None)
     body = response.json()
     assert (body["id"], body["status"], body["duration"]) == (command.check_in_id, "ok", 1234)
+
+
+def test_a_check_in_answered_at_decision_is_rendered_from_the_reply_without_reading_it_back(
+        world: World, mons: MonitorStore) -> None:
+    monitor = mons.add()
+    decided = m.CheckIn(id="d" * 32, monitor_id=monitor.id, environment="prod", status="error", date_created=NOW,
+                        date_updated=NOW, duration=99)
+    world.rt.bus.on_accepted = None  # the projection has not written it yet
+    world.rt.bus.decided_check_in = lambda command: decided
+    response = world.post(CHECKINS, {"status": "error", "environment": "prod"})
+    assert response.status_code == 201
+    assert (response.json()["id"], response.json()["status"], response.json()["duration"]) == ("d" * 32, "error", 99)
+    assert world.rt.reads_of(monitors_read.monitor_check_in) == []
+    assert world.rt.reads_of(monitors_read.check_in) == []
 
 
 def test_a_check_in_in_progress_carries_no_status(world: World, mons: MonitorStore) -> None:
