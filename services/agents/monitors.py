@@ -139,17 +139,19 @@ class ClockDispatcher:
 
     A tick waits until every stage has done what was before it (in order: forwarded, decided,
     projected), so the deadlines it reads include every check-in received, or answered, before
-    it; but it waits at most `PIPELINE_WAIT_SECONDS` in all."""
+    it; but it waits at most `wait_seconds` in all."""
 
-    def __init__(self, topics: Topics, store: Store, stages: Sequence[Stage]) -> None:
+    def __init__(self, topics: Topics, store: Store, stages: Sequence[Stage],
+                 wait_seconds: float = PIPELINE_WAIT_SECONDS) -> None:
         self._topics = topics
         self._store = store
         self._stages = tuple(stages)
+        self._wait_seconds = wait_seconds
 
     async def process(self, msg: Any) -> Output:
         tick_command = t.MONITORS_CLOCK_TICK.decode(msg.value)
         at = tick_command.meta.at
-        await self._wait_for_stages(at)
+        await self.wait_for_stages(at)
         due = await asyncio.to_thread(monitors_read.due_monitors, self._store, at)
         tasks = [
             m.ClockTick(meta=m.MonitorCommandMeta(command_id=f"{tick_command.meta.command_id}:{org_id}:{slug}",
@@ -159,10 +161,10 @@ class ClockDispatcher:
         ]
         return Output(records=[self._topics.record(t.MONITORS_COMMANDS, task) for task in tasks])
 
-    async def _wait_for_stages(self, at: datetime) -> None:
+    async def wait_for_stages(self, at: datetime) -> None:
         """Until every stage caught up with what was there when it was asked, stage after stage,
         but never forever: a stuck stage must not stop every monitor's clock."""
-        deadline = asyncio.get_running_loop().time() + PIPELINE_WAIT_SECONDS
+        deadline = asyncio.get_running_loop().time() + self._wait_seconds
         for stage in self._stages:
             for partition in range(stage.partitions):
                 left = deadline - asyncio.get_running_loop().time()
