@@ -208,4 +208,4 @@ def projector(ctx: Context, w: Wiring) -> BatchConsumer:
     name = projector_name(ctx)
     handler = w.items(name, ctx.events, projection.process, outcomes=False, order=projection.order,
                       on_failure=projection.failed)
-    return w.consumer(name, ctx.events, name, handler)
+    return w.consumer(name, ctx.events, name, handler, linger=ctx.projection_linger)

@@ -24,7 +24,7 @@ from picket.ingest.grouping import grouping_hash, metadata
 from picket.ingest.normalize import normalize_event
 from picket.ingest.outcomes import Category, OutcomeKind, outcome
 from picket.ingest.processed import parse_json
-from picket.agents.ingest import decode_item
+from picket.agents.ingest import ITEMS_LINGER_SECONDS, decode_item
 from picket.store import issues_read
 from picket.store.client import Store
 
@@ -121,4 +121,5 @@ def events_consumer(w: Wiring) -> BatchConsumer:
     projection = EventProjection(w.store)
     name = "ingest-events-consumer"
     handler = w.items(name, t.INGEST_EVENTS, projection.process, order=ORDER, after=projection.after)
-    return w.consumer(name, t.INGEST_EVENTS, t.INGEST_EVENTS.name, handler, on_rebalance=projection.forget)
+    return w.consumer(name, t.INGEST_EVENTS, t.INGEST_EVENTS.name, handler, on_rebalance=projection.forget,
+                      linger=ITEMS_LINGER_SECONDS)

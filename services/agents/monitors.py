@@ -59,6 +59,7 @@ MONITORS = Context(
     project=monitor_project.project,
     columns=monitor_project.COLUMNS,
     answer_decided=check_in_answer,
+    projection_linger=0.25,
 )
 
 

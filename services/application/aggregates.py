@@ -57,6 +57,9 @@ class Context:
     # (command, its events) -> the answer to give at once, for commands whose caller needs what
     # was decided rather than read-your-writes; None: the projection answers.
     answer_decided: Callable[[Any, tuple[Any, ...]], Reply | None] | None = None
+    # The least time between two batches of the projector: fewer, larger inserts for a context
+    # whose callers do not wait for its projection (see `answer_decided`).
+    projection_linger: float = 0.0
 
     def key_of(self, command: Any) -> str:
         """The aggregate key a command belongs to."""
