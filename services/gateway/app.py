@@ -30,6 +30,7 @@ from picket.config import Settings
 from picket.gateway.auth import Authenticator
 from picket.gateway.commands import CommandBus
 from picket.gateway.errors import HANDLERS
+from picket.gateway.fast_path import Gateway
 from picket.gateway.horizons import Horizons
 from picket.gateway.keys import KeyCache
 from picket.gateway.rate_limits import RateLimiter
@@ -46,14 +47,15 @@ async def health(_: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
+# Starlette tries routes in order, each a regular expression: what SDKs send at volume first.
 ROUTES: list[Any] = [
+    *ingest.routes,
     Route("/_health/", health, methods=["GET"]),
     *organizations.routes,
     *teams.routes,
     *projects.routes,
     *keys.routes,
     *members.routes,
-    *ingest.routes,
     *events.routes,
     *feedback.routes,
     *monitors.routes,
@@ -64,7 +66,8 @@ ROUTES: list[Any] = [
 def build_app(lifespan: Any = None) -> Starlette:
     """The gateway's routes and error handlers around `lifespan`; without one, whoever serves the
     app sets `app.state.runtime` itself (tests do, with a fake)."""
-    return Starlette(routes=ROUTES, exception_handlers=HANDLERS, lifespan=lifespan)  # type: ignore[arg-type]
+    return Gateway(fast=ingest.fast_routes, routes=ROUTES, exception_handlers=HANDLERS,  # type: ignore[arg-type]
+                   lifespan=lifespan)
 
 
 def create_app(settings: Settings, kafka: KafkaConnection, store: Store) -> Starlette:

@@ -61,3 +61,12 @@ async def unexpected_error(request: Request, exc: Exception) -> Response:
 
 HANDLERS = {ApiError: api_error, HTTPException: http_error, OperationalError: store_unavailable,
             Exception: unexpected_error}
+
+
+async def error_response(request: Request, exc: Exception) -> Response:
+    """The answer the app's handlers give for `exc` (for endpoints served outside its router)."""
+    for cls in type(exc).__mro__:
+        handler = HANDLERS.get(cls)
+        if handler is not None:
+            return await handler(request, exc)
+    raise exc  # not an Exception: let it through, as the app would

@@ -25,6 +25,7 @@ from starlette.routing import Route
 from picket.schemas import topics as t
 from picket.schemas.entities import ProjectKey
 from picket.schemas.ingest import IngestItem, Outcome
+from picket.gateway.fast_path import FastRoute
 from picket.gateway.publishing import CORS_HEADERS, publish
 from picket.gateway.publishing import ingest_error as _error
 from picket.gateway.request_body import Lease, Refused, closes_connection, read_ingest_body
@@ -180,15 +181,23 @@ async def preflight(_: Request) -> Response:
     })
 
 
+# As Relay: with and without the key in the path, with and without the trailing slash (a
+# redirect would lose a curl POST's body).
+CRON_PATHS = ("/api/{project_id}/cron/{monitor_slug}/{sentry_key}/", "/api/{project_id}/cron/{monitor_slug}/{sentry_key}",
+              "/api/{project_id}/cron/{monitor_slug}/", "/api/{project_id}/cron/{monitor_slug}")
+
+# Served ahead of the router (`picket.gateway.fast_path`).
+fast_routes = [
+    FastRoute("/api/{project_id}/envelope/", envelope_endpoint, ("POST",)),
+    FastRoute("/api/{project_id}/store/", store_endpoint, ("POST",)),
+    *(FastRoute(path, cron_endpoint, ("GET", "POST")) for path in CRON_PATHS),
+]
+
+# The same through the router (for what the fast path leaves: other methods, preflights).
 routes = [
     Route("/api/{project_id}/envelope/", envelope_endpoint, methods=["POST"]),
     Route("/api/{project_id}/store/", store_endpoint, methods=["POST"]),
     Route("/api/{project_id}/envelope/", preflight, methods=["OPTIONS"]),
     Route("/api/{project_id}/store/", preflight, methods=["OPTIONS"]),
-    # As Relay: with and without the key in the path, with and without the trailing slash (a
-    # redirect would lose a curl POST's body).
-    *(Route(path, cron_endpoint, methods=["GET", "POST"]) for path in (
-        "/api/{project_id}/cron/{monitor_slug}/{sentry_key}/", "/api/{project_id}/cron/{monitor_slug}/{sentry_key}",
-        "/api/{project_id}/cron/{monitor_slug}/", "/api/{project_id}/cron/{monitor_slug}",
-    )),
+    *(Route(path, cron_endpoint, methods=["GET", "POST"]) for path in CRON_PATHS),
 ]
