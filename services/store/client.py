@@ -27,6 +27,10 @@ class Store:
         self.database = database
         self._client = _connect(url)
         self._lock = threading.Lock() if url.startswith("chdb") else None
+        # (table, columns) -> their type names: given with each insert, which otherwise first
+        # asks the store to DESCRIBE the table (a query per insert). Tables change only when
+        # migrations run, before anything inserts.
+        self._types: dict[tuple[str, tuple[str, ...]], list[str] | None] = {}
 
     def _run(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         if self._lock is None:
@@ -47,8 +51,20 @@ class Store:
         if rows:
             self._run(
                 self._client.insert, f"{self.database}.{table}", list(rows),
-                column_names=list(columns),
+                column_names=list(columns), column_type_names=self._column_types(table, columns),
             )
+
+    def _column_types(self, table: str, columns: Sequence[str]) -> list[str] | None:
+        """The declared types of `columns`, read once per table and column list; None when one
+        is missing (the insert then fails with the client's own error)."""
+        key = (table, tuple(columns))
+        if key not in self._types:
+            declared = dict(self.query(
+                "SELECT name, type FROM system.columns WHERE database = {d:String} AND table = {t:String}",
+                {"d": self.database, "t": table}))
+            types = [declared.get(column) for column in columns]
+            self._types[key] = None if None in types else types  # type: ignore[assignment]
+        return self._types[key]
 
     async def aquery(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple]:
         return await asyncio.to_thread(self.query, sql, parameters)
