@@ -1,10 +1,11 @@
 """The monitors check-ins name, by (organization id, slug), kept for a few seconds.
 
 A REST check-in needs its monitor before it sends the command (404 for an unknown one, the
-project a DSN may check in to), and at volume that read was most of what a check-in cost the
-store. The monitor's agent stays the authority: a monitor deleted or moved meanwhile is refused
-by its decider (`picket.monitors.decide`), so a stale entry costs at worst a refusal from there
-instead of from here, never a wrong check-in. Absent monitors are not kept (a monitor just
+project a DSN may check in to), and so does a list of its check-ins (its id); at volume that
+read was most of what a check-in cost the store. The monitor's agent stays the authority: a
+monitor deleted or moved meanwhile is refused by its decider (`picket.monitors.decide`), so a
+stale entry costs at worst a refusal from there instead of from here, never a wrong check-in;
+a list may show a monitor deleted through another gateway for up to `TTL_SECONDS`. Absent monitors are not kept (a monitor just
 created is found at once); this gateway's own monitor changes drop their entry.
 """
 

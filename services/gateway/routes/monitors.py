@@ -188,12 +188,9 @@ async def _check_in_access(request: Request) -> tuple[Runtime, int, m.Monitor | 
 
 
 async def _checked_in_monitor(rt: Runtime, org_id: int, request: Request) -> m.Monitor | None:
-    """The monitor a check-in names: cached for writes (the decider has the last word), read
-    afresh for lists."""
-    slug = request.path_params["monitor_slug"]
-    if request.method == "GET":
-        return await rt.read(monitors_read.monitor, org_id, slug)  # type: ignore[no-any-return]
-    return await rt.monitors.get(org_id, slug)
+    """The monitor a check-in (or a list of them) names, from the gateway's short-lived cache:
+    its id and project are what is used, and the decider has the last word on a write."""
+    return await rt.monitors.get(org_id, request.path_params["monitor_slug"])
 
 
 def _duration_ms(value: int | float | None) -> int | None:
