@@ -262,7 +262,8 @@ async def phase(opts: Options, runner: LoadRunner, api: Api, fx: Fixture, wl: Wo
     finally:
         stop.set()
         await watcher
-    cpu_note = _cpu_note(meter.stop(), result)
+    cores = meter.stop()
+    cpu_note = _cpu_note(cores, result)
     tail = await _tail(wl, len(fx.probe_monitors) if wl.kind in CHECK_IN_KINDS else 1)
     probes = dict(result.probes)
     drained = await vis.wait_for([*probes, *tail], opts.drain, opts.poll)
@@ -275,6 +276,7 @@ async def phase(opts: Options, runner: LoadRunner, api: Api, fx: Fixture, wl: Wo
     row.unseen = sum(1 for x in lags if math.isinf(x))
     extra = f"{len(probes)} probes" + (f", {row.unseen} unseen after {opts.drain:.0f} s" if row.unseen else "")
     row.note = "; ".join(x for x in (row.note, extra, cpu_note) if x)
+    row.cores = dict(cores)
     _ratios(row, bare)
     return Measured(row, rate_out, drained and tail_seen is not None)
 
@@ -341,6 +343,7 @@ async def run(opts: Options) -> Report:
         bare = await bare_stack(opts, runner, work)
         report.rows.extend(bare.rows)
         report.bare_rss_peak = bare.rss_peak
+        report.ceiling_per_s = bare.accept_per_s
         for r in bare.rows:
             _progress(r)
         print("picket run...", flush=True)

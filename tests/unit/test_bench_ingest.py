@@ -53,22 +53,32 @@ def test_options_quick_and_kinds() -> None:
 
 def test_table_shows_figures_ratios_and_verdicts() -> None:
     rep = report.Report("test machine", "test run", rss_peak=2 * 1024**3, rss_at_ready=1024**3, ready_s=8.0,
-                        reported_ready_s=7.5)
+                        reported_ready_s=7.5, ceiling_per_s=10_000)
     rep.rows = [
         report.Row("bare Starlette→Kafka", "max (C=64)", accepted_per_s=8000, p50_ms=7.0, p99_ms=20.0),
-        report.Row("check-in REST", "max (C=64)", accepted_per_s=100, p50_ms=600, p99_ms=900,
-                   processed_per_s=100, lag_p50_s=0.2, lag_p99_s=0.4, gateway_ratio=100 / 8000),
-        report.Row("check-in envelope", "max (C=64)", accepted_per_s=6000, p50_ms=9, p99_ms=30,
-                   processed_per_s=5200, lag_p50_s=0.4, lag_p99_s=1.1, gateway_ratio=0.75, processed_ratio=0.5),
-        report.Row("check-in envelope", "half (2,600/s)", accepted_per_s=2600, processed_per_s=150,
-                   processed_exact=False, lag_p50_s=3.0, lag_p99_s=math.inf, unseen=4),
+        report.Row("check-in REST", "max (C=64)", accepted_per_s=1200, p50_ms=60, p99_ms=90,
+                   processed_per_s=1100, lag_p50_s=0.2, lag_p99_s=0.4, gateway_ratio=0.12),
+        report.Row("check-in REST", "half (550/s)", accepted_per_s=550, p50_ms=20, p99_ms=300,
+                   processed_per_s=540, lag_p50_s=0.2, lag_p99_s=0.4),
+        report.Row("check-in envelope", "max (C=64)", accepted_per_s=7000, p50_ms=9, p99_ms=30,
+                   processed_per_s=6500, lag_p50_s=0.4, lag_p99_s=1.1, gateway_ratio=0.75, processed_ratio=0.5),
+        report.Row("check-in envelope", "half (2,600/s)", accepted_per_s=2000, processed_per_s=150,
+                   processed_exact=False, lag_p50_s=3.0, lag_p99_s=math.inf, unseen=4,
+                   cores={"gateway": 0.2, "worker": 0.4, "broker+run": 0.1}),
+        report.Row("error event envelope", "max (C=64)", accepted_per_s=2500, processed_per_s=2000),
     ]
     text = report.format_table(rep)
     assert "0.40" in text and "≥150" in text and ">wait (4)" in text and "0.75×" in text
-    assert "check-in envelope: ≥ 5,000/s accepted and processed: 6,000 / 5,200 → met" in text
-    assert "check-in REST: gateway ≥ 0.7× bare Starlette→Kafka: 0.01× → MISSED" in text
-    assert "check-in envelope: lag p99 ≤ 2 s at half load: >wait (4) s → MISSED" in text
-    assert "stack RSS ≤ 1.5 GiB: peak 2.00 GiB → MISSED" in text
+    assert "check-in envelope: processed ≥ 0.6× the bare ceiling (10,000/s) at max load: 6,500/s = 0.65× → met" in text
+    assert "error event envelope: processed ≥ 0.3× the bare ceiling (10,000/s) at max load: 2,000/s = 0.20× → MISSED" in text
+    assert "check-in REST: ≥ 1,000/s accepted and processed: 1,200 / 1,100 → met" in text
+    assert "check-in REST: p99 ≤ 250 ms at half load: 300 ms → MISSED" in text
+    assert "check-in envelope: lag p99 ≤ 1 s at half load: >wait (4) s → MISSED" in text
+    assert "check-in REST: lag p99 ≤ 1 s at half load: 0.40 s → met" in text
+    # CPU per check-in: cores ÷ accepted/s (0.2 cores at 2,000/s = 0.10 ms)
+    assert ("check-in envelope: CPU ms per check-in at half load (gateway ≤ 0.15, worker ≤ 0.15): "
+            "gateway 0.10, worker 0.20, broker+run 0.05 → MISSED") in text
+    assert "stack RSS ≤ 1 GiB: peak 2.00 GiB → MISSED" in text
     assert "picket run ready ≤ 10 s: 8.0 s → met" in text
 
 
