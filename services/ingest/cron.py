@@ -21,9 +21,8 @@ from typing import Any
 
 import msgspec
 
-from picket import json_input
 from picket.ingest.checkins import STATUSES
-from picket.ingest.envelope import Envelope, EnvelopeError, Item, PayloadTooLarge
+from picket.ingest.envelope import Envelope, EnvelopeError, Item, json_object
 from picket.ingest.limits import DEFAULT_LIMITS, Limits
 from picket.monitors.decide import NIL_CHECK_IN_ID
 from picket.tenancy.slugs import is_valid_slug
@@ -46,15 +45,8 @@ def cron_envelope(slug: str, query: Mapping[str, str], body: bytes, content_type
     if "duration" in fields:
         fields["duration"] = _seconds(fields["duration"])
     if body.strip() and is_json(content_type):
-        if len(body) > limits.max_check_in_size:
-            raise PayloadTooLarge(f"check-in is {len(body)} bytes, over max_check_in_size ({limits.max_check_in_size})")
-        try:
-            parsed = json_input.decode(body)
-        except json_input.JsonInputError as exc:
-            raise EnvelopeError(f"invalid check-in body: {exc.detail}") from None
-        if not isinstance(parsed, dict):
-            raise EnvelopeError("invalid check-in body: expected a JSON object")
-        fields.update(parsed)
+        fields.update(json_object(body, limits.max_check_in_size, "max_check_in_size", sized="check-in",
+                                  what="check-in body"))
     if not is_valid_slug(slug):
         raise EnvelopeError("The monitor slug in the path is not a valid slug.")
     fields["monitor_slug"] = slug

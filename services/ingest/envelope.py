@@ -409,8 +409,8 @@ def normalize_event_id(value: Any) -> str:
 
 
 def parse_header(line: bytes, what: str = "envelope header") -> dict[str, Any]:
-    """One header line as a JSON object; `EnvelopeError` when it is not one, is not UTF-8 or
-    nests deeper than `json_input.MAX_DEPTH`."""
+    """One header line (or any JSON body) as a JSON object; `EnvelopeError` when it is not one,
+    is not UTF-8 or nests deeper than `json_input.MAX_DEPTH`."""
     try:
         value = json_input.decode(line)
     except json_input.JsonInputError as exc:
@@ -632,19 +632,20 @@ def store_payload_to_envelope(body: bytes, limits: Limits = DEFAULT_LIMITS) -> E
         payload = text
     else:
         payload = _decode_legacy_store_body(text, limits.max_event_size)
-    if len(payload) > limits.max_event_size:
-        raise PayloadTooLarge(f"event is {len(payload)} bytes, over max_event_size ({limits.max_event_size})")
-    try:
-        event = json_input.decode(payload)
-    except json_input.JsonInputError as exc:
-        raise EnvelopeError(f"invalid store payload: {exc.detail}") from None
-    if not isinstance(event, dict):
-        raise EnvelopeError("invalid store payload: expected a JSON object")
+    event = json_object(payload, limits.max_event_size, "max_event_size", sized="event", what="store payload")
     item_type = "transaction" if event.get("type") == "transaction" else "event"
     headers: dict[str, Any] = {}
     if event.get("event_id") is not None:
         headers["event_id"] = normalize_event_id(event["event_id"])
     return Envelope(headers, [Item({"type": item_type, "length": len(payload)}, payload)])
+
+
+def json_object(payload: bytes, limit: int, limit_name: str, *, sized: str, what: str) -> dict[str, Any]:
+    """`payload` as a JSON object: `PayloadTooLarge` over `limit` (named `limit_name`; "<sized>
+    is N bytes"), `EnvelopeError` ("invalid <what>: ...") when it is not JSON or not an object."""
+    if len(payload) > limit:
+        raise PayloadTooLarge(f"{sized} is {len(payload)} bytes, over {limit_name} ({limit})")
+    return parse_header(payload, what)
 
 
 def _decode_legacy_store_body(text: bytes, limit: int) -> bytes:

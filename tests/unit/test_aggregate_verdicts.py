@@ -10,19 +10,9 @@ from typing import Any
 
 import msgspec
 from picket.schemas import topics as t
+from tests.support.rename_context import Meta, Rename
 from picket.application.aggregates import Context, Verdict, answer, judge, read_command
 from picket.decisions import Accepted, Rejected
-
-
-class Meta(msgspec.Struct):
-    command_id: str
-    reply_to: str | None = None
-
-
-class Rename(msgspec.Struct):
-    meta: Meta
-    key: str
-    name: str
 
 
 @dataclass(frozen=True)

@@ -20,19 +20,9 @@ from picket.bus.topics import Topics
 from picket.decisions import Accepted, Rejected
 from picket.bus.publisher import Record
 from picket.schemas import topics as t
+from tests.support.rename_context import Meta, Rename
 
 TOPICS = Topics(prefix="p-")
-
-
-class Meta(msgspec.Struct):
-    command_id: str
-    reply_to: str | None = None
-
-
-class Rename(msgspec.Struct):
-    meta: Meta
-    key: str
-    name: str
 
 
 class Renamed(msgspec.Struct):
