@@ -100,6 +100,10 @@ class DeleteMonitor(_MonitorCommand, tag="delete_monitor"):
     environments: list[str] = []  # empty: the whole monitor
 
 
+# The check-in id sent without one (Sentry's nil UUID): the newest open check-in, or a new one.
+NIL_CHECK_IN_ID = "0" * 32
+
+
 class RecordCheckIn(_MonitorCommand, tag="record_check_in"):
     """A check-in from the REST API or an envelope.
 

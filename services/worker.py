@@ -49,7 +49,7 @@ class Worker:
         self.store = store
         self._app = None
         self._producer = None
-        self._watermarks: list[GroupWatermark] = []
+        self._watermarks: dict[tuple[str, str], GroupWatermark] = {}
         self._consumers: list[BatchConsumer] = []
         self._ticker: monitors.Ticker | None = None
         self._sealer: Sealer | None = None
@@ -96,9 +96,13 @@ class Worker:
         self._sealer.start()
 
     async def _watermark(self, topics: Topics, topic: t.Topic, group: str) -> GroupWatermark:
-        watermark = GroupWatermark(self.kafka, topics.name(topic), topics.group(topic, group))
-        await watermark.start()
-        self._watermarks.append(watermark)
+        """The progress of `group` on `topic`: one watermark each, shared (the clock and the state
+        rebuild both follow the monitors projector)."""
+        name, group_name = topics.name(topic), topics.group(topic, group)
+        watermark = self._watermarks.get((name, group_name))
+        if watermark is None:
+            watermark = self._watermarks[(name, group_name)] = GroupWatermark(self.kafka, name, group_name)
+            await watermark.start()
         return watermark
 
     async def _history(self, topics: Topics, ctx: Context) -> LoadHistory:
@@ -119,7 +123,7 @@ class Worker:
             await self._ticker.stop()
         if self._app:
             await self._app.stop()
-        for watermark in self._watermarks:
+        for watermark in self._watermarks.values():
             await watermark.stop()
         for consumer in self._consumers:
             await consumer.stop()

@@ -65,8 +65,5 @@ HANDLERS = {ApiError: api_error, HTTPException: http_error, OperationalError: st
 
 async def error_response(request: Request, exc: Exception) -> Response:
     """The answer the app's handlers give for `exc` (for endpoints served outside its router)."""
-    for cls in type(exc).__mro__:
-        handler = HANDLERS.get(cls)
-        if handler is not None:
-            return await handler(request, exc)
-    raise exc  # not an Exception: let it through, as the app would
+    handler = next(HANDLERS[cls] for cls in type(exc).__mro__ if cls in HANDLERS)  # Exception at the last
+    return await handler(request, exc)

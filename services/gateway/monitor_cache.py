@@ -5,8 +5,9 @@ project a DSN may check in to), and so does a list of its check-ins (its id); at
 read was most of what a check-in cost the store. The monitor's agent stays the authority: a
 monitor deleted or moved meanwhile is refused by its decider (`picket.monitors.decide`), so a
 stale entry costs at worst a refusal from there instead of from here, never a wrong check-in;
-a list may show a monitor deleted through another gateway for up to `TTL_SECONDS`. Absent monitors are not kept (a monitor just
-created is found at once); this gateway's own monitor changes drop their entry.
+a list may show a monitor deleted through another gateway for up to `TTL_SECONDS`. Absent
+monitors are not kept (a monitor just created is found at once); this gateway's own monitor
+changes drop their entry.
 """
 
 from __future__ import annotations

@@ -18,10 +18,9 @@ from dataclasses import dataclass
 
 from picket.schemas.ingest import IngestItem
 from picket.schemas.rows import CheckInRawRow
-from picket.schemas.monitors import MonitorCommandMeta, RecordCheckIn
+from picket.schemas.monitors import NIL_CHECK_IN_ID, MonitorCommandMeta, RecordCheckIn
 from picket.ingest.outcomes import Category
 from picket.ingest.processed import Processed, item_key, json_object, number, text
-from picket.monitors.decide import NIL_CHECK_IN_ID
 from picket.monitors.schedule import ScheduleError, validate_config
 from picket.tenancy.slugs import is_valid_slug
 

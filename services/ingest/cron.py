@@ -24,7 +24,7 @@ import msgspec
 from picket.ingest.checkins import STATUSES
 from picket.ingest.envelope import Envelope, EnvelopeError, Item, json_object
 from picket.ingest.limits import DEFAULT_LIMITS, Limits
-from picket.monitors.decide import NIL_CHECK_IN_ID
+from picket.schemas.monitors import NIL_CHECK_IN_ID
 from picket.tenancy.slugs import is_valid_slug
 
 QUERY_FIELDS = ("status", "check_in_id", "environment", "duration")

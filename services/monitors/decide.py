@@ -59,6 +59,7 @@ from typing import Any
 import msgspec
 
 from picket.schemas.monitors import (
+    NIL_CHECK_IN_ID,
     CheckIn,
     CheckInRecorded,
     ClockTick,
@@ -92,7 +93,6 @@ FINISHED = "A finished check-in cannot be changed."
 
 _FAILURES = frozenset({"error", "missed", "timeout"})
 _CHECK_IN_ID = re.compile(r"[0-9a-f]{32}")
-NIL_CHECK_IN_ID = "0" * 32
 _SCHEDULE_FIELDS = ("schedule_type", "schedule", "checkin_margin", "timezone")
 # Monitor ids made here have the layout of `picket.ids.new_id`: milliseconds since
 # 2024-01-01 above 12 bits, here taken from the command id instead of random ones.

@@ -60,14 +60,19 @@ RATE_LIMITED_TYPES = {"event", "security", "transaction"}
 
 
 async def _authenticated_envelope(request: Request, rt: Runtime, project_id: int, parse: Any,
-                                  lease: Lease, path_key: str | None) -> tuple[ProjectKey, Envelope]:
-    """The request's client key, checked before its body is read, and its body parsed by `parse`;
-    `_error`s (401/403, 400, 413, 503) otherwise."""
+                                  lease: Lease, path_key: str | None,
+                                  body_limit: int | None) -> tuple[ProjectKey, Envelope]:
+    """The request's client key, checked before its body is read, and its body (at most
+    `body_limit` bytes, read or decoded, when given) parsed by `parse`; `_error`s (401/403, 400,
+    413, 503) otherwise."""
     limits = rt.limits
+    raw_limit, limit = limits.max_compressed_body, limits.max_envelope_size
+    if body_limit is not None:
+        raw_limit, limit = min(raw_limit, body_limit), min(limit, body_limit)
     try:
         key, data = await read_ingest_body(
-            request, project_id=project_id, keys=rt.keys.get, raw_limit=limits.max_compressed_body,
-            limit=limits.max_envelope_size, lease=lease, envelope=parse is parse_envelope, path_key=path_key,
+            request, project_id=project_id, keys=rt.keys.get, raw_limit=raw_limit, limit=limit, lease=lease,
+            envelope=parse is parse_envelope, path_key=path_key,
         )
         return key, parse(data, limits)
     except Refused as exc:
@@ -83,7 +88,8 @@ def _event_id(envelope: Envelope) -> str | None:
     return event_id if isinstance(event_id, str) else None
 
 
-async def _accept(request: Request, parse: Any, lease: Lease, path_key: str | None = None) -> str | None:
+async def _accept(request: Request, parse: Any, lease: Lease, path_key: str | None = None,
+                  body_limit: int | None = None) -> str | None:
     """Publish what the request carries (its body parsed by `parse` into an envelope); its
     event id, if it has one."""
     rt = runtime(request)
@@ -91,7 +97,7 @@ async def _accept(request: Request, parse: Any, lease: Lease, path_key: str | No
     if project_id is None:
         raise _error(404, "Unknown project.", {"Connection": "close"} if closes_connection(request) else None)
     limits = rt.limits
-    key, envelope = await _authenticated_envelope(request, rt, project_id, parse, lease, path_key)
+    key, envelope = await _authenticated_envelope(request, rt, project_id, parse, lease, path_key, body_limit)
     received = datetime.now(timezone.utc)
     event_id = _event_id(envelope)
     common = {"org_id": key.org_id, "project_id": key.project_id, "key_id": key.id}
@@ -167,8 +173,10 @@ async def cron_endpoint(request: Request) -> Response:
     def parse(body: bytes, limits: Limits) -> Envelope:
         return cron_envelope(slug, query, body, content_type, limits)
 
-    with runtime(request).body_budget.lease() as lease:
-        await _accept(request, parse, lease, path_key=request.path_params.get("sentry_key"))
+    rt = runtime(request)
+    with rt.body_budget.lease() as lease:  # one check-in: no body larger than one is read
+        await _accept(request, parse, lease, path_key=request.path_params.get("sentry_key"),
+                      body_limit=rt.limits.max_check_in_size)
     return Response(status_code=202, headers=CORS_HEADERS)
 
 

@@ -103,10 +103,13 @@ def test_an_invalid_slug_in_the_path_is_400(world: World) -> None:
     assert world.rt.publisher.published == []
 
 
-def test_a_body_over_the_check_in_limit_is_413(world: World) -> None:
+@pytest.mark.parametrize("content_type", ["application/json", "text/plain"])
+def test_a_body_over_the_check_in_limit_is_413_whatever_its_type(world: World, content_type: str) -> None:
+    """A check-in's limit bounds what is read at all, not only what is parsed as JSON."""
     body = json.dumps({"status": "ok", "padding": "x" * 200_000}).encode()
-    response = world.http.post(url(world), content=body, headers={"Content-Type": "application/json"})
+    response = world.http.post(url(world) + "?status=ok", content=body, headers={"Content-Type": content_type})
     assert response.status_code == 413
+    assert detail(response)
     assert world.rt.publisher.published == []
 
 
