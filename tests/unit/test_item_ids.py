@@ -45,3 +45,19 @@ def test_items_that_count_once_by_their_own_identity_name_themselves() -> None:
         assert names_itself(item_type, EVENT_ID) and not names_itself(item_type, None)
     for item_type in ("sessions", "attachment", "client_report", "profile"):
         assert not names_itself(item_type, EVENT_ID), "counted by item: only a transaction makes a retry safe"
+
+
+def test_an_envelope_that_says_when_it_was_sent_to_the_millisecond_is_named_by_that_instant() -> None:
+    sent = "2026-12-05T07:31:02.417Z"
+    assert item_ids(7, None, _items(b"agg"), sent) == item_ids(7, None, _items(b"agg"), sent), "a resend"
+    assert item_ids(7, None, _items(b"agg"), sent) != item_ids(7, None, _items(b"agg"), "2026-12-05T07:31:02.418Z")
+    assert item_ids(7, None, _items(b"agg"), sent) != item_ids(7, None, _items(b"other"), sent)
+    assert item_ids(7, None, _items(b"agg"), sent) != item_ids(8, None, _items(b"agg"), sent), "per project"
+    assert item_ids(7, None, _items(b"agg"), "2026-12-05T07:31:02.417123+00:00") == \
+        item_ids(7, None, _items(b"agg"), "2026-12-05T07:31:02.417123+00:00")
+
+
+def test_a_coarse_or_odd_sent_at_names_nothing() -> None:
+    for sent in ("2026-12-05T07:31:02Z", "2026-12-05", "yesterday", "", "2026-12-05T07:31:02.4Z",
+                 "2026-12-05T07:31:02.417Z\n"):
+        assert item_ids(7, None, _items(b"agg"), sent) != item_ids(7, None, _items(b"agg"), sent), sent

@@ -102,7 +102,7 @@ async def _accept(request: Request, parse: Any, lease: Lease, path_key: str | No
     event_id = _event_id(envelope)
     common = {"org_id": key.org_id, "project_id": key.project_id, "key_id": key.id}
 
-    ids = item_ids(key.project_id, event_id, envelope.items)
+    ids = item_ids(key.project_id, event_id, envelope.items, envelope.sent_at)
     limited = [i for i in envelope.items if i.type in RATE_LIMITED_TYPES]
     wait = rt.rate_limiter.admit(key.id, key.rate_limit, len(limited)) if limited else None
     if wait is not None:
