@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+import msgspec
+
 from picket.schemas.codecs import Codec, Json, MsgPack, Raw
 from picket.schemas.commands import TenancyCommand, aggregate_key
 from picket.schemas.ingest import IngestItem, Outcome
@@ -38,7 +40,9 @@ class Topic:
     one partition and are decided by one writer) and `key_of` derives it from a value (None:
     unkeyed, or the key travels with the message, as on dead-letter topics); `value_type` is the
     msgspec type of the value; `groups` are the consumer groups that read it, named without the
-    deployment's prefix (`Settings.group`); `redact` names fields a public topic leaves out.
+    deployment's prefix (`Settings.group`); `replaces` pairs a group with the group it took over
+    from (it starts where that one left off, not at the beginning of the topic); `redact` names
+    fields a public topic leaves out.
     """
 
     name: str
@@ -50,6 +54,7 @@ class Topic:
     dead_letter: str | None = None
     key_of: Callable[[Any], str] | None = None
     groups: tuple[str, ...] = ()
+    replaces: tuple[tuple[str, str], ...] = ()
     redact: frozenset[str] = frozenset()
     doc: str = ""
 
@@ -200,17 +205,33 @@ def _project(item: IngestItem) -> str:
     return str(item.project_id)
 
 
-def _ingest(name: str, what: str, groups: tuple[str, ...] | None = None) -> Topic:
+class _NamesMonitor(msgspec.Struct):
+    monitor_slug: str
+
+
+def check_in_key(item: IngestItem) -> str:
+    """The key of a check-in item: its monitor's (`monitor_key`), as on `monitors-commands`, so
+    that the monitor's decider owns it; the project's if the payload names no monitor (the
+    decider refuses it)."""
+    try:
+        named = msgspec.json.decode(item.payload, type=_NamesMonitor)
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        return _project(item)
+    return monitor_key(item.org_id, named.monitor_slug)
+
+
+def _ingest(name: str, what: str, groups: tuple[str, ...] | None = None, **options: Any) -> Topic:
     return Topic(
         name,
         partitions=4,
-        key="project id (decimal), so one consumer owns a project's items",
+        key=options.pop("key", "project id (decimal), so one consumer owns a project's items"),
         value_type=IngestItem,
         retention_ms=DAY_MS,
         dead_letter="ingest-dlq",
-        key_of=_project,
+        key_of=options.pop("key_of", _project),
         groups=groups or (name,),
         doc=f"{what} accepted by the gateway, as received (raw item payload).",
+        **options,
     )
 
 
@@ -218,8 +239,12 @@ INGEST_EVENTS = _ingest("ingest-events", "Error and default events")
 INGEST_TRANSACTIONS = _ingest("ingest-transactions", "Transaction events")
 INGEST_ATTACHMENTS = _ingest("ingest-attachments", "Event attachments")
 INGEST_SESSIONS = _ingest("ingest-sessions", "Release-health session updates and session aggregates")
-# Two groups: the forwarder (to monitors-commands) and the writer of the raw rows.
-INGEST_MONITORS = _ingest("ingest-monitors", "Cron monitor check-ins", ("ingest-monitors", "ingest-monitors-raw"))
+# Keyed like monitors-commands, with as many partitions: the monitors decider reads both and
+# decides a check-in where it arrives (it took over from the forwarder to monitors-commands,
+# group "ingest-monitors"). The raw rows' writer reads it in a group of its own.
+INGEST_MONITORS = _ingest("ingest-monitors", "Cron monitor check-ins", ("monitors-decider", "ingest-monitors-raw"),
+                          key="monitor:<org id>:<slug> (the project id if the item names no monitor)",
+                          key_of=check_in_key, replaces=(("monitors-decider", "ingest-monitors"),))
 INGEST_FEEDBACK = _ingest("ingest-feedback-events", "User feedback (feedback and user_report items)")
 
 OUTCOMES = Topic(

@@ -65,9 +65,9 @@ class Worker:
         # What comes before a monitor's deadline is projected: the clock waits for each stage.
         decider = aggregate.decider_name(monitors.MONITORS)
         stages = [
-            monitors.Stage("forwarder", await self._watermark(topics, t.INGEST_MONITORS, monitors.FORWARDER_GROUP),
+            monitors.Stage("decider of check-ins", await self._watermark(topics, t.INGEST_MONITORS, decider),
                            t.INGEST_MONITORS.partitions),
-            monitors.Stage("decider", await self._watermark(topics, t.MONITORS_COMMANDS, decider),
+            monitors.Stage("decider of commands", await self._watermark(topics, t.MONITORS_COMMANDS, decider),
                            t.MONITORS_COMMANDS.partitions),
             monitors.Stage("projector", await self._watermark(topics, t.MONITORS_EVENTS,
                                                                aggregate.projector_name(monitors.MONITORS)),
@@ -76,10 +76,10 @@ class Worker:
         states = {ctx.name: StateCache(ctx, await self._history(topics, ctx)) for ctx in CONTEXTS}
         self._consumers = [
             *(aggregate.projector(ctx, w) for ctx in CONTEXTS),
-            *(aggregate.decider(ctx, w, states[ctx.name]) for ctx in BATCH_DECIDED),
+            aggregate.decider(monitors.MONITORS, w, states[monitors.MONITORS.name], monitors.check_in_intake(topics)),
             events_consumer(w),
             *ingest_consumers(w),
-            *monitors.check_in_consumers(w),
+            monitors.raw_check_in_consumer(w),
             monitors.clock_consumer(w, stages),
         ]
         for consumer in self._consumers:

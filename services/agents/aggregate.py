@@ -5,7 +5,8 @@
   the volume of administrative changes.
 - `Decider`: the process step of a batch pipeline (`picket.runtime`), for high-volume contexts
   (monitors: every SDK check-in is a command). A batch of commands is decided in order, all
-  their events published together and their acks awaited once.
+  their events published together and their acks awaited once. An `Intake` topic read beside
+  the commands (monitors: `ingest-monitors`) has its messages decided where they arrive.
 - `Projection`: per event of a context's log, its archive row, its rows, its republication on
   the context's public topic, the answer to its caller.
 
@@ -19,6 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import faust
@@ -27,7 +30,7 @@ from aiokafka import AIOKafkaProducer
 
 from picket.application.aggregates import Context, StateCache, Verdict, answer, judge, read_command
 from picket.schemas.replies import Reply
-from picket.schemas.topics import BY_NAME, COMMAND_REPLIES
+from picket.schemas.topics import BY_NAME, COMMAND_REPLIES, Topic
 from picket.runtime.consumer import BatchConsumer
 from picket.runtime.steps import Deliver, DeadLetter, Output, Pipeline, ProcessEach, Produce, Table
 from picket.agents.wiring import Wiring
@@ -100,15 +103,19 @@ class Decider:
         self.name = decider_name(ctx)
 
     async def process(self, message: Any) -> Output:
-        """One command: its events and answer as records; a dead verdict refuses it."""
-        raw_key = message.key or b""
-        key = raw_key.decode(errors="replace")
-        command = read_command(self._ctx, key, message.value)
+        """One message of the command topic: its events and answer as records; a dead verdict
+        refuses it."""
+        key = (message.key or b"").decode(errors="replace")
+        return await self.decide(key, message.partition, read_command(self._ctx, key, message.value))
+
+    async def decide(self, key: str, partition: int, command: Any) -> Output:
+        """`command` (or the verdict reading it came to) for the aggregate `key`, whose events are
+        on `partition` of the context's log."""
         if isinstance(command, Verdict):
             verdict = command
         else:
             touched = self._touched
-            state = touched[key] if key in touched else await self._states.get(key, message.partition)
+            state = touched[key] if key in touched else await self._states.get(key, partition)
             verdict = judge(self._ctx, key, state, command)
             if verdict.events:
                 touched[key] = self._ctx.fold(state, list(verdict.events))
@@ -141,23 +148,59 @@ def decider_name(ctx: Context) -> str:
     return f"{ctx.name}-decider"
 
 
-def decider_pipeline(ctx: Context, topics: Topics, states: StateCache, producer: AIOKafkaProducer) -> Pipeline:
-    """The batch deciding agent's steps: decide each command → deliver its events and answer →
-    dead-letter what failed or was refused → produce; then keep or drop the states."""
+Owns = Callable[[str, int], bool]
+
+
+@dataclass(frozen=True)
+class Intake:
+    """A topic a batch decider reads besides its commands, co-partitioned with them: each message
+    is turned into its outcomes and a command, decided where it arrives (one hop less) when the
+    decider owns the command's partition, else sent on to the command topic.
+
+    `process(message, decider, owns)` → the message's output; `failed(message, reason)` → what a
+    message whose processing failed sends (as `Decider.failed`)."""
+
+    topic: Topic
+    process: Callable[[Any, Decider, Owns], Awaitable[Output]]
+    failed: Callable[[Any, str], list[Record]]
+
+
+def decider_pipeline(ctx: Context, topics: Topics, states: StateCache, producer: AIOKafkaProducer,
+                     intake: Intake | None = None, owns: Owns | None = None) -> Pipeline:
+    """The batch deciding agent's steps: decide each command (or intake message) → deliver its
+    events, answer and outcomes → dead-letter what failed or was refused → produce; then keep or
+    drop the states. `owns(topic, partition)`: whether this member reads that partition now."""
     agent = Decider(ctx, topics, states)
+    intake_name = None if intake is None else topics.name(intake.topic)
+    member_owns = owns or (lambda topic, partition: False)
+
+    async def process(message: Any) -> Output:
+        if intake is not None and message.topic == intake_name:
+            return await intake.process(message, agent, member_owns)
+        return await agent.process(message)
+
+    def failed(message: Any, reason: str) -> list[Record]:
+        if intake is not None and message.topic == intake_name:
+            return intake.failed(message, reason)
+        return agent.failed(message, reason)
+
+    read = [ctx.commands] if intake is None else [ctx.commands, intake.topic]
     return Pipeline(agent.name, [
-        ProcessEach(agent.name, agent.process),
-        Deliver(topics, outcomes=False),
-        DeadLetter(agent.name, topics, ctx.commands, on_failure=agent.failed),
+        ProcessEach(agent.name, process),
+        Deliver(topics, outcomes=intake is not None),
+        DeadLetter(agent.name, topics, read, on_failure=failed),
         Produce(producer),
     ], after=agent.after)
 
 
-def decider(ctx: Context, w: Wiring, states: StateCache) -> BatchConsumer:
-    """The batch-consuming deciding agent of `ctx` (one consumer group: one writer per partition).
-    After a rebalance it forgets every state: another worker may have decided meanwhile."""
-    pipeline = decider_pipeline(ctx, w.topics, states, w.producer)
-    return w.consumer(pipeline.name, ctx.commands, pipeline.name, pipeline, on_rebalance=states.clear)
+def decider(ctx: Context, w: Wiring, states: StateCache, intake: Intake | None = None) -> BatchConsumer:
+    """The batch-consuming deciding agent of `ctx` (one consumer group: one writer per partition),
+    reading `intake`'s topic too if given. After a rebalance it forgets every state: another
+    worker may have decided meanwhile."""
+    name = decider_name(ctx)
+    source = w.source([ctx.commands] if intake is None else [ctx.commands, intake.topic], name)
+    pipeline = decider_pipeline(ctx, w.topics, states, w.producer, intake, source.owns)
+    return BatchConsumer(name, source, pipeline, on_rebalance=states.clear)
 
 
 class Projection:

@@ -61,6 +61,7 @@ def create_app(settings: Settings, kafka: KafkaConnection) -> faust.App:
         broker=f"kafka://{kafka.bootstrap}",
         broker_credentials=faust_credentials(kafka),
         store="memory://",  # state is rebuilt from the changelog topics at start
+        datadir=str(settings.data_dir / "faust"),  # not "<app id>-data" in the working directory
         web_enabled=False,
         key_serializer="raw",
         value_serializer="raw",

@@ -1,11 +1,13 @@
-"""The monitors context: its aggregate agent, the check-in forwarder and the clock.
+"""The monitors context: its aggregate agent, its intake of check-in items and the clock.
 
-- Check-in items from envelopes (`ingest-monitors`) become `RecordCheckIn` commands on
-  `monitors-commands`, keyed by the monitor, so REST and SDK check-ins meet in one model.
+- Check-in items from envelopes and the cron endpoint (`ingest-monitors`, keyed by monitor)
+  become `RecordCheckIn` commands that the monitors decider, which reads `monitors-commands`
+  and `ingest-monitors` together, decides where they arrive: REST and SDK check-ins meet in one
+  model, and an SDK check-in takes no hop through `monitors-commands`.
 - The clock: a ticker publishes one tick per minute to `monitors-clock-tick` (unless the
   clock is manual, as in tests, which publish ticks themselves). The dispatcher takes a tick
-  once every check-in received before it has been forwarded, decided and projected (each
-  stage's group has caught up, in that order), so a lagging ingestion never produces a false
+  once every check-in received before it has been decided and projected (each stage's group
+  has caught up, in that order), so a lagging ingestion never produces a false
   "missed", and a check-in answered at decision is in the deadlines the tick reads; but it waits
   at most `PIPELINE_WAIT_SECONDS`, then acts and says so in the log: a stuck stage must not stop
   every monitor's clock. Then it sends a `ClockTick` task to every monitor whose deadline the
@@ -29,14 +31,18 @@ from aiokafka import AIOKafkaProducer
 from picket.application.aggregates import Context
 from picket.schemas import monitors as m
 from picket.schemas import topics as t
+from picket.schemas.monitors import monitor_key
 from picket.runtime.consumer import BatchConsumer
+from picket.agents.aggregate import Decider, Intake, Owns
 from picket.agents.ingest import decode_item
 from picket.runtime.steps import Output, Table
 from picket.agents.wiring import Wiring
-from picket.bus.publisher import send_all
+from picket.bus.kafka import partition_for
+from picket.bus.publisher import Record, send_all
 from picket.bus.topics import Topics, origin
 from picket.bus.watermark import GroupWatermark
 from picket.ingest import checkins
+from picket.ingest.outcomes import refused_item_outcomes
 from picket.monitors import project as monitor_project
 from picket.monitors.answers import check_in_answer
 from picket.monitors.decide import decide
@@ -71,42 +77,60 @@ CHECKINS_RAW = Table("checkins_raw", checkins.COLUMNS)
 PIPELINE_WAIT_SECONDS = 30.0
 
 
-def forward_process(topics: Topics) -> Any:
-    """`ingest-monitors` → a command to the monitor (Kafka only) and the outcomes."""
-
-    async def run(msg: Any) -> Output:
-        result = checkins.process_checkin_item(decode_item(msg.value), origin(msg))
-        out = Output(outcomes=result.processed.outcomes, refused=result.processed.refused)
-        if result.command is not None:
-            out.records.append(topics.record(t.MONITORS_COMMANDS, result.command))
+async def _check_in(message: Any, decider: Decider, owns: Owns, topics: Topics) -> Output:
+    """A check-in item: its outcomes, and its command decided here if this member owns the
+    monitor's partition of `monitors-commands` and the item arrived keyed by its monitor (so on
+    that partition of `ingest-monitors`: the two are co-partitioned); otherwise, e.g. an item
+    keyed by its project before an upgrade, or read during a rebalance, the command goes on to
+    `monitors-commands`, to the monitor's owner."""
+    result = checkins.process_checkin_item(decode_item(message.value), origin(message))
+    out = Output(outcomes=result.processed.outcomes, refused=result.processed.refused)
+    command = result.command
+    if command is None:
         return out
+    key = monitor_key(command.org_id, command.slug).encode()
+    partition = partition_for(key, _COMMAND_PARTITIONS, _COMMAND_PARTITIONS)
+    if message.key == key and owns(topics.name(t.MONITORS_COMMANDS), partition):
+        decided = await decider.decide(key.decode(), partition, command)
+        out.records += decided.records
+        out.refused = decided.refused
+    else:
+        out.records.append(topics.record(t.MONITORS_COMMANDS, command))
+    return out
 
-    return run
+
+_COMMAND_PARTITIONS = list(range(t.MONITORS_COMMANDS.partitions))
+
+
+def check_in_intake(topics: Topics) -> Intake:
+    """`ingest-monitors` as the monitors decider's intake: SDK and HTTP check-ins are decided
+    where they arrive, with their outcomes (an item that fails counts as `invalid`)."""
+
+    def failed(message: Any, reason: str) -> list[Record]:
+        return [topics.record(t.OUTCOMES, o) for o in refused_item_outcomes(message.value, reason)]
+
+    async def process(message: Any, decider: Decider, owns: Owns) -> Output:
+        return await _check_in(message, decider, owns, topics)
+
+    return Intake(t.INGEST_MONITORS, process, failed)
 
 
 async def raw_process(msg: Any) -> Output:
     """`ingest-monitors` in a group of its own: the `checkins_raw` rows. Refused items are the
-    forwarder's to report (outcome and dead letter)."""
+    decider's to report (outcome and dead letter)."""
     result = checkins.process_checkin_item(decode_item(msg.value), origin(msg))
     return Output().add_rows(CHECKINS_RAW, result.processed.rows)
 
 
-# The consumer groups of `ingest-monitors` (registered in the topic registry).
-FORWARDER_GROUP = "ingest-monitors"
+# The consumer group of the raw rows' writer on `ingest-monitors`.
 RAW_GROUP = "ingest-monitors-raw"
 
 
-def check_in_consumers(w: Wiring) -> list[BatchConsumer]:
-    """The forwarder (to commands, on the way to a queryable check-in) and the raw rows' writer,
-    each in a consumer group of its own on `ingest-monitors`."""
-    topic = t.INGEST_MONITORS
-    return [
-        w.consumer("ingest-monitors-forwarder", topic, FORWARDER_GROUP,
-                   w.items("ingest-monitors-forwarder", topic, forward_process(w.topics))),
-        w.consumer("ingest-monitors-raw", topic, RAW_GROUP,
-                   w.items("ingest-monitors-raw", topic, raw_process, outcomes=False),
-                   linger=RAW_LINGER_SECONDS, max_batch=RAW_MAX_BATCH),
-    ]
+def raw_check_in_consumer(w: Wiring) -> BatchConsumer:
+    """The writer of the raw rows, in a consumer group of its own on `ingest-monitors`."""
+    return w.consumer(RAW_GROUP, t.INGEST_MONITORS, RAW_GROUP,
+                      w.items(RAW_GROUP, t.INGEST_MONITORS, raw_process, outcomes=False),
+                      linger=RAW_LINGER_SECONDS, max_batch=RAW_MAX_BATCH)
 
 
 def clock_consumer(w: Wiring, stages: Sequence[Stage]) -> BatchConsumer:

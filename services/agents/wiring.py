@@ -16,6 +16,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 
 from picket.bus.connection import KafkaConnection
+from picket.bus.offsets import TakeOver
 from picket.bus.publisher import Record
 from picket.bus.topics import Topics
 from picket.config import Settings
@@ -47,11 +48,21 @@ class Wiring:
     def group(self, topic: t.Topic, group: str) -> str:
         return self.topics.group(topic, group)
 
+    def source(self, topics: t.Topic | Sequence[t.Topic], group: str) -> KafkaSource:
+        """`topics` (co-partitioned, if several) read in their registered group `group`, which
+        starts where the group it took over from left off (`Topic.replaces`)."""
+        read = [topics] if isinstance(topics, t.Topic) else list(topics)
+        names = {self.group(topic, group) for topic in read}
+        if len(names) != 1 or (len(read) > 1 and len({topic.partitions for topic in read}) != 1):
+            raise ValueError(f"{[topic.name for topic in read]} cannot be read together in group {group!r}")
+        takes_over = [TakeOver(self.topic(topic), topic.partitions, replaced) for topic in read
+                      if (replaced := self.topics.replaced_group(topic, group)) is not None]
+        return KafkaSource(self.kafka, [self.topic(topic) for topic in read], names.pop(),
+                           fast_join=self.settings.fast_group_join, takes_over=takes_over)
+
     def consumer(self, name: str, topic: t.Topic, group: str, handler: Handler, **options: Any) -> BatchConsumer:
         """A batch consumer of `topic` in its registered group `group`."""
-        source = KafkaSource(self.kafka, self.topic(topic), self.group(topic, group),
-                             fast_join=self.settings.fast_group_join)
-        return BatchConsumer(name, source, handler, **options)
+        return BatchConsumer(name, self.source(topic, group), handler, **options)
 
     def items(self, name: str, topic: t.Topic, process: Process, *, outcomes: bool = True,
               order: Sequence[Table] = (), after: Callable[[bool, list[Any]], None] | None = None,

@@ -38,6 +38,15 @@ class Topics:
         """The full name of consumer group `group` of `topic` (one the registry declares)."""
         if group not in topic.groups:
             raise ValueError(f"{topic.name} has no consumer group {group!r} in the registry")
+        return self._group_name(group)
+
+    def replaced_group(self, topic: Topic, group: str) -> str | None:
+        """The full name of the group that `group` took over `topic` from, if it did."""
+        self.group(topic, group)  # raises if the registry declares no such group
+        replaced = dict(topic.replaces).get(group)
+        return None if replaced is None else self._group_name(replaced)
+
+    def _group_name(self, group: str) -> str:
         return self.app_id if group == "" else f"{self.app_id}-{group}"
 
     def record(self, topic: Topic, value: Any, headers: Sequence[tuple[str, bytes]] = ()) -> Record:

@@ -4,13 +4,16 @@ are tested on their own."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from aiokafka import ConsumerRebalanceListener
+from aiokafka import ConsumerRebalanceListener, TopicPartition
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
+from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 
 from picket.bus.connection import KafkaConnection
 from picket.bus.kafka import consumer
+from picket.bus.offsets import TakeOver, take_over_offsets
 from picket.bus.tansu import CONSUMER_GROUP_TIMINGS
 
 FETCH_TIMEOUT_MS = 200
@@ -32,17 +35,27 @@ class Source(Protocol):
 
 
 class KafkaSource:
-    """One topic in one consumer group, read_committed, committed by hand.
+    """Topics in one consumer group, read_committed, committed by hand.
 
-    `fast_join`: short group timings, for the Tansu fallback broker (which makes a join wait half
-    the session timeout; Apache Kafka refuses sessions under 6 s by default)."""
+    Several topics are co-partitioned: partition n of each goes to the same member (the range
+    assignor, on topics with as many partitions; round robin only while older members that know
+    nothing else are in the group). `takes_over`: where the group starts on a topic it took over
+    from another group (`picket.bus.offsets`), done before it joins. `fast_join`: short group
+    timings, for the Tansu fallback broker (which makes a join wait half the session timeout;
+    Apache Kafka refuses sessions under 6 s by default)."""
 
-    def __init__(self, kafka: KafkaConnection, topic: str, group: str, fast_join: bool = False) -> None:
-        self._topic = topic
+    def __init__(self, kafka: KafkaConnection, topics: str | Sequence[str], group: str, fast_join: bool = False,
+                 takes_over: Sequence[TakeOver] = ()) -> None:
+        self._kafka = kafka
+        self._topics = [topics] if isinstance(topics, str) else list(topics)
+        self._group = group
+        self._takes_over = tuple(takes_over)
         self._consumer = consumer(
             kafka,
             group_id=group,
             auto_offset_reset="earliest",
+            partition_assignment_strategy=(RangePartitionAssignor, RoundRobinPartitionAssignor)
+            if len(self._topics) > 1 else (RoundRobinPartitionAssignor,),
             **(CONSUMER_GROUP_TIMINGS if fast_join else {"session_timeout_ms": 6000, "heartbeat_interval_ms": 1000}),
             # An idle consumer asks again every fetch_max_wait_ms. Apache Kafka answers a long poll
             # as soon as data arrives. The Tansu fallback broker answers late when the wait is long
@@ -53,8 +66,14 @@ class KafkaSource:
         )
 
     async def start(self, on_rebalance: Callable[[], None]) -> None:
+        for take_over in self._takes_over:
+            await take_over_offsets(self._kafka, take_over, self._group)
         await self._consumer.start()
-        self._consumer.subscribe([self._topic], listener=_Rebalance(on_rebalance))
+        self._consumer.subscribe(self._topics, listener=_Rebalance(on_rebalance))
+
+    def owns(self, topic: str, partition: int) -> bool:
+        """Whether partition `partition` of `topic` is assigned to this member now."""
+        return TopicPartition(topic, partition) in self._consumer.assignment()
 
     async def stop(self) -> None:
         await self._consumer.stop()

@@ -239,15 +239,19 @@ class DeadLetter:
     """The one dead-letter path. For a failed message: the outcomes it now counts as
     (`refused_outcomes(message, reason)`) and the records its caller waits for
     (`on_failure(message, reason)`); for it and every item its processor refused: a dead letter
-    on the dead-letter topic the registry names for `topic`, with reason, source and consumer."""
+    on the dead-letter topic the registry names for the topic it was read from (`topic`: the
+    topics the consumer reads), with reason, source and consumer."""
 
-    def __init__(self, name: str, topics: Topics, topic: t.Topic,
+    def __init__(self, name: str, topics: Topics, topic: t.Topic | Sequence[t.Topic],
                  refused_outcomes: Callable[[Any, str], list[Outcome]] | None = None,
                  on_failure: Callable[[Any, str], list[Record]] | None = None) -> None:
         self._name = name
         self._topics = topics
-        self._topic = topic
-        topics.dead_letter_topic(topic)  # fails here, at wiring, if the registry names none
+        read = [topic] if isinstance(topic, t.Topic) else list(topic)
+        for each in read:
+            topics.dead_letter_topic(each)  # fails here, at wiring, if the registry names none
+        self._topic = {topics.name(each): each for each in read}  # by the name messages carry
+        self._first = read[0]
         self._refused_outcomes = refused_outcomes
         self._on_failure = on_failure
 
@@ -261,7 +265,8 @@ class DeadLetter:
                     batch.outbox += self._on_failure(item.msg, item.failed)
             reason = item.dead_reason
             if reason is not None:
-                batch.outbox += self._topics.dead_letters(self._topic, item.msg, reason, self._name)
+                topic = self._topic.get(item.msg.topic, self._first)
+                batch.outbox += self._topics.dead_letters(topic, item.msg, reason, self._name)
 
 
 class Produce:
