@@ -30,8 +30,11 @@ that list request): lag = first seen − accepted, resolution about 0.1 s. After
 sent last (the tail) mark the drain: processed/s is the items accepted in the phase over the time
 from its start until the tail was visible. When the tail is not visible within the drain wait,
 processed/s is a lower bound (marked ≥): the items accepted before the last visible probe over
-the time until it was visible. REST check-ins are answered once decided, with ids the server
-makes: their probes are known by the id in their answer.
+the time until it was visible. The drain (check-ins: the burst target) is the time from the end
+of the load until the tail was visible: until everything accepted was queryable. (Check-ins are
+keyed by monitor from the gateway on, and the probe monitors cover every partition, so the tail
+comes after every bulk check-in on its partition.) REST check-ins are answered once decided,
+with ids the server makes: their probes are known by the id in their answer.
 
 Each row notes the CPU (in cores) that Picket's gateway and worker processes, the broker and the
 load generator used while it ran: on a small machine they compete for the same cores.
@@ -271,6 +274,7 @@ async def phase(opts: Options, runner: LoadRunner, api: Api, fx: Fixture, wl: Wo
     row = latency_row(name, load, result, opts.duration)
     rate_out, exact = processed_rate(sorted(result.accepted), probes, vis.seen, result.started, tail_seen)
     row.processed_per_s, row.processed_exact = rate_out, exact
+    row.drain_s = None if tail_seen is None else max(0.0, tail_seen - result.ended)
     lags = [vis.seen[i] - a if i in vis.seen else math.inf for i, a in probes.items()]
     row.lag_p50_s, row.lag_p99_s = percentile(lags, 50), percentile(lags, 99)
     row.unseen = sum(1 for x in lags if math.isinf(x))

@@ -18,6 +18,7 @@ TARGET_LAG_P99_S = 1.0  # at half load
 TARGET_CPU_MS = {"gateway": 0.15, "worker": 0.15}  # per check-in at half load
 TARGET_RSS_BYTES = 1.0 * 1024**3
 TARGET_READY_S = 10.0
+TARGET_DRAIN_S = 2.0  # after a burst at max load: until every accepted check-in is queryable
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -63,6 +64,7 @@ class Row:
     lag_p50_s: float | None = None
     lag_p99_s: float | None = None
     unseen: int = 0  # probes never seen before the drain timeout
+    drain_s: float | None = None  # from the end of the load until the tail probes were visible
     gateway_ratio: float | None = None  # accepted/s ÷ bare Starlette→Kafka accepted/s
     processed_ratio: float | None = None  # processed/s ÷ bare consumer rows/s
     note: str = ""
@@ -156,6 +158,11 @@ def verdicts(report: Report) -> list[str]:
             elif r.load.startswith("half"):
                 ok = None if r.p99_ms is None or math.isnan(r.p99_ms) else r.p99_ms <= TARGET_REST_P99_MS
                 out.append(f"{r.name}: p99 ≤ {TARGET_REST_P99_MS:.0f} ms at half load: {_n(r.p99_ms)} ms → {_met(ok)}")
+    for r in report.rows:
+        if r.name.startswith("check-in") and r.load.startswith("max"):
+            ok = None if r.drain_s is None else r.drain_s <= TARGET_DRAIN_S
+            out.append(f"{r.name}: every check-in of the max-load burst queryable ≤ {TARGET_DRAIN_S:.0f} s after it: "
+                       f"{_n(r.drain_s, '.1f')} s → {_met(ok)}")
     for r in report.rows:
         if r.load.startswith("half") and r.lag_p99_s is not None:
             ok = None if math.isnan(r.lag_p99_s) else r.lag_p99_s <= TARGET_LAG_P99_S

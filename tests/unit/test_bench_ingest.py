@@ -132,3 +132,17 @@ def test_a_cron_check_in_request_is_what_the_http_check_in_endpoint_accepts() ->
     result = process_checkin_item(_item("check_in", item.payload), "t/0/0")
     assert result.command is not None and result.command.check_in_id == wl.item_id(1, False)
     assert result.command.status == "ok" and result.command.duration == 500
+
+
+def test_the_burst_verdict_is_the_drain_after_the_max_load_of_each_check_in_kind() -> None:
+    rows = [report.Row("check-in envelope", "max (C=64)", drain_s=1.4),
+            report.Row("check-in HTTP (cron)", "max (C=64)", drain_s=6.0),
+            report.Row("check-in REST", "max (C=64)"),  # its tail never became visible
+            report.Row("check-in envelope", "half (900/s)", drain_s=0.2),
+            report.Row("feedback envelope", "max (C=64)", drain_s=9.0)]
+    burst = [v for v in report.verdicts(report.Report("m", "s", rows=rows)) if "burst" in v]
+    assert burst == [
+        "check-in envelope: every check-in of the max-load burst queryable ≤ 2 s after it: 1.4 s → met",
+        "check-in HTTP (cron): every check-in of the max-load burst queryable ≤ 2 s after it: 6.0 s → MISSED",
+        "check-in REST: every check-in of the max-load burst queryable ≤ 2 s after it: — s → n/a",
+    ]
