@@ -20,21 +20,27 @@ What it does, in one run:
    min(accepted/s, processed/s) at max load. Latency is measured at the load generator from
    send (paced: from when the request fell due) to answer.
 
-Queryable lag, by sampling: ten times a second the load generator sends a probe instead of a
-bulk item, to a probe project that lands on the bulk project's ingest partition (check-ins: to
-one of four probe monitors, one per partition of the command topic), stamped with a unique
-id; its accept time is when its 2xx answer arrived. Ten times a second the bench lists the probe
-project's events / feedback / probe monitors' check-ins through the API (the probe project holds
-only probes, so the lists stay small) and notes when each id first shows up (the midpoint of
-that list request): lag = first seen − accepted, resolution about 0.1 s. After the load, probes
-sent last (the tail) mark the drain: processed/s is the items accepted in the phase over the time
-from its start until the tail was visible. When the tail is not visible within the drain wait,
-processed/s is a lower bound (marked ≥): the items accepted before the last visible probe over
-the time until it was visible. The drain (check-ins: the burst target) is the time from the end
-of the load until the tail was visible: until everything accepted was queryable. (Check-ins are
-keyed by monitor from the gateway on, and the probe monitors cover every partition, so the tail
-comes after every bulk check-in on its partition.) REST check-ins are answered once decided,
-with ids the server makes: their probes are known by the id in their answer.
+Max load is counted, not sampled: the bench reads the worker's counter of rows written to the
+kind's table (`bench/counters.py`; check-ins: `monitor_checkins`, one row per check-in) before
+the load and then every 50 ms until it has grown by the items accepted. Processed/s is those items
+over the time from the start of the load until then; the drain (for check-ins, the burst target)
+is the time from the end of the load until then. Nothing polls the API meanwhile.
+
+Half load is sampled, for the queryable lag: ten times a second the load generator sends a
+probe instead of a bulk item, to a probe project that lands on the bulk project's ingest
+partition (check-ins: to one of four probe monitors, one per partition of `ingest-monitors`),
+stamped with a unique id; its accept time is when its 2xx answer arrived. Ten times a second the
+bench lists the probe project's events / feedback / probe monitors' check-ins through the API
+(the probe project holds only probes, so the lists stay small) and notes when each id first
+shows up (the midpoint of that list request): lag = first seen − accepted, resolution about
+0.1 s. Those lists are a load of their own on the worker (one ClickHouse query each). After the
+load, probes sent last (the tail) mark the drain: processed/s is the items accepted in the phase
+over the time from its start until the tail was visible (check-ins are keyed by monitor, and the
+probe monitors cover every partition, so the tail comes after every bulk check-in on its
+partition). When the tail is not visible within the drain wait, processed/s is a lower bound
+(marked ≥): the items accepted before the last visible probe over the time until it was visible.
+REST check-ins are answered once decided, with ids the server makes: their probes are known by
+the id in their answer.
 
 Each row notes the CPU (in cores) that Picket's gateway and worker processes, the broker and the
 load generator used while it ran: on a small machine they compete for the same cores.
@@ -57,6 +63,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bench import procs
+from bench.counters import TABLES, RowCounter
 from bench.load import CHECK_IN_KINDS, Connection, LoadRunner, Result, Workload
 from bench.probes import Api, Fixture, Visibility, prepare
 from bench.report import Report, Row, format_table, load_average, machine, percentile, processed_rate
@@ -254,6 +261,7 @@ async def _tail(wl: Workload, count: int) -> list[str]:
 
 async def phase(opts: Options, runner: LoadRunner, api: Api, fx: Fixture, wl: Workload, load: str,
                 rate: float | None, bare: Bare, cpu: dict[str, list[int]]) -> Measured:
+    """One load phase measured with probes seen through the API: processed/s, lag and drain."""
     name = KIND_NAMES[wl.kind]
     meter = procs.CpuMeter(cpu).start()
     vis = Visibility(api, fx, wl.kind)
@@ -285,6 +293,32 @@ async def phase(opts: Options, runner: LoadRunner, api: Api, fx: Fixture, wl: Wo
     return Measured(row, rate_out, drained and tail_seen is not None)
 
 
+async def counted_phase(opts: Options, runner: LoadRunner, counter: RowCounter, wl: Workload, load: str,
+                        bare: Bare, cpu: dict[str, list[int]]) -> Measured:
+    """One load phase measured with the worker's counters (`bench/counters.py`): processed/s and
+    drain, no lag; the API is not polled."""
+    name = KIND_NAMES[wl.kind]
+    before = await counter.value()
+    meter = procs.CpuMeter(cpu).start()
+    result = await runner.run(wl, duration=opts.duration, concurrency=opts.concurrency, rate=None,
+                              probe_every=None)
+    cores = meter.stop()
+    reached = await counter.wait_for(before + len(result.accepted), opts.drain)
+    row = latency_row(name, load, result, opts.duration)
+    if reached is not None:
+        row.processed_per_s, row.processed_exact = len(result.accepted) / max(reached - result.started, 1e-9), True
+        row.drain_s = max(0.0, reached - result.ended)
+    else:  # a lower bound: what was written by the end of the wait
+        written = await counter.value() - before
+        row.processed_per_s, row.processed_exact = written / max(time.time() - result.started, 1e-9), False
+    note = "counted by the worker's rows written" + ("" if reached is not None else
+                                                     f", not all written after {opts.drain:.0f} s")
+    row.note = "; ".join(x for x in (row.note, note, _cpu_note(cores, result)) if x)
+    row.cores = dict(cores)
+    _ratios(row, bare)
+    return Measured(row, row.processed_per_s, reached is not None)
+
+
 def _ratios(row: Row, bare: Bare) -> None:
     if row.load.startswith("max"):
         if bare.accept_per_s and row.accepted_per_s is not None:
@@ -308,7 +342,8 @@ async def picket_stack(opts: Options, runner: LoadRunner, work: Path, bare: Bare
             wl = Workload(kind, api.host, api.port, org=fx.org, token=picket.token, project_id=fx.project_id,
                           key=fx.key, monitors=fx.monitors, probe_project_id=fx.probe_project_id,
                           probe_key=fx.probe_key, probe_monitors=fx.probe_monitors, tag=secrets.token_hex(4))
-            top = await phase(opts, runner, api, fx, wl, f"max (C={opts.concurrency})", None, bare, cpu)
+            counter = RowCounter(picket.metrics, TABLES[kind])
+            top = await counted_phase(opts, runner, counter, wl, f"max (C={opts.concurrency})", bare, cpu)
             report.rows.append(top.row)
             _progress(top.row)
             if not top.drained:

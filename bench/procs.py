@@ -172,6 +172,7 @@ class Picket:
     org: str
     dsn: str
     kafka: str
+    metrics: str  # the worker's /metrics
     ready_s: float  # from starting the process to credentials printed and HTTP answering
     reported_ready_s: float  # what Picket itself printed ("ready in …", from inside run_all)
     sampler: RssSampler
@@ -209,4 +210,4 @@ def start_picket(data_dir: Path, port: int, bootstrap: str | None, topic_prefix:
     ready = time.monotonic() - started
     threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()  # type: ignore[union-attr]
     return Picket(proc, url, seen["Auth token"], seen["Organization"], seen["DSN"], seen["Kafka"].split()[0],
-                  ready, reported, sampler, sampler.sample())
+                  seen["Metrics"].split()[0], ready, reported, sampler, sampler.sample())

@@ -18,6 +18,7 @@
 | PICKET_FAST_GROUP_JOIN | 0                              | `1`: short consumer-group timings (embedded broker) |
 | PICKET_STORE_LISTEN   | (unset)                         | `host:port` where a worker serves its embedded ClickHouse |
 | PICKET_STORE_PASSWORD | (unset)                         | the password of that server (user `picket`) |
+| PICKET_METRICS_LISTEN | (unset; `picket run`: a loopback port) | `host:port` where a worker serves `/metrics` (Prometheus) |
 | PICKET_BODY_BUDGET    | 268435456 (256 MiB)             | request-body bytes a gateway holds at once; past it, 503 + Retry-After |
 """
 
@@ -61,6 +62,8 @@ class Settings:
     # Where a worker on embedded chdb serves ClickHouse's HTTP interface to the gateway process.
     store_listen: str | None = None
     store_password: str = field(default="", repr=False)
+    # Where a worker serves its counters (`/metrics`, `services/metrics.py`); None: nowhere.
+    metrics_listen: str | None = None
     # Request-body bytes a gateway process holds at once (received, or decoded when compressed);
     # a request that would pass it is answered 503 with Retry-After.
     body_budget: int = 256 * 1024 * 1024
@@ -99,6 +102,7 @@ def from_env(data_dir: str | None = None, host: str | None = None, port: int | N
         port=port,
         store_listen=env.get("PICKET_STORE_LISTEN") or None,
         store_password=env.get("PICKET_STORE_PASSWORD", ""),
+        metrics_listen=env.get("PICKET_METRICS_LISTEN") or None,
         body_budget=int(env.get("PICKET_BODY_BUDGET") or 256 * 1024 * 1024),
     )
 

@@ -37,6 +37,7 @@ from picket.bus.loopback import free_loopback_port
 from picket.bus.replies import ReplyWaiter
 from picket.config import Settings
 from picket.gateway.app import create_app
+from picket.metrics import metrics_app
 from picket.bus.commands import CommandClient
 from picket.bus.topics import Topics
 from picket.store.client import Store
@@ -163,7 +164,9 @@ async def run_all(settings: Settings) -> None:
         store_url = f"http://{STORE_USER}:{password}@{listen}"
         _save_store(settings.data_dir, store_url, password)
     run_dir = settings.data_dir / "run"
-    worker = Child("worker", ["worker"], child_env(**env), run_dir, ready="Picket worker started")
+    metrics_listen = settings.metrics_listen or f"127.0.0.1:{free_loopback_port()}"
+    worker = Child("worker", ["worker"], child_env(**env, PICKET_METRICS_LISTEN=metrics_listen), run_dir,
+                   ready="Picket worker started")
     gateway = Child(
         "gateway", ["gateway", "--host", settings.host, "--port", str(settings.port), "--no-migrate"],
         child_env(**{**env, "CLICKHOUSE_URL": store_url, "PICKET_PUBLIC_URL": settings.public_url,
@@ -191,6 +194,7 @@ async def run_all(settings: Settings) -> None:
             f"  Organization: {creds.organization}\n"
             f"  DSN:          {creds.dsn}\n"
             f"  Kafka:        {kafka.bootstrap}{_embedded_note(broker)}\n"
+            f"  Metrics:      http://{metrics_listen}/metrics (the worker's counters)\n"
             f"  ClickHouse:   {settings.clickhouse_url}",
             flush=True,
         )
@@ -252,14 +256,19 @@ async def run_gateway(settings: Settings, migrate_store: bool = True) -> None:
 
 async def run_worker(settings: Settings) -> None:
     """Agents, projectors and the sealer; with `store_listen`, also the embedded engine's HTTP
-    interface for the gateway (served once the tables are migrated, before consumers join)."""
+    interface for the gateway (served once the tables are migrated, before consumers join); with
+    `metrics_listen`, its counters."""
     if settings.kafka is None:
         sys.exit("picket worker needs KAFKA_BOOTSTRAP")
     store = Store(settings.clickhouse_url, settings.database)
     handles = None
     store_server = None
+    metrics_server = None
     worker = Worker(settings, settings.kafka, store)
     try:
+        if settings.metrics_listen:
+            host, _, port = settings.metrics_listen.rpartition(":")
+            metrics_server = await _serve(metrics_app(), host, int(port), MAX_STORE_REQUESTS)
         if settings.store_listen:
             await asyncio.to_thread(migrate, store)
             handles = Handles(engine_path(settings.clickhouse_url))
@@ -271,8 +280,9 @@ async def run_worker(settings: Settings) -> None:
         print("Picket worker started", flush=True)
         await _wait_for_signal()
     finally:
-        if store_server is not None:
-            await _stop_server(store_server)
+        for server in (store_server, metrics_server):
+            if server is not None:
+                await _stop_server(server)
         await worker.stop()
         if handles is not None:
             handles.close()

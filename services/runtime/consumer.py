@@ -22,6 +22,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from picket import metrics
 from picket.bus.chunks import Reassembler
 from picket.runtime.clock import LOOP_CLOCK, Clock
 from picket.runtime.source import Source
@@ -90,6 +91,10 @@ class BatchConsumer:
         except Exception:
             # Typically a rebalance: the next owner replays the batch, which is harmless.
             log.warning("%s: offset commit failed; the batch will be replayed", self.name, exc_info=True)
+        else:
+            if messages:
+                metrics.CONSUMED.labels(self.name).inc(len(messages))
+                metrics.BATCHES.labels(self.name).observe(len(messages))
         rest = self._linger - (self._clock.now() - started)
         if rest > 0 and len(fetched) < self._max_batch:
             await self._clock.sleep(rest)
@@ -134,5 +139,6 @@ class BatchConsumer:
             except Exception:
                 delay = RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)]
                 log.exception("%s: batch failed; retrying in %.1fs", self.name, delay)
+                metrics.RETRIES.labels(self.name).inc()
                 attempt += 1
                 await self._clock.sleep(delay)

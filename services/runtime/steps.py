@@ -32,6 +32,7 @@ from typing import Any, Protocol
 import msgspec
 from aiokafka import AIOKafkaProducer
 
+from picket import metrics
 from picket.bus.publisher import Record, send_all
 from picket.bus.topics import Topics, origin
 from picket.ingest.outcomes import OutcomeKind
@@ -134,6 +135,9 @@ class Pipeline:
             if self._after is not None:
                 self._after(False, [])
             raise
+        dead = sum(1 for item in batch.items if item.dead_reason is not None)
+        if dead:
+            metrics.DEAD_LETTERS.labels(self.name).inc(dead)
         if self._after is not None:
             self._after(True, [item.msg for item in batch.items if item.failed])
 
@@ -207,6 +211,7 @@ class Write:
             return []
         try:
             await asyncio.to_thread(table.insert, self._store, [row for _, row in tagged])
+            metrics.ROWS_WRITTEN.labels(table.name).inc(len(tagged))
             return []
         except Exception as exc:
             if not is_data_error(exc):

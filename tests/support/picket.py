@@ -98,6 +98,14 @@ class PicketProcess:
         with open(self._log, "a") as f:
             f.write("\n=== stopped ===\n")
 
+    @property
+    def metrics_url(self) -> str:
+        """The worker's `/metrics`, as `picket run` printed it."""
+        found = re.findall(r"Metrics:\s+(\S+)", self._log.read_text().split("=== stopped ===")[-1])
+        if not found:
+            raise RuntimeError(f"picket run printed no metrics address:\n{self.log_tail()}")
+        return found[-1]
+
     def child_pid(self, name: str) -> int:
         """The pid of `picket run`'s child process `name` ("worker" or "gateway")."""
         return int((self.data_dir / "run" / f"{name}.pid").read_text())

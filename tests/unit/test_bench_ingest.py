@@ -146,3 +146,15 @@ def test_the_burst_verdict_is_the_drain_after_the_max_load_of_each_check_in_kind
         "check-in HTTP (cron): every check-in of the max-load burst queryable ≤ 2 s after it: 6.0 s → MISSED",
         "check-in REST: every check-in of the max-load burst queryable ≤ 2 s after it: — s → n/a",
     ]
+
+
+def test_rows_written_are_read_from_the_workers_exposition() -> None:
+    from bench.counters import rows_written
+
+    text = ('# HELP picket_store_rows_written_total Rows inserted\n'
+            'picket_store_rows_written_total{table="monitor_checkins"} 1234.0\n'
+            'picket_store_rows_written_total{table="monitor_checkins_old"} 9.0\n'
+            'picket_store_rows_written_total{table="events"} 7.0\n')
+    assert rows_written(text, "monitor_checkins") == 1234.0
+    assert rows_written(text, "events") == 7.0
+    assert rows_written(text, "feedback") == 0.0
