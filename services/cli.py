@@ -1,6 +1,6 @@
 """`picket` command line.
 
-    picket run [--host H] [--port P] [--data-dir D]   all in one, embedded defaults
+    picket run [--host H] [--port P] [--data-dir D] [--gateways N]   all in one, embedded defaults
     picket gateway [--host H] [--port P] [--no-migrate] HTTP gateway (needs KAFKA_BOOTSTRAP)
     picket worker                                      agents and projectors
     picket admin create-user --email E [--name N]
@@ -32,6 +32,9 @@ def _parser() -> argparse.ArgumentParser:
         s.add_argument("--data-dir", default=None)
     sub.choices["gateway"].add_argument(
         "--no-migrate", action="store_true", help="leave ClickHouse migrations to the worker")
+    sub.choices["run"].add_argument(
+        "--gateways", type=int, default=None,
+        help="gateway processes sharing the port (default: half the cores, at least 1)")
     w = sub.add_parser("worker")
     w.add_argument("--data-dir", default=None)
     admin = sub.add_parser("admin").add_subparsers(dest="action", required=True)
@@ -62,7 +65,10 @@ def main(argv: list[str] | None = None) -> None:
     logging.getLogger("aiokafka.conn").addFilter(_Once("Sending username and password in the clear"))
     settings = from_env(getattr(args, "data_dir", None), getattr(args, "host", None), getattr(args, "port", None))
     if args.cmd == "run":
-        _run(stack.run_all(settings))
+        gateways = stack.default_gateways() if args.gateways is None else args.gateways
+        if gateways < 1:
+            sys.exit("picket run: --gateways must be at least 1")
+        _run(stack.run_all(settings, gateways))
     elif args.cmd == "gateway":
         _run(stack.run_gateway(settings, migrate_store=not args.no_migrate))
     elif args.cmd == "worker":

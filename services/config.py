@@ -19,6 +19,7 @@
 | PICKET_STORE_LISTEN   | (unset)                         | `host:port` where a worker serves its embedded ClickHouse |
 | PICKET_STORE_PASSWORD | (unset)                         | the password of that server (user `picket`) |
 | PICKET_METRICS_LISTEN | (unset; `picket run`: a loopback port) | `host:port` where a worker serves `/metrics` (Prometheus) |
+| PICKET_REUSE_PORT     | 0                               | `1`: a gateway binds its port beside other gateways (SO_REUSEPORT; `picket run --gateways N` sets it) |
 | PICKET_BODY_BUDGET    | 268435456 (256 MiB)             | request-body bytes a gateway holds at once; past it, 503 + Retry-After |
 """
 
@@ -64,6 +65,8 @@ class Settings:
     store_password: str = field(default="", repr=False)
     # Where a worker serves its counters (`/metrics`, `services/metrics.py`); None: nowhere.
     metrics_listen: str | None = None
+    # Bind the gateway's port with SO_REUSEPORT, beside other gateway processes.
+    reuse_port: bool = False
     # Request-body bytes a gateway process holds at once (received, or decoded when compressed);
     # a request that would pass it is answered 503 with Retry-After.
     body_budget: int = 256 * 1024 * 1024
@@ -103,6 +106,7 @@ def from_env(data_dir: str | None = None, host: str | None = None, port: int | N
         store_listen=env.get("PICKET_STORE_LISTEN") or None,
         store_password=env.get("PICKET_STORE_PASSWORD", ""),
         metrics_listen=env.get("PICKET_METRICS_LISTEN") or None,
+        reuse_port=env.get("PICKET_REUSE_PORT") == "1",
         body_budget=int(env.get("PICKET_BODY_BUDGET") or 256 * 1024 * 1024),
     )
 

@@ -1,7 +1,8 @@
 """Processes of Picket: all-in-one (`run`), gateway only, worker only.
 
 `run` starts the embedded broker when `KAFKA_BOOTSTRAP` is unset (`services/bus/embedded.py`),
-then a worker and a gateway as child processes it keeps running (`services/supervisor.py`),
+then a worker and gateways (`--gateways N`, sharing the port) as child processes it keeps
+running (`services/supervisor.py`),
 bootstraps the first organization and prints the URL, a token and a DSN.
 
 The data directory is its owner's alone (0700, files 0600): it holds the broker's and the
@@ -18,6 +19,7 @@ import logging
 import os
 import secrets
 import signal
+import socket
 import sys
 import time
 import uuid
@@ -93,14 +95,18 @@ MAX_REQUESTS_IN_PROGRESS = 2048
 MAX_STORE_REQUESTS = 256
 
 
-async def _serve(app: Any, host: str, port: int, limit: int) -> uvicorn.Server:
+async def _serve(app: Any, host: str, port: int, limit: int, reuse_port: bool = False) -> uvicorn.Server:
+    """Serve `app` on host:port; `reuse_port`: beside other processes bound the same way
+    (SO_REUSEPORT: the kernel spreads new connections over them, and over the survivors when
+    one dies)."""
     # limit_concurrency bounds the requests in progress (beyond it: 503), so a flood waits in
     # the clients' retries, not in this process's memory.
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on",
                             access_log=False, limit_concurrency=limit)
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # we own signals
-    task = asyncio.create_task(server.serve())
+    sockets = [_reuse_port_socket(host, port)] if reuse_port else None
+    task = asyncio.create_task(server.serve(sockets=sockets))
     while not server.started:
         if task.done():
             task.result()
@@ -108,6 +114,22 @@ async def _serve(app: Any, host: str, port: int, limit: int) -> uvicorn.Server:
         await asyncio.sleep(0.05)
     server._picket_task = task  # type: ignore[attr-defined]
     return server
+
+
+def _reuse_port_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
+
+
+def default_gateways(cores: int | None = None) -> int:
+    """Gateway processes `picket run` starts unless told: half the cores, at least one (the worker
+    and the broker need the rest: per item, the worker spends about as much CPU as a gateway)."""
+    return max(1, (cores or os.cpu_count() or 1) // 2)
 
 
 async def _stop_server(server: uvicorn.Server) -> None:
@@ -134,9 +156,10 @@ async def _admin_session(settings: Settings, kafka: KafkaConnection, store: Stor
 READY_TIMEOUT = 120.0
 
 
-async def run_all(settings: Settings) -> None:
-    """The broker (unless `KAFKA_BOOTSTRAP` names one), a worker and a gateway, each a process of
-    its own, restarted if it dies; then the first organization, and the URL, token and DSN.
+async def run_all(settings: Settings, gateways: int = 1) -> None:
+    """The broker (unless `KAFKA_BOOTSTRAP` names one), a worker and `gateways` gateways (sharing
+    the port), each a process of its own, restarted if it dies; then the first organization, and
+    the URL, token and DSN.
 
     On embedded chdb the worker owns the engine and serves it to the gateway over ClickHouse's
     HTTP interface (`services/store/http_interface.py`), on loopback with a fresh password."""
@@ -167,20 +190,27 @@ async def run_all(settings: Settings) -> None:
     metrics_listen = settings.metrics_listen or f"127.0.0.1:{free_loopback_port()}"
     worker = Child("worker", ["worker"], child_env(**env, PICKET_METRICS_LISTEN=metrics_listen), run_dir,
                    ready="Picket worker started")
-    gateway = Child(
-        "gateway", ["gateway", "--host", settings.host, "--port", str(settings.port), "--no-migrate"],
-        child_env(**{**env, "CLICKHOUSE_URL": store_url, "PICKET_PUBLIC_URL": settings.public_url,
-                     "PICKET_STORE_LISTEN": None, "PICKET_STORE_PASSWORD": None}),
-        run_dir, ready="Picket gateway on",
-    )
+    gateway_env = {**env, "CLICKHOUSE_URL": store_url, "PICKET_PUBLIC_URL": settings.public_url,
+                   "PICKET_STORE_LISTEN": None, "PICKET_STORE_PASSWORD": None,
+                   "PICKET_REUSE_PORT": "1" if gateways > 1 else None}
+    # Each gateway names its transactional producers after its id: unique per process.
+    gateway_children = [
+        Child("gateway" if n == 1 else f"gateway-{n}",
+              ["gateway", "--host", settings.host, "--port", str(settings.port), "--no-migrate"],
+              child_env(**gateway_env, PICKET_GATEWAY_ID=settings.gateway_id if n == 1 else f"{settings.gateway_id}-{n}"),
+              run_dir, ready="Picket gateway on")
+        for n in range(1, gateways + 1)
+    ]
     store = None
     watch = asyncio.create_task(broker.keep_running(run_dir / "broker.pid")) if broker is not None else None
     try:
         # Both start at once: the gateway waits for the worker's store by itself.
         await worker.start()
-        await gateway.start()
+        for gateway in gateway_children:
+            await gateway.start()
         await worker.wait_for(worker.ready, READY_TIMEOUT)
-        await gateway.wait_for(gateway.ready, READY_TIMEOUT)
+        for gateway in gateway_children:
+            await gateway.wait_for(gateway.ready, READY_TIMEOUT)
         store = await asyncio.to_thread(Store, store_url, settings.database)
         admin, close_admin = await _admin_session(settings, kafka, store)
         try:
@@ -190,6 +220,7 @@ async def run_all(settings: Settings) -> None:
         print(
             f"Picket is ready in {time.monotonic() - started:.1f}s\n"
             f"  URL:          {creds.url}\n"
+            + (f"  Gateways:     {gateways} processes on port {settings.port}\n" if gateways > 1 else "") +
             f"  Auth token:   {creds.token}\n"
             f"  Organization: {creds.organization}\n"
             f"  DSN:          {creds.dsn}\n"
@@ -202,7 +233,8 @@ async def run_all(settings: Settings) -> None:
     finally:
         if watch is not None:
             watch.cancel()
-        await gateway.stop()
+        for gateway in gateway_children:
+            await gateway.stop()
         await worker.stop()
         if store is not None:
             store.close()
@@ -245,7 +277,7 @@ async def run_gateway(settings: Settings, migrate_store: bool = True) -> None:
     if migrate_store:
         await asyncio.to_thread(migrate, store)
     server = await _serve(create_app(settings, settings.kafka, store), settings.host, settings.port,
-                          MAX_REQUESTS_IN_PROGRESS)
+                          MAX_REQUESTS_IN_PROGRESS, reuse_port=settings.reuse_port)
     print(f"Picket gateway on http://{settings.host}:{settings.port}", flush=True)
     try:
         await _wait_for_signal()

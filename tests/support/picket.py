@@ -38,8 +38,10 @@ def free_port() -> int:
 
 class PicketProcess:
     def __init__(self, bootstrap: str | None, data_dir: Path, *, org: str = "acme", token: str | None = None,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> None:
         self.extra_env = env or {}
+        # One gateway unless a test asks for more, whatever the machine's cores (the default).
+        self.extra_args = args if "--gateways" in args else ("--gateways", "1", *args)
         self.bootstrap = bootstrap
         self.data_dir = data_dir
         self.port = free_port()
@@ -67,7 +69,8 @@ class PicketProcess:
         started = time.monotonic()
         log = open(self._log, "a")
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "picket.cli", "run", "--port", str(self.port), "--data-dir", str(self.data_dir)],
+            [sys.executable, "-m", "picket.cli", "run", "--port", str(self.port), "--data-dir", str(self.data_dir),
+             *self.extra_args],
             cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True,
         )
         deadline = started + timeout
