@@ -158,3 +158,12 @@ def test_rows_written_are_read_from_the_workers_exposition() -> None:
     assert rows_written(text, "monitor_checkins") == 1234.0
     assert rows_written(text, "events") == 7.0
     assert rows_written(text, "feedback") == 0.0
+
+
+def test_the_soak_calls_memory_flat_from_the_second_minute_on() -> None:
+    from bench.soak import flat
+
+    mib = 1024**2
+    assert flat([800 * mib, 900 * mib]) is None, "too short to say"
+    assert flat([700 * mib, 900 * mib, 950 * mib, 960 * mib]) is True, "the first minute warms up"
+    assert flat([700 * mib, 900 * mib, 950 * mib, 990 * mib]) is False
