@@ -9,11 +9,13 @@
     op      := ">=" | "<=" | ">" | "<" | "="
     value   := '"' quoted '"' | word                         (`*` in a word is a wildcard)
     text    := '"' quoted '"' | word                         (free text)
+    word    := characters other than space, '(' and ')'
 
-`has:f` / `!has:f` become `Has`. Keywords are upper case (`AND`, `OR`); lower-case `and` is text.
-Nothing is guessed: a malformed query raises `SearchError` with what is wrong and where (a
-0-based character position), which an endpoint answers with 400. Hostile input is bounded: at
-most `MAX_LENGTH` characters and `MAX_DEPTH` nested parentheses.
+`has:f` / `!has:f` become `Has`. `AND` and `OR` are keywords in any case; AND binds tighter.
+Nothing is guessed: a malformed query raises `SearchError` saying what is wrong, in Sentry's
+words where Sentry has them ("Parse error at … (column N)", "Condition is missing on the right
+side of 'OR' operator"), which an endpoint answers with 400. Hostile input is bounded: at most
+`MAX_LENGTH` characters and `MAX_DEPTH` nested parentheses.
 """
 
 from __future__ import annotations
@@ -26,11 +28,26 @@ MAX_DEPTH = 16
 
 
 class SearchError(ValueError):
-    """A query that cannot be read; `str()` says what and where."""
+    """A query that cannot be read: `str()` is the detail to answer with; `position` is where
+    (0-based)."""
 
-    def __init__(self, message: str, position: int) -> None:
-        super().__init__(f"{message} (at position {position})")
+    def __init__(self, detail: str, position: int) -> None:
+        super().__init__(detail)
         self.position = position
+
+
+def _parse_error(text: str, position: int) -> SearchError:
+    return SearchError(f"Parse error at '{text[position:position + 20]}' (column {position + 1}). This is commonly "
+                       "caused by unmatched parentheses. Enclose any text in double quotes.", position)
+
+
+def _missing(side: str, keyword: str, position: int) -> SearchError:
+    return SearchError(f"Condition is missing on the {side} side of '{keyword}' operator", position)
+
+
+def invalid(message: str, position: int) -> SearchError:
+    """`Invalid query: <message> (column N)`."""
+    return SearchError(f"Invalid query: {message} (column {position + 1})", position)
 
 
 @dataclass(frozen=True)
@@ -90,12 +107,12 @@ _SPACE = " \t\r\n"
 def parse(query: str) -> Node | None:
     """The tree of `query`; None when it has no terms."""
     if len(query) > MAX_LENGTH:
-        raise SearchError(f"the query is longer than {MAX_LENGTH} characters", MAX_LENGTH)
+        raise SearchError(f"Invalid query: longer than {MAX_LENGTH} characters", MAX_LENGTH)
     parser = _Parser(query)
     node = parser.or_expr(depth=0)
     parser.skip_space()
-    if parser.pos < len(query):
-        raise SearchError("unexpected ')' with no '(' before it", parser.pos)
+    if parser.pos < len(query):  # a ')' that closes nothing
+        raise _parse_error(query, parser.pos)
     return node
 
 
@@ -111,11 +128,14 @@ class _Parser:
         items = [first] if first is not None else []
         while self.keyword("OR"):
             if not items:
-                raise SearchError("'OR' needs a condition before it", self.pos - 2)
+                raise _missing("left", "OR", self.pos - 2)
             at = self.pos
+            self.skip_space()
+            if self.at_keyword("AND") or self.at_keyword("OR"):
+                raise _missing("right", "OR", at)
             following = self.and_expr(depth)
             if following is None:
-                raise SearchError("'OR' needs a condition after it", at)
+                raise _missing("right", "OR", at)
             items.append(following)
         if not items:
             return None
@@ -129,10 +149,10 @@ class _Parser:
                 break
             if self.keyword("AND"):
                 if not items:
-                    raise SearchError("'AND' needs a condition before it", self.pos - 3)
+                    raise _missing("left", "AND", self.pos - 3)
                 self.skip_space()
                 if self.at_end() or self.peek(")") or self.at_keyword("OR") or self.at_keyword("AND"):
-                    raise SearchError("'AND' needs a condition after it", self.pos)
+                    raise _missing("right", "AND", self.pos)
                 continue
             items.append(self.term(depth))
         if not items:
@@ -143,15 +163,13 @@ class _Parser:
         start = self.pos
         if self.peek("("):
             if depth >= MAX_DEPTH:
-                raise SearchError(f"parentheses nest deeper than {MAX_DEPTH}", start)
+                raise invalid(f"parentheses nest deeper than {MAX_DEPTH}", start)
             self.pos += 1
             inner = self.or_expr(depth + 1)
             self.skip_space()
-            if not self.peek(")"):
-                raise SearchError("'(' is not closed", start)
+            if not self.peek(")") or inner is None:  # not closed, or closes nothing
+                raise _parse_error(self.text, self.pos)
             self.pos += 1
-            if inner is None:
-                raise SearchError("'()' holds no condition", start)
             return inner
         if self.peek('"'):
             return Text(self.quoted(), start)
@@ -167,20 +185,20 @@ class _Parser:
 
     def filter(self, key: str, negated: bool, start: int, depth: int) -> Node:
         at = self.pos
-        if self.at_end() or self.text[at] in _SPACE or (depth and self.peek(")")):
-            raise SearchError(f"'{key}:' needs a value", at)
+        if self.at_end() or self.text[at] in _SPACE + "()":
+            raise invalid(f"'{key}:' needs a value", at)
         if key == "has":
             value = self.value(depth)
             if value.quoted or not (_NAME.fullmatch(value.text) or _key_like(value.text)):
-                raise SearchError("'has:' needs a field name", at)
+                raise invalid("'has:' needs a field name", at)
             return Has(value.text, negated, start)
         if self.peek("["):
             return Filter(key, "in", self.values(), negated, start)
         op = next((o for o in _OPS if self.text.startswith(o, at)), "=")
         if self.text.startswith(op, at):
             self.pos += len(op)
-            if self.at_end() or self.text[self.pos] in _SPACE:
-                raise SearchError(f"'{key}:{op}' needs a value", self.pos)
+            if self.at_end() or self.text[self.pos] in _SPACE + "()":
+                raise invalid(f"'{key}:{op}' needs a value", self.pos)
         return Filter(key, op, self.value(depth), negated, start)
 
     def values(self) -> tuple[Value, ...]:
@@ -190,7 +208,7 @@ class _Parser:
         while True:
             self.skip_space()
             if self.at_end():
-                raise SearchError("'[' is not closed", opened)
+                raise _parse_error(self.text, opened)
             at = self.pos
             if self.peek('"'):
                 items.append(Value(self.quoted(), True, at))
@@ -199,19 +217,19 @@ class _Parser:
                 while end < len(self.text) and self.text[end] not in ",]" + _SPACE:
                     end += 1
                 if end == at:
-                    raise SearchError("a list needs values between its commas", at)
+                    raise invalid("a list needs values between its commas", at)
                 items.append(Value(self.text[at:end], False, at))
                 self.pos = end
             self.skip_space()
             if self.at_end():
-                raise SearchError("'[' is not closed", opened)
+                raise _parse_error(self.text, opened)
             if self.peek(","):
                 self.pos += 1
                 continue
             if self.peek("]"):
                 self.pos += 1
                 return tuple(items)
-            raise SearchError("expected ',' or ']' in the list", self.pos)
+            raise invalid("expected ',' or ']' in the list", self.pos)
 
     def value(self, depth: int) -> Value:
         at = self.pos
@@ -237,11 +255,13 @@ class _Parser:
         return self.text[at:end]
 
     def word(self, depth: int) -> str:
-        """Text up to a space (or, inside parentheses, a closing one)."""
+        """Text up to a space or a parenthesis."""
         start = self.pos
         end = start
-        while end < len(self.text) and self.text[end] not in _SPACE and not (depth and self.text[end] == ")"):
+        while end < len(self.text) and self.text[end] not in _SPACE + "()":
             end += 1
+        if end == start:  # a '(' right after a word or value: a group must stand apart
+            raise _parse_error(self.text, start)
         self.pos = end
         return self.text[start:end]
 
@@ -260,7 +280,7 @@ class _Parser:
                 return "".join(out)
             out.append(c)
             i += 1
-        raise SearchError("'\"' is not closed", opened)
+        raise _parse_error(self.text, opened)
 
     def keyword(self, word: str) -> bool:
         self.skip_space()
@@ -271,7 +291,7 @@ class _Parser:
 
     def at_keyword(self, word: str) -> bool:
         end = self.pos + len(word)
-        return self.text.startswith(word, self.pos) and (end == len(self.text) or self.text[end] in _SPACE + "()")
+        return self.text[self.pos:end].upper() == word and (end == len(self.text) or self.text[end] in _SPACE + "()")
 
     def skip_space(self) -> None:
         while self.pos < len(self.text) and self.text[self.pos] in _SPACE:

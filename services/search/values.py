@@ -7,7 +7,7 @@
 - dates: ISO 8601 (`2026-01-31`, `2026-01-31T12:00:00`, with `Z` or an offset; naive is UTC)
   or relative to now (`-24h`, `+1d`, `-30m`, `-2w`: `-24h` is 24 hours ago), years 1970–9999;
 - percentages: `0.5` or `50%`.
-Each raises `SearchError` at the value's position with what was expected.
+Each raises `SearchError` ("Invalid query: … (column N)", at the value) saying what was expected.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import math
 import re
 from datetime import datetime, timedelta, timezone
 
-from picket.search.syntax import SearchError, Value
+from picket.search.syntax import Value, invalid
 
 _NUMBER = re.compile(r"([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,3})?)([kKmMbB]?)")
 _SCALE = {"": 1, "k": 1e3, "m": 1e6, "b": 1e9}
@@ -36,20 +36,20 @@ def _shown(text: str) -> str:
 def number(value: Value) -> float:
     found = _NUMBER.fullmatch(value.text)
     if found is None:
-        raise SearchError(f"{_shown(value.text)} is not a number", value.position)
+        raise invalid(f"{_shown(value.text)} is not a number", value.position)
     result = float(found.group(1)) * _SCALE[found.group(2).lower()]
     if not math.isfinite(result) or abs(result) > LIMIT:
-        raise SearchError(f"{_shown(value.text)} is out of range", value.position)
+        raise invalid(f"{_shown(value.text)} is out of range", value.position)
     return result
 
 
 def duration_ms(value: Value) -> float:
     found = _DURATION.fullmatch(value.text)
     if found is None:
-        raise SearchError(f"{_shown(value.text)} is not a duration (like 500ms, 2s, 1.5h)", value.position)
+        raise invalid(f"{_shown(value.text)} is not a duration (like 500ms, 2s, 1.5h)", value.position)
     result = float(found.group(1)) * _MS[found.group(2)]
     if not math.isfinite(result) or result > LIMIT:
-        raise SearchError(f"{_shown(value.text)} is out of range", value.position)
+        raise invalid(f"{_shown(value.text)} is out of range", value.position)
     return result
 
 
@@ -69,17 +69,17 @@ def date(value: Value, now: datetime) -> datetime:
         try:
             return now - delta if sign == "-" else now + delta
         except OverflowError:
-            raise SearchError(f"{_shown(value.text)} is out of range", value.position) from None
+            raise invalid(f"{_shown(value.text)} is out of range", value.position) from None
     text = value.text[:-1] + "+00:00" if value.text.endswith(("Z", "z")) else value.text
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
-        raise SearchError(f"{_shown(value.text)} is not a date (like 2026-01-31, 2026-01-31T12:00:00Z or -24h)",
-                          value.position) from None
+        raise invalid(f"{_shown(value.text)} is not a date (like 2026-01-31, 2026-01-31T12:00:00Z or -24h)",
+                      value.position) from None
     try:
         parsed = parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
     except OverflowError:
-        raise SearchError(f"{_shown(value.text)} is out of range", value.position) from None
+        raise invalid(f"{_shown(value.text)} is out of range", value.position) from None
     if parsed.year < 1970:
-        raise SearchError(f"{_shown(value.text)} is out of range", value.position)
+        raise invalid(f"{_shown(value.text)} is out of range", value.position)
     return parsed

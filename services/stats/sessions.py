@@ -51,12 +51,12 @@ Errors: `InvalidParams` with Sentry's message (answer 400); `PermissionError` wh
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Union
 
+from picket.search import syntax as search
 from picket.stats.periods import (
     accessible_projects,
     requested_projects,
@@ -225,7 +225,11 @@ def parse(params: Mapping[str, Sequence[str]], *, org_id: int, accessible_projec
     start, end, interval = _constrained_date_range(params, now)
 
     query = param(params, "query") or ""
-    tree = _resolve(_Parser(query).parse(), project_ids, project_slugs or {})
+    try:
+        parsed = search.parse(query)
+    except search.SearchError as exc:
+        raise InvalidParams(str(exc)) from None
+    tree = _resolve(parsed, project_ids, project_slugs or {})
     condition, status_filter = _split_status(tree)
 
     q = SessionsQuery(
@@ -329,173 +333,18 @@ def _order_by(q: SessionsQuery, raw: Sequence[str]) -> tuple[str | None, bool]:
     return name, descending
 
 
-# --- the search syntax --------------------------------------------------------------------------
+# --- the search syntax (`picket.search.syntax`) ---------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Term:
-    key: str | None  # None: free text
-    value: Any  # str, or tuple[str, ...] for a list
-    negated: bool = False
-
-
-@dataclass(frozen=True)
-class _Op:
-    op: str
-    items: tuple[Any, ...]
-
-
-_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
-_OPERATOR = re.compile(r"(AND|OR)(?=[\s()]|$)", re.IGNORECASE)
-_UNQUOTED = re.compile(r"[^\s()]*")
-_LIST_ITEM = re.compile(r"[^,\]]*")
-
-
-class _Parser:
-    """Recursive descent over Sentry's search syntax: or := and (OR and)*; and := term (AND? term)*."""
-
-    def __init__(self, text: str) -> None:
-        self.s = text
-        self.i = 0
-
-    def parse(self) -> Any:
-        self._ws()
-        if self.i >= len(self.s):
-            return None
-        node = self._or()
-        self._ws()
-        if self.i < len(self.s):
-            self._error()
-        return node
-
-    def _error(self) -> None:
-        raise InvalidParams(
-            f"Parse error at '{self.s[self.i:self.i + 20]}' (column {self.i + 1:d}). This is commonly "
-            "caused by unmatched parentheses. Enclose any text in double quotes."
-        )
-
-    def _ws(self) -> None:
-        while self.i < len(self.s) and self.s[self.i].isspace():
-            self.i += 1
-
-    def _operator(self) -> str | None:
-        self._ws()
-        m = _OPERATOR.match(self.s, self.i)
-        return m.group(1).upper() if m else None
-
-    def _or(self) -> Any:
-        items = [self._and()]
-        while self._operator() == "OR":
-            self.i += 2
-            self._missing("OR")
-            items.append(self._and())
-        return items[0] if len(items) == 1 else _Op("or", tuple(items))
-
-    def _and(self) -> Any:
-        items = [self._term()]
-        while True:
-            op = self._operator()
-            if op == "OR" or self.i >= len(self.s) or self.s[self.i] == ")":
-                break
-            if op == "AND":
-                self.i += 3
-                self._missing("AND")
-            items.append(self._term())
-        return items[0] if len(items) == 1 else _Op("and", tuple(items))
-
-    def _missing(self, op: str) -> None:
-        self._ws()
-        if self.i >= len(self.s) or self.s[self.i] == ")" or self._operator():
-            raise InvalidParams(f"Condition is missing on the right side of '{op}' operator")
-
-    def _term(self) -> Any:
-        self._ws()
-        op = self._operator()
-        if op:
-            raise InvalidParams(f"Condition is missing on the left side of '{op}' operator")
-        if self.i >= len(self.s) or self.s[self.i] == ")":
-            self._error()
-        if self.s[self.i] == "(":
-            self.i += 1
-            self._ws()
-            if self.i < len(self.s) and self.s[self.i] == ")":
-                self._error()
-            node = self._or()
-            self._ws()
-            if self.i >= len(self.s) or self.s[self.i] != ")":
-                self._error()
-            self.i += 1
-            return node
-        negated = self.s[self.i] == "!"
-        m = _KEY.match(self.s, self.i + negated)
-        if m and m.end() < len(self.s) and self.s[m.end()] == ":":
-            self.i = m.end() + 1
-            return _Term(m.group(), self._value(), negated)
-        # free text: a quoted phrase or a word
-        if self.s[self.i] == '"':
-            self._quoted()
-        else:
-            self.i = _UNQUOTED.match(self.s, self.i).end()
-        return _Term(None, None)
-
-    def _value(self) -> Any:
-        if self.i < len(self.s) and self.s[self.i] == '"':
-            return self._quoted()
-        if self.i < len(self.s) and self.s[self.i] == "[":
-            self.i += 1
-            items = []
-            while True:
-                self._ws()
-                if self.i >= len(self.s):
-                    self._error()
-                if self.s[self.i] == '"':
-                    items.append(self._quoted())
-                else:
-                    m = _LIST_ITEM.match(self.s, self.i)
-                    item = m.group().strip()
-                    self.i = m.end()
-                    if item:
-                        items.append(item)
-                self._ws()
-                if self.i < len(self.s) and self.s[self.i] == ",":
-                    self.i += 1
-                    continue
-                if self.i < len(self.s) and self.s[self.i] == "]":
-                    self.i += 1
-                    return tuple(items)
-                self._error()
-        m = _UNQUOTED.match(self.s, self.i)
-        self.i = m.end()
-        return m.group()
-
-    def _quoted(self) -> str:
-        start = self.i
-        self.i += 1
-        out = []
-        while self.i < len(self.s):
-            c = self.s[self.i]
-            if c == "\\" and self.i + 1 < len(self.s) and self.s[self.i + 1] == '"':
-                out.append('"')
-                self.i += 2
-                continue
-            if c == '"':
-                self.i += 1
-                return "".join(out)
-            out.append(c)
-            self.i += 1
-        self.i = start
-        self._error()
-        raise AssertionError("unreachable")
-
-
-def _resolve(node: Any, project_ids: Sequence[int], slugs: Mapping[str, int]) -> Node | None:
-    """Parsed terms → Filters: unknown keys and free text first, then wildcards (Sentry's order)."""
+def _resolve(node: search.Node | None, project_ids: Sequence[int], slugs: Mapping[str, int]) -> Node | None:
+    """The parsed query → Filters: unknown keys and free text first, then wildcards (Sentry's
+    order); comparisons and `has:` are not conditions of this dataset."""
     if node is None:
         return None
-    terms: list[_Term] = []
+    terms: list[search.Filter | search.Has | search.Text] = []
 
-    def collect(n: Any) -> None:
-        if isinstance(n, _Op):
+    def collect(n: search.Node) -> None:
+        if isinstance(n, (search.And, search.Or)):
             for item in n.items:
                 collect(item)
         else:
@@ -503,28 +352,34 @@ def _resolve(node: Any, project_ids: Sequence[int], slugs: Mapping[str, int]) ->
 
     collect(node)
     for t in terms:
-        if t.key is None:
+        if isinstance(t, search.Text):
             raise InvalidParams("Invalid search filter: message")
-        if t.key not in _FILTER_KEYS:
-            raise InvalidParams(f"Invalid search filter: {t.key}")
+        if isinstance(t, search.Has) or t.key not in _FILTER_KEYS:
+            raise InvalidParams(f"Invalid search filter: {'has' if isinstance(t, search.Has) else t.key}")
+        if t.op not in ("=", "in"):
+            raise InvalidParams(f"Invalid condition: {t.key} does not take '{t.op}'")
     for t in terms:
-        values = t.value if isinstance(t.value, tuple) else (t.value,)
-        if _FILTER_KEYS[t.key] != "session.status" and any("*" in v for v in values):
+        assert isinstance(t, search.Filter)
+        if _FILTER_KEYS[t.key] != "session.status" and any(v.wildcard for v in _values(t)):
             raise InvalidParams("Invalid condition: wildcard search is not supported")
 
-    def build(n: Any) -> Node:
-        if isinstance(n, _Op):
-            return BoolOp(n.op, tuple(build(item) for item in n.items))
+    def build(n: search.Node) -> Node:
+        if isinstance(n, (search.And, search.Or)):
+            return BoolOp("and" if isinstance(n, search.And) else "or", tuple(build(item) for item in n.items))
+        assert isinstance(n, search.Filter)
         column = _FILTER_KEYS[n.key]
-        is_list = isinstance(n.value, tuple)
-        values: tuple[Any, ...] = n.value if is_list else (n.value,)
+        values: tuple[Any, ...] = tuple(v.text for v in _values(n))
         if column == "project":
             column, values = "project_id", tuple(_project_id(v, project_ids, slugs) for v in values)
         elif column == "project_id":
             values = tuple(_int_value(n.key, v) for v in values)
-        return Filter(column, values, n.negated, is_list)
+        return Filter(column, values, n.negated, n.op == "in")
 
     return build(node)
+
+
+def _values(f: search.Filter) -> tuple[search.Value, ...]:
+    return f.value if isinstance(f.value, tuple) else (f.value,)
 
 
 def _project_id(value: str, project_ids: Sequence[int], slugs: Mapping[str, int]) -> int:

@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from picket.gateway import render_events
 from picket.gateway.access import project_access
+from picket.search import syntax as search
 from picket.gateway.errors import bad_request, not_found
 from picket.gateway.pagination import paginate
 from picket.gateway.runtime import path_int, runtime
@@ -49,20 +50,32 @@ async def get_project_event(request: Request) -> JSONResponse:
     return JSONResponse(render_events.event_detail(found[0].event, found[0].group_id, previous, next_))
 
 
+_STATUSES = {"unresolved": "unresolved", "resolved": "resolved", "ignored": "ignored", "archived": "ignored"}
+
+
 def _statuses(query: str) -> tuple[list[str] | None, str]:
-    """Sentry's issue search, the parts supported: `is:<status>` and free text."""
+    """Sentry's issue search, the parts supported: `is:<status>` (or a list of them) and free
+    text, side by side. Anything else is answered 400, never ignored."""
+    try:
+        tree = search.parse(query)
+    except search.SearchError as exc:
+        raise bad_request(str(exc)) from None
+    terms = tree.items if isinstance(tree, search.And) else () if tree is None else (tree,)
     statuses: list[str] = []
-    words = []
-    for token in query.split():
-        key, _, value = token.partition(":")
-        if key == "is" and value in ("unresolved", "resolved", "ignored", "archived"):
-            statuses.append("ignored" if value == "archived" else value)
-        elif key == "is":
-            raise bad_request(f"Invalid search: unknown status {value!r}.")
-        elif value and key in ("level", "release", "environment", "assigned", "bookmarks"):
-            raise bad_request(f"Invalid search: {key!r} is not supported.")
+    words: list[str] = []
+    for term in terms:
+        if isinstance(term, search.Text):
+            words.append(term.text)
+        elif isinstance(term, search.Filter) and term.key == "is" and not term.negated and term.op in ("=", "in"):
+            for value in term.value if isinstance(term.value, tuple) else (term.value,):
+                if value.text not in _STATUSES:
+                    raise bad_request(f"Invalid search: unknown status {value.text!r}.")
+                statuses.append(_STATUSES[value.text])
+        elif isinstance(term, (search.Filter, search.Has)):
+            name = ("!" if term.negated else "") + ("has:" if isinstance(term, search.Has) else "") + term.key
+            raise bad_request(f"Invalid search: {name!r} is not supported.")
         else:
-            words.append(token)
+            raise bad_request("Invalid search: OR is not supported in issue search.")
     return (statuses or None), " ".join(words)
 
 

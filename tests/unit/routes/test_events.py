@@ -95,6 +95,9 @@ def test_list_project_issues_search(world: World) -> None:
     [(_, kwargs)] = world.rt.reads_of(issues_read.groups)
     assert kwargs["statuses"] == ["ignored", "resolved"] and kwargs["text"] == "TypeError"
     assert kwargs["since"] is not None
+    world.get(ISSUES, params={"query": 'is:[resolved, archived] "connection reset"'})
+    assert world.rt.reads_of(issues_read.groups)[-1][1]["statuses"] == ["resolved", "ignored"]
+    assert world.rt.reads_of(issues_read.groups)[-1][1]["text"] == "connection reset"
     assert world.rt.reads_of(issues_read.hourly_counts) == []  # nothing to count on an empty page
 
 
@@ -117,6 +120,11 @@ def test_a_short_id_of_another_project_finds_nothing(world: World) -> None:
     [
         ({"query": "is:sleeping"}, "Invalid search: unknown status 'sleeping'."),
         ({"query": "release:1.0"}, "Invalid search: 'release' is not supported."),
+        ({"query": "!is:resolved"}, "Invalid search: '!is' is not supported."),
+        ({"query": "has:assignee"}, "Invalid search: 'has:assignee' is not supported."),
+        ({"query": "is:resolved OR is:ignored"}, "Invalid search: OR is not supported in issue search."),
+        ({"query": "(is:resolved"}, "Parse error at '' (column 13). This is commonly caused by unmatched "
+                                    "parentheses. Enclose any text in double quotes."),
         ({"statsPeriod": "forever"}, "Invalid statsPeriod."),
         ({"per_page": "1000"}, "Invalid per_page: must be between 1 and 100"),
     ],
