@@ -64,6 +64,7 @@ OPERATIONS = [
     ("PUT", "/api/0/organization/{organization_slug}/monitors/{monitor_slug}/checkins/{checkin_id}/"),
     ("GET", "/api/0/organizations/{organization_slug}/stats_v2/"),
     ("GET", "/api/0/organizations/{organization_slug}/sessions/"),
+    ("GET", "/api/0/organizations/{organization_slug}/events/"),
     ("GET", "/api/0/organizations/{organization_slug}/stats/"),
     ("GET", "/api/0/teams/{organization_slug}/{team_slug}/stats/"),
     ("GET", "/api/0/projects/{organization_slug}/{project_slug}/stats/"),

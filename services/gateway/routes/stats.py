@@ -1,5 +1,6 @@
 """Aggregate queries: usage statistics over outcomes (`stats_v2`, and the legacy `stats/` of
-organizations, teams and projects) and release health (`sessions`), each one bound query."""
+organizations, teams and projects), release health (`sessions`) and Discover's table over
+events (`events`), each one bound query."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from starlette.routing import Route
 
 from picket.gateway.access import project_access, team_access
 from picket.gateway.errors import bad_request, forbidden, not_found
-from picket.gateway.pagination import link
+from picket.discover import table
+from picket.gateway.pagination import link, page_of, window
 from picket.gateway.runtime import runtime
 from picket.stats import legacy, sessions, stats_v2
 from picket.stats.periods import InvalidParams
@@ -108,10 +110,31 @@ async def project_stats(request: Request) -> JSONResponse:
     return await _legacy(request, "project", access.organization.id, [project.id])
 
 
+EVENT_READ = ("event:read", "event:write", "event:admin")
+
+
+async def organization_events(request: Request) -> JSONResponse:
+    """Discover, table format (`picket.discover.table`)."""
+    rt = runtime(request)
+    access = await rt.auth.organization(request, request.path_params["organization_slug"], EVENT_READ)
+    records = await rt.org_records(access.organization.id, "project")
+    page = window(request, default_per_page=50)
+    try:
+        query = table.parse(_params(request), accessible={p.id: p.slug for p in records["project"]},
+                            now=datetime.now(timezone.utc), offset=page.offset, limit=page.per_page + 1)
+    except InvalidParams as exc:
+        raise bad_request(exc.detail) from None
+    except PermissionError:
+        raise forbidden() from None
+    rows, links = page_of(request, page, await rt.query(query.sql, query.params))
+    return JSONResponse(table.response(query, rows), headers={"Link": links})
+
+
 routes = [
     Route("/api/0/organizations/{organization_slug}/stats_v2/", organization_stats_v2, methods=["GET"]),
     Route("/api/0/organizations/{organization_slug}/stats/", organization_stats, methods=["GET"]),
     Route("/api/0/teams/{organization_slug}/{team_slug}/stats/", team_stats, methods=["GET"]),
     Route("/api/0/projects/{organization_slug}/{project_slug}/stats/", project_stats, methods=["GET"]),
     Route("/api/0/organizations/{organization_slug}/sessions/", organization_sessions, methods=["GET"]),
+    Route("/api/0/organizations/{organization_slug}/events/", organization_events, methods=["GET"]),
 ]

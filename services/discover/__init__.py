@@ -1,0 +1,1 @@
+"""Discover: the organization `events` endpoint's table queries over stored events."""
