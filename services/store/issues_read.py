@@ -117,10 +117,23 @@ class StoredEvent:
     group_id: int
 
 
+@dataclass(frozen=True)
+class Condition:
+    """More of a WHERE clause over `events` (`picket.discover.conditions`), its parameters bound
+    under names of their own."""
+
+    sql: str
+    params: dict[str, Any]
+
+
 def events(store: Store, project_ids: list[int], *, event_id: str | None = None, group_id: int | None = None,
-           limit: int = 100, offset: int = 0, oldest_first: bool = False) -> list[StoredEvent]:
+           limit: int = 100, offset: int = 0, oldest_first: bool = False,
+           condition: Condition | None = None) -> list[StoredEvent]:
     where = "project_id IN {projects:Array(UInt64)}"
     params: dict[str, Any] = {"projects": project_ids, "limit": limit, "offset": offset}
+    if condition is not None:
+        where += f" AND {condition.sql}"
+        params.update(condition.params)
     if event_id is not None:
         where += " AND event_id = {event_id:String}"
         params["event_id"] = event_id
@@ -136,16 +149,35 @@ def events(store: Store, project_ids: list[int], *, event_id: str | None = None,
     return [StoredEvent(_event.decode(body), group_id) for body, group_id in rows]
 
 
-def neighbours(store: Store, project_id: int, event: NormalizedEvent) -> tuple[str | None, str | None]:
-    """(previous, next) event ids of the project around `event`, by time."""
-    params = {"p": project_id, "ts": event.timestamp, "id": event.event_id}
+def neighbours(store: Store, project_id: int, event: NormalizedEvent,
+               group_id: int | None = None) -> tuple[str | None, str | None]:
+    """(previous, next) event ids of the project, or of its issue `group_id`, around `event`, by
+    time."""
+    params: dict[str, Any] = {"p": project_id, "ts": event.timestamp, "id": event.event_id}
+    scope = "project_id = {p:UInt64}"
+    if group_id is not None:
+        scope += " AND group_id = {g:UInt64}"
+        params["g"] = group_id
     prev = store.query(
-        "SELECT event_id FROM {db}.events FINAL WHERE project_id = {p:UInt64} AND (timestamp, event_id) <"
+        f"SELECT event_id FROM {{db}}.events FINAL WHERE {scope} AND (timestamp, event_id) <"
         " ({ts:DateTime64(3, 'UTC')}, {id:String}) ORDER BY timestamp DESC, event_id DESC LIMIT 1", params)
     nxt = store.query(
-        "SELECT event_id FROM {db}.events FINAL WHERE project_id = {p:UInt64} AND (timestamp, event_id) >"
+        f"SELECT event_id FROM {{db}}.events FINAL WHERE {scope} AND (timestamp, event_id) >"
         " ({ts:DateTime64(3, 'UTC')}, {id:String}) ORDER BY timestamp ASC, event_id ASC LIMIT 1", params)
     return (prev[0][0] if prev else None, nxt[0][0] if nxt else None)
+
+
+def hashes(store: Store, project_id: int, group_id: int) -> list[tuple[str, StoredEvent | None]]:
+    """The grouping hashes of an issue, each with its latest event (None if it has none stored)."""
+    rows = store.query(
+        "SELECT h.hash, e.body FROM (SELECT hash FROM {db}.group_hashes FINAL"
+        " WHERE project_id = {p:UInt64} AND group_id = {g:UInt64}) AS h"
+        " LEFT JOIN (SELECT hash, argMax(body, (timestamp, event_id)) AS body FROM {db}.events FINAL"
+        " WHERE project_id = {p:UInt64} AND group_id = {g:UInt64} GROUP BY hash) AS e ON e.hash = h.hash"
+        " ORDER BY h.hash",
+        {"p": project_id, "g": group_id},
+    )
+    return [(h, StoredEvent(_event.decode(body), group_id) if body else None) for h, body in rows]
 
 
 def users(store: Store, project_id: int) -> list[tuple[str, str, datetime]]:

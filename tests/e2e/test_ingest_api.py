@@ -127,6 +127,34 @@ def test_issue_search_default_unresolved_and_cursor(p: PicketProcess) -> None:
         assert full and "entries" in full[0]
 
 
+def test_an_issues_events_oldest_latest_and_hashes(p: PicketProcess) -> None:
+    """Three events of one issue (message grouping folds the numbers): listed newest first in
+    pages, the oldest and the latest with their neighbours inside the issue, and the issue's
+    one hash with its latest event; all in the reference's shapes."""
+    for n in (1, 2, 3):
+        assert _store(p, {"message": f"order {n} failed to ship", "level": "error" if n < 3 else "warning",
+                          "environment": "prod" if n != 2 else "staging"}).status_code == 200
+    issue = eventually(lambda: _issues(p, query="failed to ship"), lambda v: v and v[0]["count"] == "3")[0]
+    base = f"/api/0/issues/{issue['id']}"
+    with p.client() as http:
+        listed = call(http, "GET", f"{base}/events/").json()
+        assert [e["message"] for e in listed] == [f"order {n} failed to ship" for n in (3, 2, 1)]
+        assert {e["groupID"] for e in listed} == {issue["id"]}
+        paged = call(http, "GET", f"{base}/events/", params={"per_page": "2"})
+        assert len(paged.json()) == 2 and 'rel="next"; results="true"' in paged.headers["link"]
+        filtered = call(http, "GET", f"{base}/events/", params={"query": "level:error", "environment": "prod"}).json()
+        assert [e["message"] for e in filtered] == ["order 1 failed to ship"]
+        oldest = call(http, "GET", f"{base}/events/oldest/").json()
+        latest = call(http, "GET", f"{base}/events/latest/").json()
+        assert (oldest["eventID"], latest["eventID"]) == (listed[-1]["eventID"], listed[0]["eventID"])
+        assert (oldest["previousEventID"], oldest["nextEventID"]) == (None, listed[1]["eventID"])
+        assert (latest["previousEventID"], latest["nextEventID"]) == (listed[1]["eventID"], None)
+        hashes = call(http, "GET", f"{base}/hashes/").json()
+        assert len(hashes) == 1 and hashes[0]["latestEvent"]["eventID"] == latest["eventID"]
+        assert http.get("/api/0/issues/999999999/events/latest/").status_code == 404
+        assert http.get(f"{base}/events/", params={"query": "(level:error"}).status_code == 400
+
+
 def test_key_rate_limit_gives_429_with_sentry_headers(p: PicketProcess) -> None:
     with p.client() as http:
         key = call(http, "POST", f"/api/0/projects/{ORG}/default/keys/", json={"name": "limited"}).json()

@@ -14,14 +14,15 @@ from picket.gateway import render_events
 from picket.gateway.access import project_access
 from picket.search import syntax as search
 from picket.gateway.errors import bad_request, not_found
-from picket.gateway.pagination import paginate
+from picket.discover.event_filter import event_condition
+from picket.gateway.pagination import page_of, paginate, window
 from picket.gateway.runtime import path_int, runtime
 from picket.ingest.grouping import parse_short_id
+from picket.stats.periods import InvalidParams
 from picket.store import entities, issues_read
 
 EVENT_READ = ("event:read", "event:write", "event:admin")
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")
-MAX_EVENTS = 10_000
 
 
 def _event_id(raw: str) -> str:
@@ -31,13 +32,32 @@ def _event_id(raw: str) -> str:
     return event_id
 
 
-async def list_project_events(request: Request) -> JSONResponse:
-    rt, access, project, _ = await project_access(request, EVENT_READ)
-    found = await rt.read(issues_read.events, [project.id], limit=MAX_EVENTS)
-    page, link = paginate(request, found)
+def _condition(request: Request, projects: dict[int, str]) -> issues_read.Condition | None:
+    """An event list's `query`, `environment` and period (`picket.discover.event_filter`)."""
+    params: dict[str, list[str]] = {}
+    for name, value in request.query_params.multi_items():
+        params.setdefault(name, []).append(value)
+    try:
+        return event_condition(params, projects=projects, now=datetime.now(timezone.utc))
+    except InvalidParams as exc:
+        raise bad_request(exc.detail) from None
+
+
+async def _event_list(request: Request, rt: Any, project: Any, group_id: int | None) -> JSONResponse:
+    """A page of events, newest first, read a page (and one more) at a time."""
+    condition = _condition(request, {project.id: project.slug})
+    w = window(request)
+    found = await rt.read(issues_read.events, [project.id], group_id=group_id, limit=w.per_page + 1,
+                          offset=w.offset, condition=condition)
+    page, link = page_of(request, w, found)
     full = request.query_params.get("full", "").lower() in ("1", "true", "yes")
     render = render_events.event_detail if full else render_events.event_summary
     return JSONResponse([render(s.event, s.group_id) for s in page], headers={"Link": link})
+
+
+async def list_project_events(request: Request) -> JSONResponse:
+    rt, access, project, _ = await project_access(request, EVENT_READ)
+    return await _event_list(request, rt, project, None)
 
 
 async def get_project_event(request: Request) -> JSONResponse:
@@ -134,6 +154,38 @@ async def get_issue(request: Request) -> JSONResponse:
     ))
 
 
+async def list_issue_events(request: Request) -> JSONResponse:
+    rt, access, project, group = await _issue_access(request)
+    return await _event_list(request, rt, project, group.id)
+
+
+async def _issue_event(request: Request, oldest: bool) -> JSONResponse:
+    rt, access, project, group = await _issue_access(request)
+    found = await rt.read(issues_read.events, [project.id], group_id=group.id, limit=1, oldest_first=oldest)
+    if not found:
+        raise not_found()
+    previous, next_ = await rt.read(issues_read.neighbours, project.id, found[0].event, group.id)
+    return JSONResponse(render_events.event_detail(found[0].event, group.id, previous, next_))
+
+
+async def latest_issue_event(request: Request) -> JSONResponse:
+    return await _issue_event(request, oldest=False)
+
+
+async def oldest_issue_event(request: Request) -> JSONResponse:
+    return await _issue_event(request, oldest=True)
+
+
+async def list_issue_hashes(request: Request) -> JSONResponse:
+    rt, access, project, group = await _issue_access(request)
+    found = await rt.read(issues_read.hashes, project.id, group.id)
+    page, link = paginate(request, found)
+    return JSONResponse([
+        {"id": hash_, "latestEvent": None if latest is None else render_events.event_detail(latest.event, group.id)}
+        for hash_, latest in page
+    ], headers={"Link": link})
+
+
 async def lookup_event_id(request: Request) -> JSONResponse:
     rt = runtime(request)
     access = await rt.auth.organization(request, request.path_params["organization_slug"], EVENT_READ)
@@ -183,6 +235,10 @@ routes = [
     Route("/api/0/projects/{organization_slug}/{project_slug}/events/{event_id}/", get_project_event, methods=["GET"]),
     Route("/api/0/projects/{organization_slug}/{project_slug}/issues/", list_project_issues, methods=["GET"]),
     Route("/api/0/issues/{issue_id}/", get_issue, methods=["GET"]),
+    Route("/api/0/issues/{issue_id}/events/", list_issue_events, methods=["GET"]),
+    Route("/api/0/issues/{issue_id}/events/latest/", latest_issue_event, methods=["GET"]),
+    Route("/api/0/issues/{issue_id}/events/oldest/", oldest_issue_event, methods=["GET"]),
+    Route("/api/0/issues/{issue_id}/hashes/", list_issue_hashes, methods=["GET"]),
     Route("/api/0/organizations/{organization_slug}/eventids/{event_id}/", lookup_event_id, methods=["GET"]),
     Route("/api/0/organizations/{organization_slug}/shortids/{short_id}/", lookup_short_id, methods=["GET"]),
 ]

@@ -37,7 +37,23 @@ def test_list_project_events(world: World) -> None:
     assert [(e["eventID"], e["groupID"]) for e in response.json()] == [(EVENT_ID, "77"), ("b" * 32, "78")]
     assert "entries" not in response.json()[0]
     [(args, kwargs)] = world.rt.reads_of(issues_read.events)
-    assert (args, kwargs) == (([world.project.id],), {"limit": 10_000})
+    assert (args, kwargs) == (([world.project.id],), {"group_id": None, "limit": 101, "offset": 0, "condition": None})
+
+
+def test_list_project_events_reads_a_page_and_its_filters(world: World) -> None:
+    world.rt.answer(issues_read.events, [StoredEvent(event(world), 77)] * 3)
+    response = world.get(EVENTS, params={"per_page": "2", "cursor": "0:3:0", "query": "level:error",
+                                         "environment": "prod"})
+    assert len(response.json()) == 2 and 'rel="next"; results="true"' in response.headers["link"]
+    [(_, kwargs)] = world.rt.reads_of(issues_read.events)
+    assert (kwargs["limit"], kwargs["offset"]) == (3, 6)
+    condition = kwargs["condition"]
+    assert "environment IN" in condition.sql and "level = " in condition.sql
+    assert "prod" in str(condition.params.values()) and "error" in condition.params.values()
+    refused = world.get(EVENTS, params={"query": "count():>1"})
+    assert (refused.status_code, detail(refused)) == (400, "An event list takes no conditions on functions.")
+    refused = world.get(EVENTS, params={"query": "level:error OR"})
+    assert (refused.status_code, detail(refused)) == (400, "Condition is missing on the right side of 'OR' operator")
 
 
 def test_list_project_events_in_full(world: World) -> None:
@@ -215,3 +231,38 @@ def test_lookup_short_id_not_found(world: World, value: str) -> None:
 def test_lookup_short_id_of_no_issue_is_404(world: World) -> None:
     world.rt.answer(issues_read.groups, [])
     assert world.get(f"/api/0/organizations/acme/shortids/{short_id('api', 9)}/").status_code == 404
+
+
+@pytest.mark.parametrize("path", ["events/", "events/latest/", "events/oldest/", "hashes/"])
+def test_an_issues_events_and_hashes_answer_401_404_403_as_the_issue_does(world: World, path: str) -> None:
+    issue_reads(world)
+    world.rt.answer(issues_read.events, [StoredEvent(event(world), 77)])
+    world.rt.answer(issues_read.neighbours, (None, None))
+    world.rt.answer(issues_read.hashes, [("a" * 32, StoredEvent(event(world), 77))])
+    assert world.http.get(f"/api/0/issues/77/{path}").status_code == 401
+    assert world.get(f"/api/0/issues/78/{path}").status_code == 404
+    assert world.get(f"/api/0/issues/77/{path}", token=world.stranger_token).status_code == 403
+    assert world.get(f"/api/0/issues/77/{path}").status_code == 200
+
+
+def test_the_latest_and_oldest_event_are_read_inside_the_issue(world: World) -> None:
+    issue_reads(world)
+    world.rt.answer(issues_read.events, [StoredEvent(event(world), 77)])
+    world.rt.answer(issues_read.neighbours, ("0" * 32, None))
+    latest = world.get("/api/0/issues/77/events/latest/").json()
+    assert (latest["eventID"], latest["previousEventID"], latest["nextEventID"]) == (EVENT_ID, "0" * 32, None)
+    world.get("/api/0/issues/77/events/oldest/")
+    reads = world.rt.reads_of(issues_read.events)
+    assert [kw["oldest_first"] for _, kw in reads] == [False, True]
+    assert all(kw["group_id"] == 77 and kw["limit"] == 1 for _, kw in reads)
+    assert world.rt.reads_of(issues_read.neighbours)[0][0][2] == 77, "neighbours within the issue"
+    world.rt.answer(issues_read.events, [])
+    assert world.get("/api/0/issues/77/events/latest/").status_code == 404
+
+
+def test_hashes_with_their_latest_event(world: World) -> None:
+    issue_reads(world)
+    world.rt.answer(issues_read.hashes, [("a" * 32, StoredEvent(event(world), 77)), ("b" * 32, None)])
+    body = world.get("/api/0/issues/77/hashes/").json()
+    assert [(h["id"], h["latestEvent"] and h["latestEvent"]["eventID"]) for h in body] == [
+        ("a" * 32, EVENT_ID), ("b" * 32, None)]
