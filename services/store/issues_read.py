@@ -224,6 +224,53 @@ def group_tags(store: Store, project_id: int, group_id: int, top: int = 9) -> li
 
 
 @dataclass(frozen=True)
+class TagValue:
+    value: str
+    count: int
+    first_seen: datetime
+    last_seen: datetime
+
+
+TAG_VALUE_ORDERS = {"-last_seen": "last_seen DESC", "-first_seen": "first_seen DESC", "-count": "c DESC"}
+
+
+def tag_values(store: Store, project_id: int, key: str, *, group_id: int | None = None, contains: str | None = None,
+               environments: list[str] | None = None, order: str = "-last_seen", limit: int = 100,
+               offset: int = 0) -> list[TagValue]:
+    """The values tag `key` took on the project's events (or its issue `group_id`'s), each with how
+    many events had it and when first and last; ordered by `order` (a key of TAG_VALUE_ORDERS)."""
+    where = "project_id = {p:UInt64} AND key = {k:String}"
+    params: dict[str, Any] = {"p": project_id, "k": key, "limit": limit, "offset": offset}
+    if group_id is not None:
+        where += " AND group_id = {g:UInt64}"
+        params["g"] = group_id
+    if contains:
+        where += " AND positionCaseInsensitiveUTF8(value, {q:String}) > 0"
+        params["q"] = contains
+    if environments:
+        where += " AND environment IN {envs:Array(String)}"
+        params["envs"] = environments
+    rows = store.query(
+        "SELECT value, count() AS c, min(timestamp) AS first_seen, max(timestamp) AS last_seen"
+        " FROM {db}.events FINAL ARRAY JOIN tags_key AS key, tags_value AS value"
+        f" WHERE {where} GROUP BY value ORDER BY {TAG_VALUE_ORDERS[order]}, value"
+        " LIMIT {limit:UInt32} OFFSET {offset:UInt64}",
+        params,
+    )
+    return [TagValue(value, count, utc(first), utc(last)) for value, count, first, last in rows]
+
+
+def tag_totals(store: Store, project_id: int, group_id: int, key: str) -> tuple[int, int]:
+    """(events with tag `key`, distinct values) in issue `group_id`."""
+    rows = store.query(
+        "SELECT count(), uniqExact(value) FROM {db}.events FINAL ARRAY JOIN tags_key AS key, tags_value AS value"
+        " WHERE project_id = {p:UInt64} AND group_id = {g:UInt64} AND key = {k:String}",
+        {"p": project_id, "g": group_id, "k": key},
+    )
+    return (rows[0][0], rows[0][1]) if rows else (0, 0)
+
+
+@dataclass(frozen=True)
 class ProjectGrouping:
     """What the single writer of a project's issues needs to go on after a restart."""
 

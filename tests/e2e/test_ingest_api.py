@@ -155,6 +155,28 @@ def test_an_issues_events_oldest_latest_and_hashes(p: PicketProcess) -> None:
         assert http.get(f"{base}/events/", params={"query": "(level:error"}).status_code == 400
 
 
+def test_tag_values_of_an_issue_and_of_a_project(p: PicketProcess) -> None:
+    for flavour in ("mint", "mint", "lemon"):
+        assert _store(p, {"message": "ice cream melted", "tags": {"flavour": flavour}}).status_code == 200
+    assert _store(p, {"message": "another issue", "tags": {"flavour": "vanilla"}}).status_code == 200
+    issue = eventually(lambda: _issues(p, query="ice cream melted"), lambda v: v and v[0]["count"] == "3")[0]
+    eventually(lambda: _issues(p, query="another issue"), lambda v: len(v) == 1)
+    with p.client() as http:
+        details = call(http, "GET", f"/api/0/issues/{issue['id']}/tags/flavour/").json()
+        assert (details["key"], details["totalValues"], details["uniqueValues"]) == ("flavour", 3, 2)
+        assert [(v["value"], v["count"]) for v in details["topValues"]] == [("mint", 2), ("lemon", 1)]
+        values = call(http, "GET", f"/api/0/issues/{issue['id']}/tags/flavour/values/", params={"sort": "-count"})
+        assert [(v["key"], v["value"], v["count"]) for v in values.json()] == [("flavour", "mint", 2),
+                                                                            ("flavour", "lemon", 1)]
+        project = call(http, "GET", f"/api/0/projects/{ORG}/default/tags/flavour/values/").json()
+        assert sorted(v["name"] for v in project) == ["lemon", "mint", "vanilla"]
+        searched = call(http, "GET", f"/api/0/projects/{ORG}/default/tags/flavour/values/", params={"query": "AN"})
+        assert [v["name"] for v in searched.json()] == ["vanilla"]
+        assert http.get(f"/api/0/issues/{issue['id']}/tags/nope/").status_code == 404
+        assert http.get(f"/api/0/projects/{ORG}/default/tags/nope/values/").status_code == 404
+        assert http.get(f"/api/0/issues/{issue['id']}/tags/flavour/values/", params={"sort": "x"}).status_code == 400
+
+
 def test_key_rate_limit_gives_429_with_sentry_headers(p: PicketProcess) -> None:
     with p.client() as http:
         key = call(http, "POST", f"/api/0/projects/{ORG}/default/keys/", json={"name": "limited"}).json()

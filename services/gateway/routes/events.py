@@ -16,6 +16,7 @@ from picket.search import syntax as search
 from picket.gateway.errors import bad_request, not_found
 from picket.discover.event_filter import event_condition
 from picket.gateway.pagination import page_of, paginate, window
+from picket.gateway.render import iso
 from picket.gateway.runtime import path_int, runtime
 from picket.ingest.grouping import parse_short_id
 from picket.stats.periods import InvalidParams
@@ -186,6 +187,63 @@ async def list_issue_hashes(request: Request) -> JSONResponse:
     ], headers={"Link": link})
 
 
+MAX_TAG_KEY = 200
+
+
+def _tag_value(key: str, v: issues_read.TagValue) -> dict[str, Any]:
+    return {"key": key, "name": v.value, "value": v.value, "count": v.count, "firstSeen": iso(v.first_seen),
+            "lastSeen": iso(v.last_seen)}
+
+
+def _tag_key(request: Request) -> str:
+    key = request.path_params["key"]
+    if not key or len(key) > MAX_TAG_KEY:
+        raise not_found()
+    return key
+
+
+def _tag_order(request: Request) -> str:
+    order = request.query_params.get("sort", "-last_seen")
+    if order not in issues_read.TAG_VALUE_ORDERS:
+        raise bad_request(f"Invalid sort: use one of {', '.join(issues_read.TAG_VALUE_ORDERS)}.")
+    return order
+
+
+async def _tag_values_page(request: Request, rt: Any, project_id: int, key: str, **filters: Any) -> JSONResponse:
+    """A page of a tag's values; 404 when the tag has none there (Sentry: the key is unknown)."""
+    w = window(request)
+    found = await rt.read(issues_read.tag_values, project_id, key, order=_tag_order(request), limit=w.per_page + 1,
+                          offset=w.offset, **filters)
+    if not found and w.offset == 0:
+        raise not_found()
+    page, link = page_of(request, w, found)
+    return JSONResponse([_tag_value(key, v) for v in page], headers={"Link": link})
+
+
+async def issue_tag_details(request: Request) -> JSONResponse:
+    rt, access, project, group = await _issue_access(request)
+    key = _tag_key(request)
+    total, unique = await rt.read(issues_read.tag_totals, project.id, group.id, key)
+    if total == 0:
+        raise not_found()
+    top = await rt.read(issues_read.tag_values, project.id, key, group_id=group.id, order="-count", limit=9)
+    return JSONResponse({"key": key, "name": key, "uniqueValues": unique, "totalValues": total,
+                         "topValues": [_tag_value(key, v) for v in top]})
+
+
+async def issue_tag_values(request: Request) -> JSONResponse:
+    rt, access, project, group = await _issue_access(request)
+    return await _tag_values_page(request, rt, project.id, _tag_key(request), group_id=group.id,
+                                  environments=request.query_params.getlist("environment") or None)
+
+
+async def project_tag_values(request: Request) -> JSONResponse:
+    rt, access, project, _ = await project_access(request, EVENT_READ)
+    return await _tag_values_page(request, rt, project.id, _tag_key(request),
+                                  contains=request.query_params.get("query") or None,
+                                  environments=request.query_params.getlist("environment") or None)
+
+
 async def lookup_event_id(request: Request) -> JSONResponse:
     rt = runtime(request)
     access = await rt.auth.organization(request, request.path_params["organization_slug"], EVENT_READ)
@@ -239,6 +297,10 @@ routes = [
     Route("/api/0/issues/{issue_id}/events/latest/", latest_issue_event, methods=["GET"]),
     Route("/api/0/issues/{issue_id}/events/oldest/", oldest_issue_event, methods=["GET"]),
     Route("/api/0/issues/{issue_id}/hashes/", list_issue_hashes, methods=["GET"]),
+    Route("/api/0/issues/{issue_id}/tags/{key}/", issue_tag_details, methods=["GET"]),
+    Route("/api/0/issues/{issue_id}/tags/{key}/values/", issue_tag_values, methods=["GET"]),
+    Route("/api/0/projects/{organization_slug}/{project_slug}/tags/{key}/values/", project_tag_values,
+          methods=["GET"]),
     Route("/api/0/organizations/{organization_slug}/eventids/{event_id}/", lookup_event_id, methods=["GET"]),
     Route("/api/0/organizations/{organization_slug}/shortids/{short_id}/", lookup_short_id, methods=["GET"]),
 ]

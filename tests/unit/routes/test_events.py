@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -266,3 +266,29 @@ def test_hashes_with_their_latest_event(world: World) -> None:
     body = world.get("/api/0/issues/77/hashes/").json()
     assert [(h["id"], h["latestEvent"] and h["latestEvent"]["eventID"]) for h in body] == [
         ("a" * 32, EVENT_ID), ("b" * 32, None)]
+
+
+def test_tag_endpoints_answer_404_for_a_tag_without_values_and_400_for_an_unknown_sort(world: World) -> None:
+    issue_reads(world)
+    world.rt.answer(issues_read.tag_totals, (0, 0))
+    world.rt.answer(issues_read.tag_values, [])
+    assert world.get("/api/0/issues/77/tags/nope/").status_code == 404
+    assert world.get("/api/0/issues/77/tags/nope/values/").status_code == 404
+    assert world.get("/api/0/projects/acme/api/tags/nope/values/").status_code == 404
+    assert world.get(f"/api/0/projects/acme/api/tags/{'k' * 201}/values/").status_code == 404
+    refused = world.get("/api/0/issues/77/tags/browser/values/", params={"sort": "name"})
+    assert (refused.status_code, detail(refused)) == (400, "Invalid sort: use one of -last_seen, -first_seen, -count.")
+    assert world.http.get("/api/0/projects/acme/api/tags/browser/values/").status_code == 401
+    assert world.get("/api/0/projects/acme/api/tags/browser/values/", token=world.stranger_token).status_code == 403
+
+
+def test_project_tag_values_search_and_environment_reach_the_read(world: World) -> None:
+    seen = datetime(2026, 12, 5, 8, 0, tzinfo=timezone.utc)
+    world.rt.answer(issues_read.tag_values, [issues_read.TagValue("Chrome", 4, seen, seen)])
+    body = world.get("/api/0/projects/acme/api/tags/browser/values/",
+                     params={"query": "chr", "environment": "prod"}).json()
+    assert body == [{"key": "browser", "name": "Chrome", "value": "Chrome", "count": 4,
+                     "firstSeen": "2026-12-05T08:00:00.000Z", "lastSeen": "2026-12-05T08:00:00.000Z"}]
+    [(args, kwargs)] = world.rt.reads_of(issues_read.tag_values)
+    assert args[1] == "browser" and (kwargs["contains"], kwargs["environments"], kwargs["order"]) == (
+        "chr", ["prod"], "-last_seen")
