@@ -61,7 +61,10 @@ ORDER BY e.last_seen DESC, g.group_id DESC
 
 def groups(store: Store, project_ids: list[int], *, group_ids: list[int] | None = None,
            short_number: int | None = None, statuses: list[str] | None = None,
-           since: datetime | None = None, text: str | None = None) -> list[Group]:
+           since: datetime | None = None, text: str | None = None,
+           environments: list[str] | None = None) -> list[Group]:
+    """Issues with their counters over their stored events: those since `since`, in
+    `environments` when given (an issue without such events is left out)."""
     params: dict[str, Any] = {"projects": project_ids}
     group_filter = ""
     if group_ids is not None:
@@ -78,6 +81,9 @@ def groups(store: Store, project_ids: list[int], *, group_ids: list[int] | None 
     if since is not None:
         event_filter = " AND timestamp >= {since:DateTime64(3, 'UTC')}"
         params["since"] = since
+    if environments:
+        event_filter += " AND environment IN {envs:Array(String)}"
+        params["envs"] = environments
     status_filter = ""
     if statuses:
         status_filter = " AND if(s.status = '', 'unresolved', s.status) IN {statuses:Array(String)}"

@@ -135,6 +135,9 @@ def test_an_issues_events_oldest_latest_and_hashes(p: PicketProcess) -> None:
         assert _store(p, {"message": f"order {n} failed to ship", "level": "error" if n < 3 else "warning",
                           "environment": "prod" if n != 2 else "staging"}).status_code == 200
     issue = eventually(lambda: _issues(p, query="failed to ship"), lambda v: v and v[0]["count"] == "3")[0]
+    in_staging = _issues(p, query="failed to ship", environment="staging")
+    assert [(i["id"], i["count"]) for i in in_staging] == [(issue["id"], "1")], "counted in that environment"
+    assert _issues(p, query="failed to ship", environment="nowhere") == []
     base = f"/api/0/issues/{issue['id']}"
     with p.client() as http:
         listed = call(http, "GET", f"{base}/events/").json()

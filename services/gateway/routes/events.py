@@ -115,7 +115,8 @@ async def list_project_issues(request: Request) -> JSONResponse:
     else:
         statuses, text = _statuses(query)
         since = datetime.now(timezone.utc) - window if window else None
-        groups = await rt.read(issues_read.groups, [project.id], statuses=statuses, since=since, text=text or None)
+        groups = await rt.read(issues_read.groups, [project.id], statuses=statuses, since=since, text=text or None,
+                               environments=params.getlist("environment") or None)
     page, link = paginate(request, groups)
     now = datetime.now(timezone.utc)
     counts = await rt.read(issues_read.hourly_counts, [project.id], [g.id for g in page],

@@ -101,7 +101,7 @@ def test_list_project_issues_defaults_to_unresolved(world: World) -> None:
     assert issue["permalink"] == "http://picket.test/organizations/acme/issues/77/"
     [(args, kwargs)] = world.rt.reads_of(issues_read.groups)
     assert args == ([world.project.id],)
-    assert kwargs == {"statuses": ["unresolved"], "since": None, "text": None}
+    assert kwargs == {"statuses": ["unresolved"], "since": None, "text": None, "environments": None}
 
 
 def test_list_project_issues_search(world: World) -> None:
@@ -111,8 +111,9 @@ def test_list_project_issues_search(world: World) -> None:
     [(_, kwargs)] = world.rt.reads_of(issues_read.groups)
     assert kwargs["statuses"] == ["ignored", "resolved"] and kwargs["text"] == "TypeError"
     assert kwargs["since"] is not None
-    world.get(ISSUES, params={"query": 'is:[resolved, archived] "connection reset"'})
+    world.get(ISSUES, params={"query": 'is:[resolved, archived] "connection reset"', "environment": ["prod", "qa"]})
     assert world.rt.reads_of(issues_read.groups)[-1][1]["statuses"] == ["resolved", "ignored"]
+    assert world.rt.reads_of(issues_read.groups)[-1][1]["environments"] == ["prod", "qa"]
     assert world.rt.reads_of(issues_read.groups)[-1][1]["text"] == "connection reset"
     assert world.rt.reads_of(issues_read.hourly_counts) == []  # nothing to count on an empty page
 
