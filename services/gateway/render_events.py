@@ -12,7 +12,7 @@ from picket.schemas.ingest import NormalizedEvent
 from picket.gateway.render import iso
 from picket.ingest.grouping import short_id
 from picket.ingest.processed import as_datetime
-from picket.store.issues_read import Group
+from picket.store.issues_read import Feedback, Group
 
 _to_builtins = msgspec.to_builtins
 
@@ -164,13 +164,13 @@ def _entries(event: NormalizedEvent) -> list[dict[str, Any]]:
 
 
 def event_detail(event: NormalizedEvent, group_id: int, previous: str | None = None,
-                 next_: str | None = None) -> dict[str, Any]:
+                 next_: str | None = None, user_report: Feedback | None = None) -> dict[str, Any]:
     sdk = event.sdk or {}
     return {
         **event_summary(event, group_id),
         "type": event.type,
         "dist": event.dist,
-        "userReport": None,
+        "userReport": None if user_report is None else feedback_item(user_report),
         "previousEventID": previous,
         "nextEventID": next_,
         "size": event.size,
@@ -272,17 +272,18 @@ def issue_detail(group: Group, project: Project, org: Organization, public_url: 
     }
 
 
-def feedback_item(row: tuple[Any, ...]) -> dict[str, Any]:
-    feedback_id, event_id, name, email, comments, created = row
+def feedback_item(f: Feedback, issue: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A user report, as feedback lists and an event's `userReport` show it (`issue`: its
+    event's issue, rendered)."""
     return {
-        "id": feedback_id,
-        "eventID": event_id,
-        "event": {"eventID": event_id, "id": event_id or None},
-        "name": name,
-        "email": email,
-        "comments": comments,
-        "dateCreated": iso(created),
-        "issue": None,
+        "id": f.id,
+        "eventID": f.event_id,
+        "event": {"eventID": f.event_id, "id": f.event_id or None},
+        "name": f.name,
+        "email": f.email,
+        "comments": f.comments,
+        "dateCreated": iso(f.created),
+        "issue": issue,
         "user": None,
     }
 

@@ -195,14 +195,33 @@ def users(store: Store, project_id: int) -> list[tuple[str, str, datetime]]:
     )
 
 
-def feedback(store: Store, project_id: int) -> list[tuple[Any, ...]]:
-    """(feedback id, event id, name, email, comments, date created in UTC), newest first."""
+@dataclass(frozen=True)
+class Feedback:
+    id: str
+    event_id: str
+    name: str
+    email: str
+    comments: str
+    created: datetime
+    group_id: int | None  # the issue of its event, once the event is stored
+
+
+def feedback(store: Store, project_id: int, event_id: str | None = None) -> list[Feedback]:
+    """The project's user feedback (about event `event_id` only, when given), newest first."""
+    params: dict[str, Any] = {"p": project_id}
+    about = ""
+    if event_id is not None:
+        about = " AND event_id = {e:String}"
+        params["e"] = event_id
     rows = store.query(
-        "SELECT feedback_id, event_id, name, email, comments, date_created FROM {db}.feedback FINAL"
-        " WHERE project_id = {p:UInt64} ORDER BY date_created DESC",
-        {"p": project_id},
+        "SELECT f.feedback_id, f.event_id, f.name, f.email, f.comments, f.date_created, e.group_id"
+        " FROM (SELECT * FROM {db}.feedback FINAL WHERE project_id = {p:UInt64}" + about + ") AS f"
+        " LEFT JOIN (SELECT event_id, any(group_id) AS group_id FROM {db}.events FINAL"
+        " WHERE project_id = {p:UInt64} AND event_id != ''" + about + " GROUP BY event_id) AS e"
+        " ON e.event_id = f.event_id ORDER BY f.date_created DESC",
+        params,
     )
-    return [(*r[:5], utc(r[5])) for r in rows]
+    return [Feedback(*r[:5], utc(r[5]), r[6] or None) for r in rows]
 
 
 def utc(dt: datetime) -> datetime:

@@ -96,12 +96,21 @@ def test_user_feedback_by_token_and_by_dsn_and_409_after_the_edit_window(p: Pick
         bad = http.post(f"/api/0/projects/{ORG}/default/user-feedback/", json={**body, "event_id": "nope"})
         assert bad.status_code == 400
     other = uuid.uuid4().hex
+    assert _store(p, {"event_id": other, "message": "feedback arrived about me"}).status_code == 200
     by_dsn = httpx.post(f"{p.url}/api/0/projects/{ORG}/default/user-feedback/",
                         json={**body, "event_id": other}, headers={"Authorization": f"DSN {p.dsn}"})
     assert by_dsn.status_code == 200, by_dsn.text
     wrong = httpx.post(f"{p.url}/api/0/projects/{ORG}/default/user-feedback/",
                        json={**body, "event_id": other}, headers={"Authorization": "DSN http://0000@x/1"})
     assert wrong.status_code == 401
+    with p.client() as http:  # the feedback shows its event's issue, and the event its feedback
+        listed = eventually(lambda: call(http, "GET", f"/api/0/projects/{ORG}/default/user-feedback/").json(),
+                            lambda v: any(f["eventID"] == other and f["issue"] for f in v))
+        about = next(f for f in listed if f["eventID"] == other)
+        assert about["issue"]["title"] == "feedback arrived about me"
+        assert next(f for f in listed if f["eventID"] == event_id)["issue"] is None, "no such event stored"
+        detail = call(http, "GET", f"/api/0/projects/{ORG}/default/events/{other}/").json()
+        assert (detail["userReport"]["eventID"], detail["userReport"]["comments"]) == (other, "It broke!")
 
 
 def test_issue_search_default_unresolved_and_cursor(p: PicketProcess) -> None:

@@ -21,7 +21,7 @@ from picket.gateway.render_events import (
 )
 from picket.ingest.grouping import metadata
 from picket.ingest.normalize import normalize_event
-from picket.store.issues_read import Group
+from picket.store.issues_read import Feedback, Group
 from tests.support.contract import validate_response
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
@@ -296,8 +296,8 @@ def test_issue_details_have_thirty_daily_buckets_ending_today():
 def test_user_feedback_list_answers_the_reference_shape():
     created = datetime(2024, 5, 1, 11, 0, 0, 5000, tzinfo=timezone.utc)
     body = [
-        feedback_item(("f" * 32, "a" * 32, "Jane", "jane@example.com", "It broke.", created)),
-        feedback_item(("e" * 32, "", "", "", "Love it", created)),
+        feedback_item(Feedback("f" * 32, "a" * 32, "Jane", "jane@example.com", "It broke.", created, 7)),
+        feedback_item(Feedback("e" * 32, "", "", "", "Love it", created, None)),
     ]
     validate_response("GET", FEEDBACK_PATH, 200, body)
 

@@ -68,7 +68,14 @@ async def get_project_event(request: Request) -> JSONResponse:
     if not found:
         raise not_found()
     previous, next_ = await rt.read(issues_read.neighbours, project.id, found[0].event)
-    return JSONResponse(render_events.event_detail(found[0].event, found[0].group_id, previous, next_))
+    report = await _user_report(rt, project.id, event_id)
+    return JSONResponse(render_events.event_detail(found[0].event, found[0].group_id, previous, next_, report))
+
+
+async def _user_report(rt: Any, project_id: int, event_id: str) -> issues_read.Feedback | None:
+    """The user feedback about an event, if there is some (the newest)."""
+    reports = await rt.read(issues_read.feedback, project_id, event_id)
+    return reports[0] if reports else None
 
 
 _STATUSES = {"unresolved": "unresolved", "resolved": "resolved", "ignored": "ignored", "archived": "ignored"}
@@ -167,7 +174,8 @@ async def _issue_event(request: Request, oldest: bool) -> JSONResponse:
     if not found:
         raise not_found()
     previous, next_ = await rt.read(issues_read.neighbours, project.id, found[0].event, group.id)
-    return JSONResponse(render_events.event_detail(found[0].event, group.id, previous, next_))
+    report = await _user_report(rt, project.id, found[0].event.event_id)
+    return JSONResponse(render_events.event_detail(found[0].event, group.id, previous, next_, report))
 
 
 async def latest_issue_event(request: Request) -> JSONResponse:

@@ -47,7 +47,13 @@ async def list_feedback(request: Request) -> JSONResponse:
     rt, access, project, _ = await project_access(request, FEEDBACK_READ)
     rows = await rt.read(issues_read.feedback, project.id)
     page, link = paginate(request, rows)
-    return JSONResponse([render_events.feedback_item(r) for r in page], headers={"Link": link})
+    group_ids = sorted({f.group_id for f in page if f.group_id is not None})
+    groups = await rt.read(issues_read.groups, [project.id], group_ids=group_ids) if group_ids else []
+    issues = {g.id: render_events.issue(g, project, access.organization, rt.settings.public_url) for g in groups}
+    for rendered in issues.values():
+        rendered.pop("stats", None)
+    return JSONResponse([render_events.feedback_item(f, issues.get(f.group_id or 0)) for f in page],
+                        headers={"Link": link})
 
 
 async def _project_for_dsn(request: Request):  # type: ignore[no-untyped-def]
@@ -83,17 +89,16 @@ async def create_feedback(request: Request) -> JSONResponse:
     if len(data.name) > 128 or not _EMAIL.match(data.email) or len(data.email) > 75:
         raise bad_request("Invalid name or email.")
     now = datetime.now(timezone.utc)
-    existing = [r for r in await rt.read(issues_read.feedback, project.id) if r[1] == event_id]
-    if existing and existing[0][5] < now - timedelta(seconds=rt.settings.feedback_edit_window):
+    existing = await rt.read(issues_read.feedback, project.id, event_id)
+    if existing and existing[0].created < now - timedelta(seconds=rt.settings.feedback_edit_window):
         raise ApiError(409, "Feedback for this event cannot be modified.")
     payload = msgspec.json.encode({"event_id": event_id, "name": data.name, "email": data.email,
                                    "comments": data.comments})
     item = IngestItem(item_type="user_report", project_id=project.id, org_id=org.id, key_id=key_id,
                       received=now, event_id=event_id, payload=payload, item_id=uuid.uuid4().hex)
     await publish(rt, [(t.INGEST_FEEDBACK, item)], [])
-    return JSONResponse(render_events.feedback_item(
-        (event_id, event_id, data.name, data.email, data.comments, existing[0][5] if existing else now)
-    ))
+    return JSONResponse(render_events.feedback_item(issues_read.Feedback(
+        event_id, event_id, data.name, data.email, data.comments, existing[0].created if existing else now, None)))
 
 
 async def list_users(request: Request) -> JSONResponse:

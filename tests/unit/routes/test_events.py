@@ -74,11 +74,14 @@ def test_list_project_events_statuses(world: World) -> None:
 def test_get_project_event_with_its_neighbours(world: World) -> None:
     world.rt.answer(issues_read.events, [StoredEvent(event(world), 77)])
     world.rt.answer(issues_read.neighbours, ("0" * 32, None))
+    world.rt.answer(issues_read.feedback, [issues_read.Feedback("f1", EVENT_ID, "Ann", "a@b.c", "It broke.", NOW, 77)])
     response = world.get(f"{EVENTS}AAAAAAAA-AAAA-AAAA-AAAA-AAAAAAAAAAAA/")
     assert response.status_code == 200
     body = response.json()
     assert (body["eventID"], body["groupID"], body["previousEventID"], body["nextEventID"]) == (
         EVENT_ID, "77", "0" * 32, None)
+    assert (body["userReport"]["id"], body["userReport"]["comments"]) == ("f1", "It broke.")
+    assert world.rt.reads_of(issues_read.feedback) == [((world.project.id, EVENT_ID), {})]
     [(args, kwargs)] = world.rt.reads_of(issues_read.events)
     assert kwargs == {"event_id": EVENT_ID, "limit": 1}
 
@@ -239,6 +242,7 @@ def test_an_issues_events_and_hashes_answer_401_404_403_as_the_issue_does(world:
     issue_reads(world)
     world.rt.answer(issues_read.events, [StoredEvent(event(world), 77)])
     world.rt.answer(issues_read.neighbours, (None, None))
+    world.rt.answer(issues_read.feedback, [])
     world.rt.answer(issues_read.hashes, [("a" * 32, StoredEvent(event(world), 77))])
     assert world.http.get(f"/api/0/issues/77/{path}").status_code == 401
     assert world.get(f"/api/0/issues/78/{path}").status_code == 404
@@ -250,6 +254,7 @@ def test_the_latest_and_oldest_event_are_read_inside_the_issue(world: World) -> 
     issue_reads(world)
     world.rt.answer(issues_read.events, [StoredEvent(event(world), 77)])
     world.rt.answer(issues_read.neighbours, ("0" * 32, None))
+    world.rt.answer(issues_read.feedback, [])
     latest = world.get("/api/0/issues/77/events/latest/").json()
     assert (latest["eventID"], latest["previousEventID"], latest["nextEventID"]) == (EVENT_ID, "0" * 32, None)
     world.get("/api/0/issues/77/events/oldest/")

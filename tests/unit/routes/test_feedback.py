@@ -11,6 +11,7 @@ import pytest
 from picket.schemas import topics as t
 from picket.schemas.ingest import IngestItem
 from picket.store import issues_read
+from picket.store.issues_read import Feedback
 from tests.support.fake_runtime import NOW
 from tests.support.gateway_world import World, detail
 
@@ -30,12 +31,23 @@ def dsn_header(world: World, key: Any = None) -> dict[str, str]:
 
 
 def test_list_feedback(world: World) -> None:
-    world.rt.answer(issues_read.feedback, [("f1", EVENT_ID, "Ann", "ann@example.test", "It broke.", NOW)])
+    world.rt.answer(issues_read.feedback, [Feedback("f1", EVENT_ID, "Ann", "ann@example.test", "It broke.", NOW, None)])
     response = world.get(FEEDBACK)
     assert response.status_code == 200
     [item] = response.json()
     assert (item["id"], item["eventID"], item["name"], item["comments"]) == ("f1", EVENT_ID, "Ann", "It broke.")
     assert world.rt.reads_of(issues_read.feedback) == [((world.project.id,), {})]
+    assert item["issue"] is None, "its event is not stored yet"
+
+
+def test_listed_feedback_carries_the_issue_of_its_event(world: World) -> None:
+    from tests.unit.routes.test_events import group
+
+    world.rt.answer(issues_read.feedback, [Feedback("f1", EVENT_ID, "Ann", "ann@example.test", "It broke.", NOW, 77)])
+    world.rt.answer(issues_read.groups, [group(world)])
+    [item] = world.get(FEEDBACK).json()
+    assert (item["issue"]["id"], item["issue"]["shortId"]) == ("77", "API-3")
+    assert world.rt.reads_of(issues_read.groups)[0][1] == {"group_ids": [77]}
 
 
 def test_list_feedback_statuses(world: World) -> None:
@@ -61,7 +73,7 @@ def test_create_feedback_publishes_a_user_report_and_answers_it(world: World) ->
 
 def test_feedback_within_the_edit_window_keeps_its_first_date(world: World) -> None:
     first = datetime.now(timezone.utc) - timedelta(seconds=30)
-    world.rt.answer(issues_read.feedback, [("f1", EVENT_ID, "Ann", "ann@example.test", "Old.", first)])
+    world.rt.answer(issues_read.feedback, [Feedback("f1", EVENT_ID, "Ann", "ann@example.test", "Old.", first, None)])
     response = world.post(FEEDBACK, VALID)
     assert response.status_code == 200
     assert response.json()["dateCreated"].startswith(first.strftime("%Y-%m-%dT%H:%M:%S"))
@@ -70,7 +82,7 @@ def test_feedback_within_the_edit_window_keeps_its_first_date(world: World) -> N
 
 def test_feedback_past_the_edit_window_is_a_409(world: World) -> None:
     old = datetime.now(timezone.utc) - timedelta(seconds=world.rt.settings.feedback_edit_window + 5)
-    world.rt.answer(issues_read.feedback, [("f1", EVENT_ID, "Ann", "ann@example.test", "Old.", old)])
+    world.rt.answer(issues_read.feedback, [Feedback("f1", EVENT_ID, "Ann", "ann@example.test", "Old.", old, None)])
     response = world.post(FEEDBACK, VALID)
     assert (response.status_code, detail(response)) == (409, "Feedback for this event cannot be modified.")
     assert world.rt.publisher.records == []
