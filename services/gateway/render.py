@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from picket.schemas.entities import Member, Organization, Project, ProjectKey, Team, User
+from picket.store.project_activity import NONE as NO_ACTIVITY, Activity
 from picket.tenancy.credentials import dsn
 from picket.tenancy.roles import ROLE_ORDER, ROLES
 
@@ -85,7 +86,13 @@ def team_detail(t: Team, org: Organization, members: Iterable[Member], viewer: M
     return {**team(t, members, viewer, scopes), "organization": organization_summary(org)}
 
 
-def _project_base(p: Project, teams_by_id: dict[int, Team], viewer: Member | None) -> dict[str, Any]:
+def _platforms(p: Project, seen: Activity) -> list[str]:
+    """The platforms of its events, or the one it was made for before any arrived."""
+    return list(seen.platforms) if seen.platforms else [p.platform] if p.platform else []
+
+
+def _project_base(p: Project, teams_by_id: dict[int, Team], viewer: Member | None,
+                  seen: Activity = NO_ACTIVITY) -> dict[str, Any]:
     teams = [teams_by_id[i] for i in p.team_ids if i in teams_by_id]
     return {
         "id": str(p.id),
@@ -96,30 +103,30 @@ def _project_base(p: Project, teams_by_id: dict[int, Team], viewer: Member | Non
         "isBookmarked": p.is_bookmarked,
         "isMember": viewer is not None and any(t.id in viewer.team_ids for t in teams),
         "features": PROJECT_FEATURES,
-        "firstEvent": None,
-        "firstTransactionEvent": False,
+        "firstEvent": iso(seen.first_event),
+        "firstTransactionEvent": seen.has_transactions,
         "hasAccess": True,
         "hasMinifiedStackTrace": False,
-        "hasMonitors": False,
+        "hasMonitors": seen.has_monitors,
         "hasProfiles": False,
         "hasReplays": False,
-        "hasSessions": False,
+        "hasSessions": seen.has_sessions,
     }
 
 
 def project_summary(p: Project, teams_by_id: dict[int, Team], viewer: Member | None,
-                    scopes: Iterable[str]) -> dict[str, Any]:
-    """A project in organization and team project lists."""
+                    scopes: Iterable[str], seen: Activity = NO_ACTIVITY) -> dict[str, Any]:
+    """A project in organization and team project lists (`seen`: what it has received)."""
     teams = [teams_by_id[i] for i in p.team_ids if i in teams_by_id]
     return {
-        **_project_base(p, teams_by_id, viewer),
+        **_project_base(p, teams_by_id, viewer, seen),
         "access": sorted(s for s in scopes if s.startswith(("project:", "event:", "alerts:"))),
         "team": team_ref(teams[0]) if teams else None,
         "teams": [team_ref(t) for t in teams],
         "eventProcessing": {"symbolicationDegraded": False},
-        "platforms": [p.platform] if p.platform else [],
-        "hasUserReports": False,
-        "environments": [],
+        "platforms": _platforms(p, seen),
+        "hasUserReports": seen.has_user_reports,
+        "environments": list(seen.environments),
         "latestRelease": None,
         "latestDeploys": None,
     }
@@ -138,14 +145,15 @@ def project_created(p: Project, teams_by_id: dict[int, Team], viewer: Member | N
     }
 
 
-def project_in_list(p: Project, org: Organization, viewer: Member | None) -> dict[str, Any]:
+def project_in_list(p: Project, org: Organization, viewer: Member | None,
+                    seen: Activity = NO_ACTIVITY) -> dict[str, Any]:
     """A project in the cross-organization `GET /api/0/projects/` list."""
     return {
         "avatar": LETTER_AVATAR,
         "color": _color(p.slug),
         "dateCreated": iso(p.date_created),
         "features": PROJECT_FEATURES,
-        "firstEvent": None,
+        "firstEvent": iso(seen.first_event),
         "hasAccess": True,
         "id": str(p.id),
         "isBookmarked": p.is_bookmarked,
@@ -161,11 +169,11 @@ def project_in_list(p: Project, org: Organization, viewer: Member | None) -> dic
 
 
 def project_detail(p: Project, org: Organization, teams_by_id: dict[int, Team],
-                   viewer: Member | None) -> dict[str, Any]:
+                   viewer: Member | None, seen: Activity = NO_ACTIVITY) -> dict[str, Any]:
     teams = [teams_by_id[i] for i in p.team_ids if i in teams_by_id]
     primary = teams[0] if teams else None
     return {
-        **_project_base(p, teams_by_id, viewer),
+        **_project_base(p, teams_by_id, viewer, seen),
         "allowedDomains": p.allowed_domains,
         "avatar": LETTER_AVATAR,
         "color": _color(p.slug),
@@ -187,7 +195,7 @@ def project_detail(p: Project, org: Organization, teams_by_id: dict[int, Team],
             "sentry:reprocessing_active": False,
         },
         "organization": organization_summary(org),
-        "platforms": [p.platform] if p.platform else [],
+        "platforms": _platforms(p, seen),
         "plugins": [],
         "processingIssues": 0,
         "relayPiiConfig": None,

@@ -189,6 +189,39 @@ def test_tag_values_of_an_issue_and_of_a_project(p: PicketProcess) -> None:
         assert http.get(f"/api/0/issues/{issue['id']}/tags/flavour/values/", params={"sort": "x"}).status_code == 400
 
 
+def test_what_a_project_received_shows_in_its_detail_and_lists(p: PicketProcess) -> None:
+    from sentry_sdk.envelope import Envelope, Item, PayloadRef
+
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    assert _store(p, {"message": "seen on the moon", "environment": "moon", "platform": "javascript"}).status_code == 200
+    env = Envelope(headers={})
+    env.add_item(Item(type="session", payload=PayloadRef(json={
+        "sid": uuid.uuid4().hex, "status": "exited", "started": now, "timestamp": now, "attrs": {"release": "r@1"}})))
+    env.add_item(Item(type="transaction", payload=PayloadRef(json={
+        "event_id": uuid.uuid4().hex, "type": "transaction", "transaction": "/checkout", "start_timestamp": time.time() - 1,
+        "timestamp": time.time(), "contexts": {"trace": {"trace_id": uuid.uuid4().hex, "span_id": uuid.uuid4().hex[:16]}}})))
+    url = f"{p.url}/api/{_project_id(p)}/envelope/?sentry_key={_key(p)}"
+    assert httpx.post(url, content=env.serialize()).status_code == 200
+    with p.client() as http:
+        feedback = {"event_id": uuid.uuid4().hex, "name": "Ann", "email": "ann@x.io", "comments": "Where am I?"}
+        assert call(http, "POST", f"/api/0/projects/{ORG}/default/user-feedback/", json=feedback).status_code == 200
+        created = call(http, "POST", f"/api/0/organizations/{ORG}/monitors/", json={
+            "project": "default", "name": "activity", "slug": "activity", "type": "cron_job",
+            "config": {"schedule_type": "interval", "schedule": [1, "day"]}})
+        assert created.status_code == 201, created.text
+        detail = eventually(
+            lambda: call(http, "GET", f"/api/0/projects/{ORG}/default/").json(),
+            lambda d: d["hasSessions"] and d["firstTransactionEvent"] and d["hasMonitors"])
+        assert detail["firstEvent"] is not None and "javascript" in detail["platforms"]
+        summary = eventually(
+            lambda: next(x for x in call(http, "GET", f"/api/0/organizations/{ORG}/projects/").json()
+                         if x["slug"] == "default"),
+            lambda x: "moon" in x["environments"] and x["hasUserReports"])
+        assert summary["firstEvent"] == detail["firstEvent"]
+        everywhere = call(http, "GET", "/api/0/projects/").json()
+        assert next(x for x in everywhere if x["slug"] == "default")["firstEvent"] == detail["firstEvent"]
+
+
 def test_key_rate_limit_gives_429_with_sentry_headers(p: PicketProcess) -> None:
     with p.client() as http:
         key = call(http, "POST", f"/api/0/projects/{ORG}/default/keys/", json={"name": "limited"}).json()

@@ -48,7 +48,7 @@ from picket.gateway.monitor_cache import MonitorCache
 from picket.gateway.rate_limits import RateLimiter
 from picket.gateway.request_body import Budget
 from picket.ingest.limits import DEFAULT_LIMITS, Limits
-from picket.store import entities, monitors_read
+from picket.store import entities, monitors_read, project_activity
 
 NOW = datetime(2026, 3, 4, 5, 6, 7, tzinfo=timezone.utc)
 PUBLIC_URL = "http://picket.test"
@@ -219,6 +219,8 @@ class FakeRuntime:
         self._next_id = 1000
         # Nothing kept (ttl 0): every check-in reads the monitor, as tests expect of their store.
         self.monitors = MonitorCache(lambda org_id, slug: self.read(monitors_read.monitor, org_id, slug), ttl=0)
+        # Projects have received nothing unless a test says otherwise.
+        self.answer(project_activity.activity, {})
 
     # -- the Runtime interface -------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from picket.gateway.pagination import paginate
 from picket.gateway.access import PROJECT_ADMIN, PROJECT_READ, PROJECT_WRITE, project_access
 from picket.gateway.runtime import runtime
 from picket.gateway.validation import Count, body, checked_name, checked_slug
-from picket.store import entities
+from picket.store import entities, project_activity
 
 ORG_READ = ("org:read", "org:write", "org:admin")
 
@@ -35,8 +35,10 @@ async def list_org_projects(request: Request) -> JSONResponse:
             projects = [p for p in projects if term.lower() in p.slug or term.lower() in p.name.lower()]
     teams_by_id = {t.id: t for t in rec["team"]}
     page, link = paginate(request, projects)
+    seen = await rt.read(project_activity.activity, [p.id for p in page])
     return JSONResponse(
-        [render.project_summary(p, teams_by_id, access.member, access.scopes) for p in page],
+        [render.project_summary(p, teams_by_id, access.member, access.scopes, seen.get(p.id, project_activity.NONE))
+         for p in page],
         headers={"Link": link},
     )
 
@@ -53,8 +55,10 @@ async def list_all_projects(request: Request) -> JSONResponse:
     projects = await rt.read(entities.select, "project", org_ids=list(orgs)) if orgs else []
     projects.sort(key=lambda p: (orgs[p.org_id].slug, p.slug))
     page, link = paginate(request, projects)
+    seen = await rt.read(project_activity.activity, [p.id for p in page])
     return JSONResponse(
-        [render.project_in_list(p, orgs[p.org_id], by_org.get(p.org_id)) for p in page],
+        [render.project_in_list(p, orgs[p.org_id], by_org.get(p.org_id), seen.get(p.id, project_activity.NONE))
+         for p in page],
         headers={"Link": link},
     )
 
@@ -62,7 +66,8 @@ async def list_all_projects(request: Request) -> JSONResponse:
 async def get_project(request: Request) -> JSONResponse:
     rt, access, project, rec = await project_access(request, PROJECT_READ)
     teams_by_id = {t.id: t for t in rec["team"]}
-    return JSONResponse(render.project_detail(project, access.organization, teams_by_id, access.member))
+    seen = (await rt.read(project_activity.activity, [project.id])).get(project.id, project_activity.NONE)
+    return JSONResponse(render.project_detail(project, access.organization, teams_by_id, access.member, seen))
 
 
 class ProjectUpdate(msgspec.Struct, rename="camel"):
@@ -115,7 +120,8 @@ async def update_project(request: Request) -> JSONResponse:
     rec = await rt.org_records(access.organization.id)
     project = next(p for p in rec["project"] if p.id == project.id)
     teams_by_id = {t.id: t for t in rec["team"]}
-    return JSONResponse(render.project_detail(project, access.organization, teams_by_id, access.member))
+    seen = (await rt.read(project_activity.activity, [project.id])).get(project.id, project_activity.NONE)
+    return JSONResponse(render.project_detail(project, access.organization, teams_by_id, access.member, seen))
 
 
 async def delete_project(request: Request) -> Response:

@@ -16,6 +16,7 @@ from picket.gateway.pagination import paginate
 from picket.gateway.runtime import Runtime, runtime
 from picket.gateway.validation import body, checked_name, checked_slug
 from picket.ids import new_id, new_key_pair
+from picket.store import project_activity
 
 ORG_READ = ("org:read", "org:write", "org:admin")
 TEAM_CREATE = ("org:write", "org:admin", "team:write", "team:admin")
@@ -130,8 +131,10 @@ async def list_team_projects(request: Request) -> JSONResponse:
     teams_by_id = {t.id: t for t in rec["team"]}
     projects = sorted((p for p in rec["project"] if team.id in p.team_ids), key=lambda p: p.slug)
     page, link = paginate(request, projects)
+    seen = await rt.read(project_activity.activity, [p.id for p in page])
     return JSONResponse(
-        [render.project_summary(p, teams_by_id, access.member, access.scopes) for p in page],
+        [render.project_summary(p, teams_by_id, access.member, access.scopes, seen.get(p.id, project_activity.NONE))
+         for p in page],
         headers={"Link": link},
     )
 
