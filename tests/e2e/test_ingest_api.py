@@ -142,7 +142,8 @@ def test_an_issues_events_oldest_latest_and_hashes(p: PicketProcess) -> None:
     one hash with its latest event; all in the reference's shapes."""
     for n in (1, 2, 3):
         assert _store(p, {"message": f"order {n} failed to ship", "level": "error" if n < 3 else "warning",
-                          "environment": "prod" if n != 2 else "staging"}).status_code == 200
+                          "environment": "prod" if n != 2 else "staging",
+                          "timestamp": time.time() - 60 + n}).status_code == 200  # a second apart
     issue = eventually(lambda: _issues(p, query="failed to ship"), lambda v: v and v[0]["count"] == "3")[0]
     in_staging = _issues(p, query="failed to ship", environment="staging")
     assert [(i["id"], i["count"]) for i in in_staging] == [(issue["id"], "1")], "counted in that environment"
