@@ -22,8 +22,9 @@ def event_condition(params: Mapping[str, Sequence[str]], *, projects: Mapping[in
     parts = []
     if any(param(params, name) for name in ("statsPeriod", "start", "end", "statsPeriodStart", "statsPeriodEnd")):
         start, end = date_range(params, now)
-        parts.append(f"timestamp >= {binder.bind(start.replace(tzinfo=None), 'DateTime64(3)')}"
-                     f" AND timestamp < {binder.bind(end.replace(tzinfo=None), 'DateTime64(3)')}")
+        utc = "DateTime64(3, 'UTC')"
+        parts.append(f"timestamp >= {binder.bind(start.replace(tzinfo=None), utc)}"
+                     f" AND timestamp < {binder.bind(end.replace(tzinfo=None), utc)}")
     environments = param_list(params, "environment")
     if environments:
         parts.append(f"environment IN {binder.bind(environments, 'Array(String)')}")

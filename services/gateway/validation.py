@@ -71,3 +71,11 @@ def checked_name(name: str, what: str) -> str:
     if not name or len(name) > 64:
         raise bad_request(f"Invalid {what} name: it must be 1 to 64 characters.")
     return name
+
+
+def query_lists(request: Request) -> dict[str, list[str]]:
+    """The query string as every value of each parameter, in order (repeated ones included)."""
+    params: dict[str, list[str]] = {}
+    for name, value in request.query_params.multi_items():
+        params.setdefault(name, []).append(value)
+    return params

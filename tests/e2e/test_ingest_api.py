@@ -157,6 +157,10 @@ def test_an_issues_events_oldest_latest_and_hashes(p: PicketProcess) -> None:
         assert len(paged.json()) == 2 and 'rel="next"; results="true"' in paged.headers["link"]
         filtered = call(http, "GET", f"{base}/events/", params={"query": "level:error", "environment": "prod"}).json()
         assert [e["message"] for e in filtered] == ["order 1 failed to ship"]
+        assert len(call(http, "GET", f"{base}/events/", params={"statsPeriod": "1h"}).json()) == 3
+        assert call(http, "GET", f"{base}/events/", params={"start": "2020-01-01T00:00:00",
+                                                             "end": "2020-01-02T00:00:00"}).json() == []
+        assert http.get(f"{base}/events/", params={"query": "(" * 500 + "a:b" + ")" * 500}).status_code == 400
         oldest = call(http, "GET", f"{base}/events/oldest/").json()
         latest = call(http, "GET", f"{base}/events/latest/").json()
         assert (oldest["eventID"], latest["eventID"]) == (listed[-1]["eventID"], listed[0]["eventID"])

@@ -18,6 +18,7 @@ from picket.discover.event_filter import event_condition
 from picket.gateway.pagination import page_of, paginate, window
 from picket.gateway.render import iso
 from picket.gateway.runtime import path_int, runtime
+from picket.gateway.validation import query_lists
 from picket.ingest.grouping import parse_short_id
 from picket.stats.periods import InvalidParams
 from picket.store import entities, issues_read
@@ -35,11 +36,8 @@ def _event_id(raw: str) -> str:
 
 def _condition(request: Request, projects: dict[int, str]) -> issues_read.Condition | None:
     """An event list's `query`, `environment` and period (`picket.discover.event_filter`)."""
-    params: dict[str, list[str]] = {}
-    for name, value in request.query_params.multi_items():
-        params.setdefault(name, []).append(value)
     try:
-        return event_condition(params, projects=projects, now=datetime.now(timezone.utc))
+        return event_condition(query_lists(request), projects=projects, now=datetime.now(timezone.utc))
     except InvalidParams as exc:
         raise bad_request(exc.detail) from None
 

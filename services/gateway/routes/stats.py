@@ -15,18 +15,12 @@ from picket.gateway.errors import bad_request, forbidden, not_found
 from picket.discover import table
 from picket.gateway.pagination import link, page_of, window
 from picket.gateway.runtime import runtime
+from picket.gateway.validation import query_lists
 from picket.stats import legacy, sessions, stats_v2
 from picket.stats.periods import InvalidParams
 from picket.store.rollups import SESSIONS
 
 READ = ("org:read", "org:write", "org:admin")
-
-
-def _params(request: Request) -> dict[str, list[str]]:
-    params: dict[str, list[str]] = {}
-    for name, value in request.query_params.multi_items():
-        params.setdefault(name, []).append(value)
-    return params
 
 
 async def organization_stats_v2(request: Request) -> JSONResponse:
@@ -35,7 +29,7 @@ async def organization_stats_v2(request: Request) -> JSONResponse:
     records = await rt.org_records(access.organization.id, "project")
     try:
         query = stats_v2.parse(
-            _params(request), org_id=access.organization.id,
+            query_lists(request), org_id=access.organization.id,
             accessible_project_ids=[p.id for p in records["project"]], now=datetime.now(timezone.utc),
         )
     except InvalidParams as exc:
@@ -54,7 +48,7 @@ async def organization_sessions(request: Request) -> JSONResponse:
     projects = records["project"]
     try:
         query = sessions.parse(
-            _params(request), org_id=access.organization.id, accessible_project_ids=[p.id for p in projects],
+            query_lists(request), org_id=access.organization.id, accessible_project_ids=[p.id for p in projects],
             now=datetime.now(timezone.utc), project_slugs={p.slug: p.id for p in projects},
         )
     except InvalidParams as exc:
@@ -74,7 +68,7 @@ async def organization_sessions(request: Request) -> JSONResponse:
 async def _legacy(request: Request, scope: legacy.Scope, org_id: int, project_ids: list[int]) -> JSONResponse:
     rt = runtime(request)
     try:
-        query = legacy.parse(_params(request), scope=scope, now=datetime.now(timezone.utc))
+        query = legacy.parse(query_lists(request), scope=scope, now=datetime.now(timezone.utc))
     except InvalidParams as exc:
         raise bad_request(exc.detail) from None
     if query.environment is not None:
@@ -120,7 +114,7 @@ async def organization_events(request: Request) -> JSONResponse:
     records = await rt.org_records(access.organization.id, "project")
     page = window(request, default_per_page=50)
     try:
-        query = table.parse(_params(request), accessible={p.id: p.slug for p in records["project"]},
+        query = table.parse(query_lists(request), accessible={p.id: p.slug for p in records["project"]},
                             now=datetime.now(timezone.utc), offset=page.offset, limit=page.per_page + 1)
     except InvalidParams as exc:
         raise bad_request(exc.detail) from None
