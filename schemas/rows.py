@@ -7,8 +7,10 @@ names, in the order the insert gives them (`Row._fields`).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, NamedTuple
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 class EntityRow(NamedTuple):
@@ -156,8 +158,37 @@ class GroupStatusRow(NamedTuple):
 
     project_id: int
     group_id: int
-    status: str
+    status: str  # unresolved, resolved, ignored; merged and deleted: gone from every list
     substatus: str
+    version: int
+    status_details: str = "{}"  # StatusDetails as JSON
+    ignore_until: datetime = EPOCH  # EPOCH: no time limit; past it an ignored issue reads unresolved
+    assignee: str = ""  # "user:<id>", "team:<id>" or ""
+    share_id: str = ""  # non-empty while the issue is public
+    merged_into: int = 0
+
+
+class GroupActivityRow(NamedTuple):
+    """One entry of an issue's activity (`group_activity`), keyed by the domain event's id."""
+
+    project_id: int
+    group_id: int
+    id: str
+    type: str
+    user_id: int  # 0: no user (the system)
+    data: str  # JSON
+    at: datetime
+
+
+class GroupUserFlagRow(NamedTuple):
+    """One user's flag on an issue (`group_user_flags`: has_seen, bookmarked, subscribed)."""
+
+    project_id: int
+    group_id: int
+    user_id: int
+    flag: str
+    value: int
+    at: datetime
     version: int
 
 

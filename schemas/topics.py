@@ -21,6 +21,7 @@ from picket.schemas.commands import TenancyCommand, aggregate_key
 from picket.schemas.ingest import IngestItem, Outcome
 from picket.schemas.monitors import MonitorCommand, MonitorEvent, monitor_key
 from picket.schemas.events import TenancyEvent
+from picket.schemas.issues import IssueCommand, IssueEvent, issues_key
 from picket.schemas.replies import Reply
 
 DAY_MS = 24 * 3600 * 1000
@@ -247,6 +248,38 @@ INGEST_MONITORS = _ingest("ingest-monitors", "Cron monitor check-ins", ("monitor
                           key_of=check_in_key, replaces=(("monitors-decider", "ingest-monitors"),))
 INGEST_FEEDBACK = _ingest("ingest-feedback-events", "User feedback (feedback and user_report items)")
 
+# Keyed and partitioned as ingest-events: the consumer that groups a project's events into
+# issues reads both, co-partitioned, and decides the project's commands where its events are.
+ISSUES_COMMANDS = Topic(
+    "issues-commands",
+    partitions=INGEST_EVENTS.partitions,
+    key="project id (decimal), as on ingest-events",
+    value_type=IssueCommand,
+    retention_ms=7 * DAY_MS,
+    dead_letter="issues-commands-dlq",
+    key_of=issues_key,
+    groups=("ingest-events",),
+    doc="The issue workflow's commands (status, assignment, flags, sharing, merge, delete), one "
+        "project per key.",
+)
+
+ISSUES_EVENTS = Topic(
+    "issues-events",
+    partitions=INGEST_EVENTS.partitions,
+    key="project id (decimal)",
+    value_type=IssueEvent,
+    retention_ms=-1,
+    public=True,
+    key_of=issues_key,
+    doc="Domain events of issues: created, status changed, regressed, assigned, a user's flags, "
+        "shared, merged, deleted.",
+)
+
+ISSUES_COMMANDS_DLQ = _dead_letters(
+    "issues-commands-dlq",
+    "Issue commands that could not be decoded or decided; headers carry the reason.",
+)
+
 OUTCOMES = Topic(
     "outcomes",
     partitions=4,
@@ -289,6 +322,9 @@ ALL_TOPICS: tuple[Topic, ...] = (
     MONITORS_CLOCK_TICK,
     MONITORS_COMMANDS_DLQ,
     MONITORS_EVENTS_DLQ,
+    ISSUES_COMMANDS,
+    ISSUES_EVENTS,
+    ISSUES_COMMANDS_DLQ,
 )
 BY_NAME = {topic.name: topic for topic in ALL_TOPICS}
 PUBLIC_TOPICS = tuple(topic for topic in ALL_TOPICS if topic.public)

@@ -1,57 +1,103 @@
-"""Consumer of `ingest-events`: normalize, group into issues, store events; count outcomes.
+"""Consumer of `ingest-events` and `issues-commands`: normalize, group into issues, store events;
+decide the issue workflow's commands; count outcomes.
 
-It is the single writer of its projects' issues (the topic is keyed by project id). What it
-knows of a project (hash → group, next short-id number) is loaded from ClickHouse the first time
-the project shows up after start or after a rebalance, and kept in memory after that. A batch
-works on copies, kept once the batch is written; a project one of whose events failed to be
-written is forgotten, and loaded again from what was stored (group ids derive from the
-project and the hash, so a group made again is the same group).
+It is the single writer of its projects' issues: both topics are keyed by project id and read
+together, co-partitioned, so one member owns a project's events and its commands. What it knows
+of a project (`picket.issues.state.ProjectGroups`) is loaded from ClickHouse the first time the
+project shows up after start or after a rebalance, and kept in memory after that. A batch works
+on copies, kept once the batch is written; a project one of whose messages failed is forgotten,
+and loaded again from what was stored (group ids derive from the project and the hash, so a
+group made again is the same group). The issue events a batch causes go to the public
+`issues-events` once its rows are written; a command's caller is answered then too.
 """
 
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import msgspec
 
+from picket.application.aggregates import answer
 from picket.schemas import topics as t
+from picket.schemas.issues import IssueMerged, StatusDetails
 from picket.runtime.consumer import BatchConsumer
-from picket.runtime.steps import Output, Table
+from picket.runtime.steps import Output, Pipeline, Table, item_pipeline
 from picket.agents.wiring import Wiring
+from picket.bus.publisher import Record
+from picket.bus.topics import Topics
+from picket.decisions import Rejected
 from picket.ingest import issues
 from picket.ingest.grouping import grouping_hash, metadata
 from picket.ingest.normalize import normalize_event
-from picket.ingest.outcomes import Category, OutcomeKind, outcome
+from picket.ingest.outcomes import Category, OutcomeKind, outcome, refused_item_outcomes
 from picket.ingest.processed import parse_json
+from picket.issues import decide, evolve
+from picket.issues.project import IssueRows, project
+from picket.issues.state import GroupState, ProjectGroups, Snooze, parse_assignee
 from picket.agents.ingest import ITEMS_LINGER_SECONDS, decode_item
-from picket.store import issues_read
+from picket.store import issue_changes, issues_read
 from picket.store.client import Store
+from picket.schemas.rows import GroupActivityRow, GroupUserFlagRow
 
-# Hashes and groups before events: a reader never sees an event of an unknown group.
+# Hashes and groups before events: a reader never sees an event of an unknown group. Moves and
+# deletions of events last: they act on what the batch wrote before them.
 GROUP_HASHES = Table("group_hashes", issues.HASH_COLUMNS)
 GROUPS = Table("groups", issues.GROUP_COLUMNS)
 GROUP_STATUS = Table("group_status", issues.STATUS_COLUMNS)
 EVENTS = Table("events", issues.EVENT_COLUMNS)
-ORDER = (GROUP_HASHES, GROUPS, GROUP_STATUS, EVENTS)
+ACTIVITY = Table("group_activity", GroupActivityRow._fields)
+USER_FLAGS = Table("group_user_flags", GroupUserFlagRow._fields)
+EVENT_MOVES = Table("group_status", ("project_id", "group_id", "merged_into"), issue_changes.move_events)
+EVENT_DELETES = Table("events", ("project_id", "group_id"), issue_changes.delete_events)
+ORDER = (GROUP_HASHES, GROUPS, GROUP_STATUS, EVENTS, ACTIVITY, USER_FLAGS, EVENT_MOVES, EVENT_DELETES)
+
+_details = msgspec.json.Decoder(StatusDetails)
 
 
-def load_project(store: Store, project_id: int) -> issues.ProjectGroups:
+def load_project(store: Store, project_id: int) -> ProjectGroups:
     found = issues_read.project_grouping(store, project_id)
-    state = issues.ProjectGroups(project_id, next_number=found.top_short_number + 1)
+    state = ProjectGroups(project_id, next_number=found.top_short_number + 1)
+    for row in found.statuses:
+        try:
+            details = _details.decode(row.status_details) if row.status_details else StatusDetails()
+        except msgspec.DecodeError:
+            details = StatusDetails()
+        group = GroupState(row.group_id, status=row.status or "unresolved", substatus=row.substatus,
+                           details=details, assignee=parse_assignee(row.assignee), share_id=row.share_id,
+                           merged_into=row.merged_into, version=row.version, first_seen=row.first_seen)
+        if group.status == "ignored" and details.at is not None and (details.ignore_count or details.ignore_user_count):
+            group = GroupState(**{**group.__dict__, "snooze": _snooze(store, project_id, row.group_id, details)})
+        state.groups[row.group_id] = group
     for hash_, group_id in found.hashes:
-        state.by_hash[hash_] = issues.GroupState(group_id, found.statuses.get(group_id, "unresolved"))
+        if group_id == 0:
+            state.retired.add(hash_)
+        else:
+            state.by_hash[hash_] = group_id
+            state.groups.setdefault(group_id, GroupState(group_id))
     return state
 
 
-def _copy(base: issues.ProjectGroups) -> issues.ProjectGroups:
-    return issues.ProjectGroups(base.project_id, base.next_number,
-                                {h: issues.GroupState(g.group_id, g.status) for h, g in base.by_hash.items()})
+def _snooze(store: Store, project_id: int, group_id: int, d: StatusDetails) -> Snooze:
+    """An ignored issue's progress towards its conditions, from its stored events."""
+    assert d.at is not None
+    user_since = d.at if not d.ignore_user_window else max(d.at, _now() - timedelta(minutes=d.ignore_user_window))
+    found = issues_read.snooze_progress(store, project_id, group_id, d.at, d.ignore_count or 0, user_since)
+    if d.ignore_user_window:
+        return Snooze(events=found.events, recent=tuple(found.recent), user_times=tuple(found.users))
+    return Snooze(events=found.events, recent=tuple(found.recent), users=frozenset(u for u, _ in found.users))
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 class EventProjection:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, topics: Topics) -> None:
         self._store = store
+        self._topics = topics
+        self._commands = topics.name(t.ISSUES_COMMANDS)
         self._projects: dict[int, issues.ProjectGroups] = {}
         self._touched: dict[int, issues.ProjectGroups] = {}
 
@@ -65,8 +111,14 @@ class EventProjection:
         if done:
             self._projects.update(self._touched)
             for msg in failed:
-                self._projects.pop(_project_of(msg), None)
+                self._projects.pop(self._project_of(msg), None)
         self._touched.clear()
+
+    def _project_of(self, msg: Any) -> int:
+        try:
+            return (t.ISSUES_COMMANDS if msg.topic == self._commands else t.INGEST_EVENTS).decode(msg.value).project_id
+        except (msgspec.DecodeError, TypeError, ValueError):
+            return -1
 
     async def _state(self, project_id: int) -> issues.ProjectGroups:
         state = self._touched.get(project_id)
@@ -74,10 +126,52 @@ class EventProjection:
             base = self._projects.get(project_id)
             if base is None:
                 base = self._projects[project_id] = await asyncio.to_thread(load_project, self._store, project_id)
-            state = self._touched[project_id] = _copy(base)
+            state = self._touched[project_id] = base.copy()
         return state
 
     async def process(self, msg: Any) -> Output:
+        """One message: an error event (from ingest-events) or an issue command."""
+        if msg.topic == self._commands:
+            return await self.command(msg)
+        return await self.event(msg)
+
+    async def command(self, msg: Any) -> Output:
+        """Decide an issue command: its events' rows, the events on `issues-events`, the answer."""
+        command = t.ISSUES_COMMANDS.decode(msg.value)
+        state = await self._state(command.project_id)
+        decision = decide.decide(state, command)
+        out = Output()
+        if isinstance(decision, Rejected):
+            reply = answer(command.meta, decision.outcome, decision.detail)
+        else:
+            rows = IssueRows()
+            for event in decision:
+                project(event, evolve.apply(state, event), rows)
+            _add_issue_rows(out, rows)
+            out.records += [self._topics.record(t.ISSUES_EVENTS, event) for event in decision]
+            # A merge's caller is told which issue the others went into.
+            parent = next((e.into for e in decision if isinstance(e, IssueMerged)), None)
+            reply = answer(command.meta, "accepted", entity_id=parent)
+        if reply is not None:
+            out.records.append(self._topics.record(t.COMMAND_REPLIES, reply))
+        return out
+
+    def failed(self, msg: Any, reason: str) -> list[Record]:
+        """The answer to the caller of a command that failed (none for an ingest item)."""
+        if msg.topic != self._commands:
+            return []
+        try:
+            meta = t.ISSUES_COMMANDS.decode(msg.value).meta
+        except (msgspec.DecodeError, TypeError, ValueError):
+            return []
+        reply = answer(meta, "invalid", "The change could not be applied.")
+        return [] if reply is None else [self._topics.record(t.COMMAND_REPLIES, reply)]
+
+    def refused_outcomes(self, msg: Any, reason: str) -> list[Any]:
+        """What a failed ingest item counts as (a command counts as nothing)."""
+        return [] if msg.topic == self._commands else refused_item_outcomes(msg.value, reason)
+
+    async def event(self, msg: Any) -> Output:
         item = decode_item(msg.value)
         common = {"org_id": item.org_id, "project_id": item.project_id, "key_id": item.key_id,
                   "timestamp": item.received, "event_id": item.event_id}
@@ -106,20 +200,26 @@ class EventProjection:
         common["event_id"] = event.event_id
         out = Output(outcomes=[outcome(kind=OutcomeKind.ACCEPTED, category=category,
                                        id=f"{item.item_id}:0" if item.item_id else None, **common)])
-        out.add_rows(GROUP_HASHES, rows.hashes).add_rows(GROUPS, rows.groups)
-        return out.add_rows(GROUP_STATUS, rows.statuses).add_rows(EVENTS, rows.events)
+        out.add_rows(GROUPS, rows.groups).add_rows(EVENTS, rows.events)
+        _add_issue_rows(out, rows)
+        out.records += [self._topics.record(t.ISSUES_EVENTS, event) for event in rows.domain]
+        return out
 
 
-def _project_of(msg: Any) -> int:
-    try:
-        return decode_item(msg.value).project_id
-    except (msgspec.DecodeError, TypeError, ValueError):
-        return -1
+def _add_issue_rows(out: Output, rows: IssueRows) -> None:
+    out.add_rows(GROUP_HASHES, rows.hashes).add_rows(GROUP_STATUS, rows.statuses)
+    out.add_rows(ACTIVITY, rows.activity).add_rows(USER_FLAGS, rows.flags)
+    out.add_rows(EVENT_MOVES, rows.moves).add_rows(EVENT_DELETES, rows.deletes)
 
 
 def events_consumer(w: Wiring) -> BatchConsumer:
-    projection = EventProjection(w.store)
+    """Reads ingest-events and issues-commands together in the group `ingest-events`."""
+    projection = EventProjection(w.store, w.topics)
     name = "ingest-events-consumer"
-    handler = w.items(name, t.INGEST_EVENTS, projection.process, order=ORDER, after=projection.after)
-    return w.consumer(name, t.INGEST_EVENTS, t.INGEST_EVENTS.name, handler, on_rebalance=projection.forget,
-                      linger=ITEMS_LINGER_SECONDS)
+    read = [t.INGEST_EVENTS, t.ISSUES_COMMANDS]
+    handler: Pipeline = item_pipeline(
+        name, projection.process, store=w.store, guards=w.guards, producer=w.producer, topics=w.topics,
+        topic=read, order=ORDER, after=projection.after, refused_outcomes=projection.refused_outcomes,
+        on_failure=projection.failed)
+    return BatchConsumer(name, w.source(read, t.INGEST_EVENTS.name), handler, on_rebalance=projection.forget,
+                         linger=ITEMS_LINGER_SECONDS)

@@ -21,7 +21,8 @@ from picket.bus.topics import Topics
 from picket.schemas import monitors
 from picket.schemas.commands import CommandMeta
 from picket.schemas.replies import Reply
-from picket.schemas.topics import MONITORS_COMMANDS, TENANCY_COMMANDS, Topic
+from picket.schemas.issues import IssueCommand
+from picket.schemas.topics import ISSUES_COMMANDS, MONITORS_COMMANDS, TENANCY_COMMANDS, Topic
 
 # Seconds to get the broker's ack of a command.
 SEND_TIMEOUT = 10.0
@@ -52,8 +53,16 @@ def is_monitor_command(command: Any) -> bool:
     return isinstance(command, monitors.MonitorCommand.__args__)  # type: ignore[attr-defined]
 
 
+def is_tenancy_command(command: Any) -> bool:
+    return command_topic(command) is TENANCY_COMMANDS
+
+
 def command_topic(command: Any) -> Topic:
-    return MONITORS_COMMANDS if is_monitor_command(command) else TENANCY_COMMANDS
+    if is_monitor_command(command):
+        return MONITORS_COMMANDS
+    if isinstance(command, IssueCommand.__args__):  # type: ignore[attr-defined]
+        return ISSUES_COMMANDS
+    return TENANCY_COMMANDS
 
 
 class CommandClient:

@@ -17,6 +17,9 @@ from picket.gateway.runtime import runtime
 PROJECT_READ = ("project:read", "project:write", "project:admin")
 PROJECT_WRITE = ("project:write", "project:admin")
 PROJECT_ADMIN = ("project:admin",)
+EVENT_READ = ("event:read", "event:write", "event:admin")
+EVENT_WRITE = ("event:write", "event:admin")
+EVENT_ADMIN = ("event:admin",)
 
 
 async def org_resource(request: Request, any_of: tuple[str, ...], kind: str, param: str) -> tuple[Any, ...]:

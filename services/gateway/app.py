@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from picket.schemas.monitors import DeleteMonitor, UpsertMonitor
 from picket.schemas.topics import COMMAND_REPLIES, TENANCY_LOG
-from picket.bus.commands import CommandClient, is_monitor_command
+from picket.bus.commands import CommandClient, is_tenancy_command
 from picket.bus.connection import KafkaConnection
 from picket.bus.kafka import producer as make_producer
 from picket.bus.publisher import publisher as make_publisher
@@ -36,7 +36,7 @@ from picket.gateway.keys import KeyCache
 from picket.gateway.rate_limits import RateLimiter
 from picket.gateway.request_body import Budget
 from picket.gateway.routes import (
-    events, feedback, ingest, keys, members, monitors, organizations, projects, stats, teams,
+    events, feedback, ingest, issue_changes, keys, members, monitors, organizations, projects, stats, teams,
 )
 from picket.gateway.runtime import Runtime
 from picket.gateway.tenancy_follower import TenancyFollower, accepted, apply
@@ -57,6 +57,7 @@ ROUTES: list[Any] = [
     *keys.routes,
     *members.routes,
     *events.routes,
+    *issue_changes.routes,
     *feedback.routes,
     *monitors.routes,
     *stats.routes,
@@ -103,7 +104,7 @@ def create_app(settings: Settings, kafka: KafkaConnection, store: Store) -> Star
             # before the follower has read its events.
             if isinstance(command, (UpsertMonitor, DeleteMonitor)):
                 app.state.runtime.monitors.forget(command.org_id, command.slug)
-            elif not is_monitor_command(command):
+            elif is_tenancy_command(command):
                 apply(accepted(command), key_cache, auth)
 
         bus = CommandBus(CommandClient(producer, waiter, topics, settings.reply_timeout, on_accepted=on_accepted))

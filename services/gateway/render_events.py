@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -12,7 +13,8 @@ from picket.schemas.ingest import NormalizedEvent
 from picket.gateway.render import iso
 from picket.ingest.grouping import short_id
 from picket.ingest.processed import as_datetime
-from picket.store.issues_read import Feedback, Group
+from picket.gateway.render_issue_state import People, activity_item, assigned_to, status_details, user_ref
+from picket.store.issues_read import Activity, Feedback, Group
 
 _to_builtins = msgspec.to_builtins
 
@@ -206,8 +208,11 @@ def _project_ref(project: Project) -> dict[str, str]:
 
 
 def issue(group: Group, project: Project, org: Organization, public_url: str,
-          stats: dict[int, int] | None = None, now: datetime | None = None) -> dict[str, Any]:
-    """An issue as in issue lists (and the base of issue details)."""
+          stats: dict[int, int] | None = None, now: datetime | None = None,
+          flags: dict[str, bool] | None = None, people: People | None = None) -> dict[str, Any]:
+    """An issue as in issue lists (and the base of issue details); `flags`: the viewer's."""
+    flags = flags or {}
+    people = people or People()
     return {
         "id": str(group.id),
         "shortId": short_id(project.slug, group.short_number),
@@ -217,21 +222,21 @@ def issue(group: Group, project: Project, org: Organization, public_url: str,
         "logger": group.logger or None,
         "level": group.level,
         "status": group.status,
-        "statusDetails": {},
+        "statusDetails": status_details(group.status, group.status_details, people),
         "substatus": group.substatus or None,
-        "isPublic": False,
+        "isPublic": bool(group.share_id),
         "platform": group.platform,
         "project": _project_ref(project),
         "type": group.type,
         "metadata": group.metadata,
         "numComments": 0,
-        "assignedTo": None,
-        "isBookmarked": False,
-        "isSubscribed": False,
-        "subscriptionDetails": None,
-        "hasSeen": False,
+        "assignedTo": assigned_to(group.assignee, people),
+        "isBookmarked": flags.get("is_bookmarked", False),
+        "isSubscribed": flags.get("is_subscribed", False),
+        "subscriptionDetails": {"reason": "unknown"} if flags.get("is_subscribed") else None,
+        "hasSeen": flags.get("has_seen", False),
         "annotations": [],
-        "shareId": None,
+        "shareId": group.share_id or None,
         "count": str(group.count),
         "userCount": group.user_count,
         "firstSeen": iso(group.first_seen),
@@ -247,10 +252,29 @@ def hourly_series(counts: dict[int, int], now: datetime | None = None, hours: in
     return [[t, counts.get(t, 0)] for t in range(top - (hours - 1) * 3600, top + 1, 3600)]
 
 
-def issue_detail(group: Group, project: Project, org: Organization, public_url: str,
-                 stats: dict[int, int], tags: list[dict[str, Any]], user_reports: int,
+@dataclass(frozen=True)
+class IssuePage:
+    """What an issue's detail shows besides the issue: read per request."""
+
+    stats: dict[int, int]
+    tags: list[dict[str, Any]]
+    user_reports: int
+    flags: dict[str, bool] = field(default_factory=dict)
+    people: People = People()
+    activity: list[Activity] = field(default_factory=list)
+    seen_by: list[tuple[int, datetime]] = field(default_factory=list)
+    participants: list[int] = field(default_factory=list)
+    last_release: str = ""
+
+
+def _release_ref(version: str) -> dict[str, Any] | None:
+    return {"version": version, "shortVersion": version} if version else None
+
+
+def issue_detail(group: Group, project: Project, org: Organization, public_url: str, page: IssuePage,
                  now: datetime | None = None) -> dict[str, Any]:
-    base = issue(group, project, org, public_url, stats, now)
+    stats, people = page.stats, page.people
+    base = issue(group, project, org, public_url, stats, now, page.flags, people)
     days = hourly_series(stats, now, 24 * 30)
     daily: dict[int, int] = {}
     for t, c in days:
@@ -259,16 +283,19 @@ def issue_detail(group: Group, project: Project, org: Organization, public_url: 
     return {
         **base,
         "stats": {"24h": base["stats"]["24h"], "30d": [[d, c] for d, c in sorted(daily.items())][-30:]},
-        "activity": [{"id": "0", "type": "first_seen", "data": {}, "dateCreated": iso(group.first_seen), "user": None}],
-        "firstRelease": None,
-        "lastRelease": None,
-        "participants": [],
+        "activity": [
+            *(activity_item(a, people) for a in page.activity),
+            {"id": "0", "type": "first_seen", "data": {}, "dateCreated": iso(group.first_seen), "user": None},
+        ],
+        "firstRelease": _release_ref(group.first_release),
+        "lastRelease": _release_ref(page.last_release),
+        "participants": [user_ref(u, people) for u in page.participants],
         "pluginActions": [],
         "pluginContexts": [],
         "pluginIssues": [],
-        "seenBy": [],
-        "tags": tags,
-        "userReportCount": user_reports,
+        "seenBy": [{**user_ref(u, people), "lastSeen": iso(at)} for u, at in page.seen_by],
+        "tags": page.tags,
+        "userReportCount": page.user_reports,
     }
 
 

@@ -6,7 +6,7 @@ they are right however often an event was delivered.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -37,11 +37,15 @@ class Group:
     user_count: int
     first_seen: datetime
     last_seen: datetime
+    status_details: dict[str, Any] = field(default_factory=dict)
+    assignee: str = ""  # "user:<id>", "team:<id>" or ""
+    share_id: str = ""
 
 
 _GROUPS = """
 SELECT g.group_id, g.project_id, g.short_number, g.type, g.title, g.culprit, g.level, g.logger, g.platform,
-       g.metadata, g.first_release, s.status, s.substatus, e.cnt, e.users, e.first_seen, e.last_seen
+       g.metadata, g.first_release, s.status, s.substatus, e.cnt, e.users, e.first_seen, e.last_seen,
+       s.status_details, s.assignee, s.share_id
 FROM (SELECT * FROM {db}.groups FINAL WHERE project_id IN {projects:Array(UInt64)} %(group_filter)s) AS g
 INNER JOIN (
     SELECT group_id, count() AS cnt, uniqExactIf(user_tag, user_tag != '') AS users,
@@ -51,10 +55,18 @@ INNER JOIN (
     GROUP BY group_id
 ) AS e ON e.group_id = g.group_id
 LEFT JOIN (
-    SELECT group_id, argMax(status, version) AS status, argMax(substatus, version) AS substatus
-    FROM {db}.group_status WHERE project_id IN {projects:Array(UInt64)} GROUP BY group_id
+    -- An ignore whose time is up reads unresolved (the next event makes it so in the state too).
+    SELECT group_id, if(stored = 'ignored' AND until > toDateTime64(0, 3, 'UTC') AND until <= now64(3), 'unresolved',
+                        if(stored = '', 'unresolved', stored)) AS status,
+           if(status != stored, 'ongoing', stored_substatus) AS substatus, status_details, assignee, share_id
+    FROM (
+        SELECT group_id, argMax(status, version) AS stored, argMax(substatus, version) AS stored_substatus,
+               argMax(status_details, version) AS status_details, argMax(ignore_until, version) AS until,
+               argMax(assignee, version) AS assignee, argMax(share_id, version) AS share_id
+        FROM {db}.group_status WHERE project_id IN {projects:Array(UInt64)} GROUP BY group_id
+    )
 ) AS s ON s.group_id = g.group_id
-WHERE 1 %(status_filter)s
+WHERE s.status NOT IN ('merged', 'deleted') %(status_filter)s
 ORDER BY e.last_seen DESC, g.group_id DESC
 """
 
@@ -93,7 +105,8 @@ def groups(store: Store, project_ids: list[int], *, group_ids: list[int] | None 
         Group(id=r[0], project_id=r[1], short_number=r[2], type=r[3], title=r[4], culprit=r[5], level=r[6],
               logger=r[7], platform=r[8], metadata=msgspec.json.decode(r[9]) if r[9] else {},
               first_release=r[10], status=r[11] or "unresolved", substatus=r[12] or "", count=r[13],
-              user_count=r[14], first_seen=r[15], last_seen=r[16])
+              user_count=r[14], first_seen=r[15], last_seen=r[16],
+              status_details=msgspec.json.decode(r[17]) if r[17] else {}, assignee=r[18] or "", share_id=r[19] or "")
         for r in store.query(sql, params)
     ]
 
@@ -296,11 +309,36 @@ def tag_totals(store: Store, project_id: int, group_id: int, key: str) -> tuple[
 
 
 @dataclass(frozen=True)
+class GroupStatus:
+    """An issue's stored state: its newest status row."""
+
+    group_id: int
+    status: str
+    substatus: str
+    status_details: bytes
+    assignee: str
+    share_id: str
+    merged_into: int
+    version: int
+    first_seen: datetime | None
+
+
+@dataclass(frozen=True)
+class SnoozeProgress:
+    """What an ignored issue has seen since it was ignored (`since`): its events, the times of
+    the latest `recent_n`, its users with the last time each was seen."""
+
+    events: int
+    recent: list[datetime]
+    users: list[tuple[str, datetime]]
+
+
+@dataclass(frozen=True)
 class ProjectGrouping:
     """What the single writer of a project's issues needs to go on after a restart."""
 
-    hashes: list[tuple[str, int]]  # (grouping hash, group id)
-    statuses: dict[int, str]  # group id -> its newest status
+    hashes: list[tuple[str, int]]  # (grouping hash, group id); group id 0: the issue was deleted
+    statuses: list[GroupStatus]
     top_short_number: int  # 0 before the first issue
 
 
@@ -308,11 +346,105 @@ def project_grouping(store: Store, project_id: int) -> ProjectGrouping:
     hashes = store.query(
         "SELECT hash, group_id FROM {db}.group_hashes FINAL WHERE project_id = {p:UInt64}", {"p": project_id}
     )
-    statuses = dict(store.query(
-        "SELECT group_id, argMax(status, version) FROM {db}.group_status WHERE project_id = {p:UInt64}"
-        " GROUP BY group_id", {"p": project_id},
-    ))
+    statuses = [GroupStatus(*row) for row in store.query(
+        "SELECT s.group_id, s.status, s.substatus, s.status_details, s.assignee, s.share_id, s.merged_into,"
+        " s.version, g.first_seen FROM ("
+        " SELECT group_id, argMax(status, version) AS status, argMax(substatus, version) AS substatus,"
+        " argMax(status_details, version) AS status_details, argMax(assignee, version) AS assignee,"
+        " argMax(share_id, version) AS share_id, argMax(merged_into, version) AS merged_into,"
+        " max(version) AS version FROM {db}.group_status WHERE project_id = {p:UInt64} GROUP BY group_id) AS s"
+        " LEFT JOIN (SELECT group_id, first_seen FROM {db}.groups FINAL WHERE project_id = {p:UInt64}) AS g"
+        " ON g.group_id = s.group_id", {"p": project_id},
+    )]
     (top,) = store.query(
         "SELECT max(short_number) FROM {db}.groups WHERE project_id = {p:UInt64}", {"p": project_id}
     )[0]
     return ProjectGrouping([(h, g) for h, g in hashes], statuses, top or 0)
+
+
+def snooze_progress(store: Store, project_id: int, group_id: int, since: datetime, recent_n: int,
+                    user_since: datetime) -> SnoozeProgress:
+    """An ignored issue's events since `since`: their count, the times of the latest `recent_n`,
+    and its users seen since `user_since` (a user window's start, or `since`)."""
+    params = {"p": project_id, "g": group_id, "since": since, "n": max(recent_n, 1), "us": max(since, user_since)}
+    (count, recent), = store.query(
+        "SELECT count(), arraySort(arraySlice(arrayReverseSort(groupArray(received)), 1, {n:UInt32}))"
+        " FROM {db}.events FINAL WHERE project_id = {p:UInt64} AND group_id = {g:UInt64}"
+        " AND received >= {since:DateTime64(3, 'UTC')}", params)
+    users = store.query(
+        "SELECT user_tag, max(received) FROM {db}.events FINAL WHERE project_id = {p:UInt64}"
+        " AND group_id = {g:UInt64} AND user_tag != '' AND received >= {us:DateTime64(3, 'UTC')}"
+        " GROUP BY user_tag LIMIT 100000", params)
+    return SnoozeProgress(count, list(recent) if recent_n else [], [(u, t) for u, t in users])
+
+
+def group_redirect(store: Store, group_id: int) -> int | None:
+    """The issue an issue was merged into, if it was."""
+    rows = store.query(
+        "SELECT argMax(merged_into, version) FROM {db}.group_status WHERE group_id = {g:UInt64}", {"g": group_id}
+    )
+    return rows[0][0] if rows and rows[0][0] else None
+
+
+def latest_releases(store: Store, project_id: int, group_ids: list[int]) -> dict[int, str]:
+    """Each issue's release of its latest event that has one."""
+    rows = store.query(
+        "SELECT group_id, argMax(release, timestamp) FROM {db}.events FINAL WHERE project_id = {p:UInt64}"
+        " AND group_id IN {g:Array(UInt64)} AND release != '' GROUP BY group_id",
+        {"p": project_id, "g": group_ids},
+    )
+    return dict(rows)
+
+
+FLAGS = ("has_seen", "is_bookmarked", "is_subscribed")
+
+
+def user_flags(store: Store, project_id: int, group_ids: list[int], user_id: int) -> dict[int, dict[str, bool]]:
+    """group id → the flags `user_id` set on it (those never set are absent)."""
+    rows = store.query(
+        "SELECT group_id, flag, argMax(value, version) FROM {db}.group_user_flags WHERE project_id = {p:UInt64}"
+        " AND group_id IN {g:Array(UInt64)} AND user_id = {u:UInt64} GROUP BY group_id, flag",
+        {"p": project_id, "g": group_ids, "u": user_id},
+    )
+    out: dict[int, dict[str, bool]] = {}
+    for group_id, flag, value in rows:
+        out.setdefault(group_id, {})[flag] = bool(value)
+    return out
+
+
+def flagged_users(store: Store, project_id: int, group_id: int, flag: str) -> list[tuple[int, datetime]]:
+    """(user id, when set) of the users whose `flag` is set on the issue, latest first."""
+    return [(u, at) for u, at in store.query(
+        "SELECT user_id, argMax(at, version) AS at FROM {db}.group_user_flags WHERE project_id = {p:UInt64}"
+        " AND group_id = {g:UInt64} AND flag = {f:String} GROUP BY user_id HAVING argMax(value, version) = 1"
+        " ORDER BY at DESC LIMIT 100",
+        {"p": project_id, "g": group_id, "f": flag},
+    )]
+
+
+@dataclass(frozen=True)
+class Activity:
+    id: str
+    type: str
+    user_id: int
+    data: dict[str, Any]
+    at: datetime
+
+
+def activity(store: Store, project_id: int, group_id: int, limit: int = 100) -> list[Activity]:
+    """The issue's activity, newest first."""
+    return [Activity(i, kind, user, msgspec.json.decode(data) if data else {}, at) for i, kind, user, data, at in store.query(
+        "SELECT id, type, user_id, data, at FROM {db}.group_activity FINAL WHERE project_id = {p:UInt64}"
+        " AND group_id = {g:UInt64} ORDER BY at DESC, id DESC LIMIT {n:UInt32}",
+        {"p": project_id, "g": group_id, "n": limit},
+    )]
+
+
+def user_report_count(store: Store, project_id: int, group_id: int) -> int:
+    """The user feedback about the issue's events."""
+    rows = store.query(
+        "SELECT count() FROM {db}.feedback FINAL WHERE project_id = {p:UInt64} AND event_id IN ("
+        " SELECT event_id FROM {db}.events FINAL WHERE project_id = {p:UInt64} AND group_id = {g:UInt64})",
+        {"p": project_id, "g": group_id},
+    )
+    return rows[0][0] if rows else 0

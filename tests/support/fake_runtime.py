@@ -48,7 +48,7 @@ from picket.gateway.monitor_cache import MonitorCache
 from picket.gateway.rate_limits import RateLimiter
 from picket.gateway.request_body import Budget
 from picket.ingest.limits import DEFAULT_LIMITS, Limits
-from picket.store import entities, monitors_read, project_activity
+from picket.store import entities, issues_read, monitors_read, project_activity
 
 NOW = datetime(2026, 3, 4, 5, 6, 7, tzinfo=timezone.utc)
 PUBLIC_URL = "http://picket.test"
@@ -221,6 +221,13 @@ class FakeRuntime:
         self.monitors = MonitorCache(lambda org_id, slug: self.read(monitors_read.monitor, org_id, slug), ttl=0)
         # Projects have received nothing unless a test says otherwise.
         self.answer(project_activity.activity, {})
+        # Nor has anyone worked on its issues: no flags, activity, releases, reports, merges.
+        self.answer(issues_read.user_flags, {})
+        self.answer(issues_read.activity, [])
+        self.answer(issues_read.flagged_users, [])
+        self.answer(issues_read.latest_releases, {})
+        self.answer(issues_read.user_report_count, 0)
+        self.answer(issues_read.group_redirect, None)
 
     # -- the Runtime interface -------------------------------------------------------------------
 

@@ -52,6 +52,10 @@ def _add(state: ProjectGroups, event: NormalizedEvent, out: EventRows, version: 
     return add_event(state, event, grouping_hash(event), metadata(event), version, out)
 
 
+def _with(hash_: str, group: GroupState, next_number: int = 1) -> ProjectGroups:
+    return ProjectGroups(PROJECT, next_number, by_hash={hash_: group.group_id}, groups={group.group_id: group})
+
+
 def _named(columns: tuple[str, ...], row: tuple) -> dict[str, object]:
     return dict(zip(columns, row, strict=True))
 
@@ -82,13 +86,16 @@ def test_the_first_event_of_a_hash_opens_a_new_unresolved_issue_numbered_one():
     assert msgspec.json.decode(group["metadata"]) == metadata(event)
     assert group["first_seen"] == datetime(2024, 5, 1, 11, 59, tzinfo=timezone.utc)
     assert group["first_release"] == "web@1.2.3"
-    assert [_named(STATUS_COLUMNS, r) for r in out.statuses] == [
-        {"project_id": PROJECT, "group_id": group_id, "status": "unresolved", "substatus": "new",
-         "version": 1714564800000},
-    ]
+    [status] = [_named(STATUS_COLUMNS, r) for r in out.statuses]
+    assert {k: status[k] for k in ("project_id", "group_id", "status", "substatus", "version", "merged_into")} == {
+        "project_id": PROJECT, "group_id": group_id, "status": "unresolved", "substatus": "new",
+        "version": 1714564800000, "merged_into": 0}
     assert len(out.events) == 1
     assert state.next_number == 2
-    assert state.by_hash == {hash_: GroupState(group_id, "unresolved")}
+    assert state.by_hash == {hash_: group_id}
+    assert state.groups[group_id].status == "unresolved"
+    [created] = out.domain
+    assert (created.group_id, created.short_number, created.first_event_id) == (group_id, 1, event.event_id)
 
 
 def test_another_hash_opens_issue_number_two():
@@ -174,25 +181,27 @@ def test_an_event_of_a_resolved_issue_reopens_it_as_a_regression():
     event = _error()
     hash_ = grouping_hash(event)
     group_id = group_id_for(PROJECT, hash_)
-    state = ProjectGroups(PROJECT, next_number=5, by_hash={hash_: GroupState(group_id, "resolved")})
+    state = _with(hash_, GroupState(group_id, "resolved", version=7), next_number=5)
 
     out = EventRows()
     assert add_event(state, event, hash_, metadata(event), 1714564900000, out) == group_id
 
-    assert [_named(STATUS_COLUMNS, r) for r in out.statuses] == [
-        {"project_id": PROJECT, "group_id": group_id, "status": "unresolved", "substatus": "regressed",
-         "version": 1714564900000},
+    # The regression's row is versioned by when the event was received.
+    assert [{k: v for k, v in _named(STATUS_COLUMNS, r).items() if k in ("group_id", "status", "substatus", "version")}
+            for r in out.statuses] == [
+        {"group_id": group_id, "status": "unresolved", "substatus": "regressed", "version": 1714564800000},
     ]
+    assert [(a.type, a.group_id) for a in out.activity] == [("set_regression", group_id)]
     assert out.groups == [] and out.hashes == []
     assert len(out.events) == 1
-    assert state.by_hash[hash_].status == "unresolved"
+    assert state.groups[group_id].status == "unresolved"
     assert state.next_number == 5
 
 
 def test_a_regression_is_recorded_once_for_a_burst_of_events():
     event = _error()
     hash_ = grouping_hash(event)
-    state = ProjectGroups(PROJECT, by_hash={hash_: GroupState(group_id_for(PROJECT, hash_), "resolved")})
+    state = _with(hash_, GroupState(group_id_for(PROJECT, hash_), "resolved"))
     out = EventRows()
     for n in range(3):
         _add(state, _error(n=n + 1), out)
@@ -203,7 +212,7 @@ def test_a_regression_is_recorded_once_for_a_burst_of_events():
 def test_an_event_of_an_unresolved_issue_changes_no_status():
     event = _error()
     hash_ = grouping_hash(event)
-    state = ProjectGroups(PROJECT, by_hash={hash_: GroupState(group_id_for(PROJECT, hash_), "unresolved")})
+    state = _with(hash_, GroupState(group_id_for(PROJECT, hash_), "unresolved"))
     out = EventRows()
     _add(state, event, out)
     assert out.statuses == []

@@ -15,10 +15,14 @@ from picket.gateway.render_events import (
     event_summary,
     feedback_item,
     hourly_series,
+    IssuePage,
     issue,
     issue_detail,
     since,
 )
+from picket.gateway.render_issue_state import People
+from picket.schemas.entities import Team, User
+from picket.store.issues_read import Activity
 from picket.ingest.grouping import metadata
 from picket.ingest.normalize import normalize_event
 from picket.store.issues_read import Feedback, Group
@@ -81,13 +85,13 @@ ERROR = _event({
 
 
 def _group(event: NormalizedEvent, *, status: str = "unresolved", substatus: str = "new",
-           short_number: int = 46, logger: str = "") -> Group:
+           short_number: int = 46, logger: str = "", **state) -> Group:
     return Group(
         id=123, project_id=30, short_number=short_number, type=event.type, title=event.title,
         culprit=event.culprit, level=event.level, logger=logger, platform=event.platform,
         metadata=metadata(event), first_release=event.release or "", status=status, substatus=substatus,
         count=17, user_count=3, first_seen=datetime(2024, 4, 30, 8, 0, tzinfo=timezone.utc),
-        last_seen=datetime(2024, 5, 1, 11, 59, 0, 250000, tzinfo=timezone.utc),
+        last_seen=datetime(2024, 5, 1, 11, 59, 0, 250000, tzinfo=timezone.utc), **state,
     )
 
 
@@ -262,7 +266,7 @@ def test_an_issue_without_logger_or_substatus_renders_them_as_null():
 def test_issue_details_answer_the_reference_shape():
     tags = [{"key": "level", "name": "level", "totalValues": 17, "uniqueValues": 1,
              "topValues": [{"key": "level", "name": "error", "value": "error", "count": 17}]}]
-    body = issue_detail(_group(ERROR), WEB, ORG, PUBLIC_URL, {HOUR: 4}, tags, 2, NOW)
+    body = issue_detail(_group(ERROR), WEB, ORG, PUBLIC_URL, IssuePage({HOUR: 4}, tags, 2), NOW)
     validate_response("GET", ISSUE_PATH, 200, body)
 
     assert body["tags"] == tags
@@ -276,7 +280,7 @@ def test_issue_details_have_thirty_daily_buckets_ending_today():
     day = 86400
     today = HOUR - HOUR % day
     counts = {HOUR: 4, HOUR - 3600: 1, today - day + 5 * 3600: 7, today - 10 * day: 2, today - 40 * day: 99}
-    body = issue_detail(_group(ERROR), WEB, ORG, PUBLIC_URL, counts, [], 0, NOW)
+    body = issue_detail(_group(ERROR), WEB, ORG, PUBLIC_URL, IssuePage(counts, [], 0), NOW)
 
     daily = body["stats"]["30d"]
     assert len(daily) == 30
@@ -368,3 +372,57 @@ def test_a_malformed_stats_period_is_none(period):
 def test_a_stats_period_from_a_query_string_never_raises(period):
     # `statsPeriod` is user input: a value that is not a representable duration is malformed.
     assert since(period) is None
+
+
+# --- the issue workflow's state --------------------------------------------------------------
+
+JANE = User(id=7, email="jane@example.com", name="Jane", date_joined=NOW)
+BACKEND = Team(id=9, org_id=1, slug="backend", name="Backend", date_created=NOW)
+
+
+def test_a_resolved_issue_shows_its_release_and_who_resolved_it():
+    group = _group(ERROR, status="resolved", substatus="",
+                   status_details={"in_next_release": True, "actor_user_id": 7, "current_release": "web@1"})
+    rendered = issue(group, WEB, ORG, PUBLIC_URL, None, NOW, people=People(users={7: JANE}))
+    assert rendered["status"] == "resolved"
+    assert rendered["statusDetails"] == {
+        "inNextRelease": True, "actor": {"id": "7", "name": "Jane", "username": "jane@example.com",
+                                         "email": "jane@example.com"}}
+
+
+def test_an_ignored_issue_shows_its_conditions():
+    group = _group(ERROR, status="ignored", substatus="archived_until_condition_met",
+                   status_details={"ignore_count": 100, "ignore_window": 60, "ignore_until": "2024-05-02T00:00:00Z"})
+    details = issue(group, WEB, ORG, PUBLIC_URL, None, NOW)["statusDetails"]
+    assert details == {"ignoreCount": 100, "ignoreWindow": 60, "ignoreUntil": "2024-05-02T00:00:00Z",
+                       "ignoreUserCount": None, "ignoreUserWindow": None}
+
+
+def test_an_issue_shows_its_assignee_share_id_and_the_viewers_flags():
+    people = People(users={7: JANE}, teams={9: BACKEND})
+    by_user = issue(_group(ERROR, assignee="user:7", share_id="abc"), WEB, ORG, PUBLIC_URL, None, NOW,
+                    {"is_bookmarked": True, "has_seen": True}, people)
+    assert by_user["assignedTo"] == {"type": "user", "id": "7", "name": "Jane", "email": "jane@example.com"}
+    assert (by_user["isPublic"], by_user["shareId"]) == (True, "abc")
+    assert (by_user["isBookmarked"], by_user["hasSeen"], by_user["isSubscribed"]) == (True, True, False)
+    by_team = issue(_group(ERROR, assignee="team:9"), WEB, ORG, PUBLIC_URL, None, NOW, None, people)
+    assert by_team["assignedTo"] == {"type": "team", "id": "9", "name": "backend"}
+    assert (by_team["isPublic"], by_team["shareId"], by_team["isBookmarked"]) == (False, None, False)
+
+
+def test_issue_details_show_activity_seen_by_participants_and_releases():
+    at = datetime(2024, 5, 1, 9, 0, tzinfo=timezone.utc)
+    page = IssuePage({}, [], 0, people=People(users={7: JANE}),
+                     activity=[Activity("c:0", "assigned", 7, {"assignee": "7", "assigneeType": "user"}, at)],
+                     seen_by=[(7, at)], participants=[7], last_release="web@2")
+    body = issue_detail(_group(ERROR), WEB, ORG, PUBLIC_URL, page, NOW)
+    validate_response("GET", ISSUE_PATH, 200, body)
+    assert body["activity"][0] == {"id": "c:0", "type": "assigned", "dateCreated": "2024-05-01T09:00:00.000Z",
+                                   "data": {"assignee": "7", "assigneeType": "user", "assigneeEmail": "jane@example.com"},
+                                   "user": {"id": "7", "name": "Jane", "username": "jane@example.com",
+                                            "email": "jane@example.com"}}
+    assert body["activity"][-1]["type"] == "first_seen"
+    assert [u["id"] for u in body["seenBy"]] == ["7"] and body["seenBy"][0]["lastSeen"] == "2024-05-01T09:00:00.000Z"
+    assert [u["id"] for u in body["participants"]] == ["7"]
+    assert body["firstRelease"]["version"] == ERROR.release
+    assert body["lastRelease"] == {"version": "web@2", "shortVersion": "web@2"}

@@ -11,19 +11,19 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from picket.gateway import render_events
-from picket.gateway.access import project_access
+from picket.gateway.access import EVENT_READ, project_access
 from picket.search import syntax as search
 from picket.gateway.errors import bad_request, not_found
 from picket.discover.event_filter import event_condition
 from picket.gateway.pagination import page_of, paginate, window
 from picket.gateway.render import iso
+from picket.gateway.render_issue_state import People, people_ids
 from picket.gateway.runtime import path_int, runtime
 from picket.gateway.validation import query_lists
 from picket.ingest.grouping import parse_short_id
 from picket.stats.periods import InvalidParams
 from picket.store import entities, issues_read
 
-EVENT_READ = ("event:read", "event:write", "event:admin")
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -79,7 +79,7 @@ async def _user_report(rt: Any, project_id: int, event_id: str) -> issues_read.F
 _STATUSES = {"unresolved": "unresolved", "resolved": "resolved", "ignored": "ignored", "archived": "ignored"}
 
 
-def _statuses(query: str) -> tuple[list[str] | None, str]:
+def issue_statuses(query: str) -> tuple[list[str] | None, str]:
     """Sentry's issue search, the parts supported: `is:<status>` (or a list of them) and free
     text, side by side. Anything else is answered 400, never ignored."""
     try:
@@ -118,24 +118,28 @@ async def list_project_issues(request: Request) -> JSONResponse:
         slug, number = short
         groups = await rt.read(issues_read.groups, [project.id], short_number=number) if slug == project.slug else []
     else:
-        statuses, text = _statuses(query)
+        statuses, text = issue_statuses(query)
         since = datetime.now(timezone.utc) - window if window else None
         groups = await rt.read(issues_read.groups, [project.id], statuses=statuses, since=since, text=text or None,
                                environments=params.getlist("environment") or None)
     page, link = paginate(request, groups)
     now = datetime.now(timezone.utc)
-    counts = await rt.read(issues_read.hourly_counts, [project.id], [g.id for g in page],
-                           now - timedelta(hours=24)) if page else {}
+    ids = [g.id for g in page]
+    counts = await rt.read(issues_read.hourly_counts, [project.id], ids, now - timedelta(hours=24)) if page else {}
+    flags = await rt.read(issues_read.user_flags, project.id, ids, access.principal.user.id) if page else {}
+    named = await people(rt, access.organization.id, [g.assignee for g in page], [g.status_details for g in page])
     url = rt.settings.public_url
     return JSONResponse(
-        [render_events.issue(g, project, access.organization, url, counts.get(g.id), now) for g in page],
+        [render_events.issue(g, project, access.organization, url, counts.get(g.id), now, flags.get(g.id), named)
+         for g in page],
         headers={"Link": link},
     )
 
 
-async def _issue_access(request: Request) -> tuple[Any, ...]:
-    """(runtime, org access, project, group) of the issue in the path; 404 if it does not exist,
-    403 if the caller may not read its organization's events."""
+async def issue_access(request: Request, any_of: tuple[str, ...] = EVENT_READ) -> tuple[Any, ...]:
+    """(runtime, org access, project, group) of the issue in the path (an issue merged into
+    another stands for that one); 404 if it does not exist, 403 if the caller's scopes in its
+    organization are not among `any_of`."""
     rt = runtime(request)
     await rt.auth.principal(request)  # 401 before anything about the issue is revealed
     group_id = path_int(request.path_params["issue_id"])
@@ -144,30 +148,60 @@ async def _issue_access(request: Request) -> tuple[Any, ...]:
     org = await rt.read(entities.first, "organization", id=project.org_id) if project else None
     if org is None:
         raise not_found()
-    access = await rt.auth.organization(request, org.slug, EVENT_READ)
+    access = await rt.auth.organization(request, org.slug, any_of)
     groups = await rt.read(issues_read.groups, [project.id], group_ids=[group_id])
+    if not groups:
+        into = await rt.read(issues_read.group_redirect, group_id)
+        groups = await rt.read(issues_read.groups, [project.id], group_ids=[into]) if into else []
     if not groups:
         raise not_found()
     return rt, access, project, groups[0]
 
 
-async def get_issue(request: Request) -> JSONResponse:
-    rt, access, project, group = await _issue_access(request)
+async def people(rt: Any, org_id: int, assignees: list[str], details: list[dict[str, Any]],
+                 more_users: set[int] | None = None) -> People:
+    """The users and teams issues' assignees and status details name, and `more_users`."""
+    user_ids, team_ids = people_ids(assignees, details)
+    user_ids |= more_users or set()
+    teams = (await rt.org_records(org_id, "team"))["team"] if team_ids else []
+    users = [await rt.read(entities.first, "user", id=u) for u in sorted(user_ids)]
+    return People(users={u.id: u for u in users if u is not None}, teams={t.id: t for t in teams if t.id in team_ids})
+
+
+async def issue_page(rt: Any, access: Any, project: Any, group: issues_read.Group) -> dict[str, Any]:
+    """An issue's detail as its viewer sees it."""
     now = datetime.now(timezone.utc)
     counts = await rt.read(issues_read.hourly_counts, [project.id], [group.id], now - timedelta(days=30))
     tags = await rt.read(issues_read.group_tags, project.id, group.id)
-    return JSONResponse(render_events.issue_detail(
-        group, project, access.organization, rt.settings.public_url, counts.get(group.id, {}), tags, 0, now,
-    ))
+    viewer = access.principal.user.id
+    flags = await rt.read(issues_read.user_flags, project.id, [group.id], viewer)
+    activity = await rt.read(issues_read.activity, project.id, group.id)
+    seen_by = await rt.read(issues_read.flagged_users, project.id, group.id, "has_seen")
+    participants = [u for u, _ in await rt.read(issues_read.flagged_users, project.id, group.id, "is_subscribed")]
+    releases = await rt.read(issues_read.latest_releases, project.id, [group.id])
+    reports = await rt.read(issues_read.user_report_count, project.id, group.id)
+    named = {a.user_id for a in activity if a.user_id} | {u for u, _ in seen_by} | set(participants)
+    named |= {int(a.data["assignee"]) for a in activity
+              if a.data.get("assigneeType") == "user" and str(a.data.get("assignee", "")).isdigit()}
+    page = render_events.IssuePage(
+        stats=counts.get(group.id, {}), tags=tags, user_reports=reports, flags=flags.get(group.id, {}),
+        people=await people(rt, access.organization.id, [group.assignee], [group.status_details], named), activity=activity, seen_by=seen_by,
+        participants=participants, last_release=releases.get(group.id, ""))
+    return render_events.issue_detail(group, project, access.organization, rt.settings.public_url, page, now)
+
+
+async def get_issue(request: Request) -> JSONResponse:
+    rt, access, project, group = await issue_access(request)
+    return JSONResponse(await issue_page(rt, access, project, group))
 
 
 async def list_issue_events(request: Request) -> JSONResponse:
-    rt, access, project, group = await _issue_access(request)
+    rt, access, project, group = await issue_access(request)
     return await _event_list(request, rt, project, group.id)
 
 
 async def _issue_event(request: Request, oldest: bool) -> JSONResponse:
-    rt, access, project, group = await _issue_access(request)
+    rt, access, project, group = await issue_access(request)
     found = await rt.read(issues_read.events, [project.id], group_id=group.id, limit=1, oldest_first=oldest)
     if not found:
         raise not_found()
@@ -185,7 +219,7 @@ async def oldest_issue_event(request: Request) -> JSONResponse:
 
 
 async def list_issue_hashes(request: Request) -> JSONResponse:
-    rt, access, project, group = await _issue_access(request)
+    rt, access, project, group = await issue_access(request)
     found = await rt.read(issues_read.hashes, project.id, group.id)
     page, link = paginate(request, found)
     return JSONResponse([
@@ -228,7 +262,7 @@ async def _tag_values_page(request: Request, rt: Any, project_id: int, key: str,
 
 
 async def issue_tag_details(request: Request) -> JSONResponse:
-    rt, access, project, group = await _issue_access(request)
+    rt, access, project, group = await issue_access(request)
     key = _tag_key(request)
     total, unique = await rt.read(issues_read.tag_totals, project.id, group.id, key)
     if total == 0:
@@ -239,7 +273,7 @@ async def issue_tag_details(request: Request) -> JSONResponse:
 
 
 async def issue_tag_values(request: Request) -> JSONResponse:
-    rt, access, project, group = await _issue_access(request)
+    rt, access, project, group = await issue_access(request)
     return await _tag_values_page(request, rt, project.id, _tag_key(request), group_id=group.id,
                                   environments=request.query_params.getlist("environment") or None)
 

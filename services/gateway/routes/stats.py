@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from picket.gateway.access import project_access, team_access
+from picket.gateway.access import EVENT_READ, project_access, team_access
 from picket.gateway.errors import bad_request, forbidden, not_found
 from picket.discover import table
 from picket.gateway.pagination import link, page_of, window
@@ -104,7 +104,6 @@ async def project_stats(request: Request) -> JSONResponse:
     return await _legacy(request, "project", access.organization.id, [project.id])
 
 
-EVENT_READ = ("event:read", "event:write", "event:admin")
 
 
 async def organization_events(request: Request) -> JSONResponse:
