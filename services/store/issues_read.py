@@ -348,11 +348,11 @@ def project_grouping(store: Store, project_id: int) -> ProjectGrouping:
     )
     statuses = [GroupStatus(*row) for row in store.query(
         "SELECT s.group_id, s.status, s.substatus, s.status_details, s.assignee, s.share_id, s.merged_into,"
-        " s.version, g.first_seen FROM ("
+        " s.top_version, g.first_seen FROM ("
         " SELECT group_id, argMax(status, version) AS status, argMax(substatus, version) AS substatus,"
         " argMax(status_details, version) AS status_details, argMax(assignee, version) AS assignee,"
         " argMax(share_id, version) AS share_id, argMax(merged_into, version) AS merged_into,"
-        " max(version) AS version FROM {db}.group_status WHERE project_id = {p:UInt64} GROUP BY group_id) AS s"
+        " max(version) AS top_version FROM {db}.group_status WHERE project_id = {p:UInt64} GROUP BY group_id) AS s"
         " LEFT JOIN (SELECT group_id, first_seen FROM {db}.groups FINAL WHERE project_id = {p:UInt64}) AS g"
         " ON g.group_id = s.group_id", {"p": project_id},
     )]
@@ -364,16 +364,16 @@ def project_grouping(store: Store, project_id: int) -> ProjectGrouping:
 
 def snooze_progress(store: Store, project_id: int, group_id: int, since: datetime, recent_n: int,
                     user_since: datetime) -> SnoozeProgress:
-    """An ignored issue's events since `since`: their count, the times of the latest `recent_n`,
+    """An ignored issue's events after `since`: their count, the times of the latest `recent_n`,
     and its users seen since `user_since` (a user window's start, or `since`)."""
     params = {"p": project_id, "g": group_id, "since": since, "n": max(recent_n, 1), "us": max(since, user_since)}
     (count, recent), = store.query(
         "SELECT count(), arraySort(arraySlice(arrayReverseSort(groupArray(received)), 1, {n:UInt32}))"
         " FROM {db}.events FINAL WHERE project_id = {p:UInt64} AND group_id = {g:UInt64}"
-        " AND received >= {since:DateTime64(3, 'UTC')}", params)
+        " AND received > {since:DateTime64(3, 'UTC')}", params)
     users = store.query(
         "SELECT user_tag, max(received) FROM {db}.events FINAL WHERE project_id = {p:UInt64}"
-        " AND group_id = {g:UInt64} AND user_tag != '' AND received >= {us:DateTime64(3, 'UTC')}"
+        " AND group_id = {g:UInt64} AND user_tag != '' AND received > {us:DateTime64(3, 'UTC')}"
         " GROUP BY user_tag LIMIT 100000", params)
     return SnoozeProgress(count, list(recent) if recent_n else [], [(u, t) for u, t in users])
 

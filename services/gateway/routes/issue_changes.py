@@ -184,8 +184,10 @@ async def update_project_issues(request: Request) -> Response:
         reply = await rt.bus.execute(MergeIssues(meta=rt.bus.meta(access.principal.user.id), project_id=project.id,
                                                  group_ids=tuple(g.id for g in groups)))
         parent = reply.entity_id or min(groups, key=lambda g: (g.first_seen, g.id)).id
-        return JSONResponse({"merge": {"parent": str(parent),
-                                       "children": [str(g.id) for g in groups if g.id != parent]}})
+        kept = next((g for g in groups if g.id == parent), groups[0])
+        # The parent's status beside the merge: the reference answers every bulk change with one.
+        return JSONResponse({"merge": {"parent": str(parent), "children": [str(g.id) for g in groups if g.id != parent]},
+                             "status": kept.status, "statusDetails": {}, "isPublic": bool(kept.share_id)})
     command = await _update(rt, access, project, groups, change)
     await rt.bus.execute(command)
     return JSONResponse(await _bulk_result(rt, access, command))
