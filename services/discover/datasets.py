@@ -146,16 +146,22 @@ class Dataset:
     not_stored: re.Pattern[str]
     transactions: str | None
 
-    def source(self, base: str) -> tuple[str, list[str]]:
+    def source(self, base: str, event_types: frozenset[str] | None = None) -> tuple[str, list[str]]:
         """Its FROM clause over the rows that meet `base` (projects, period, environments), and
-        what is left of `base` for the WHERE clause after it."""
+        what is left of `base` for the WHERE clause after it. `event_types`: the only types the
+        query lets through (its `event.type` filter), if it says: a table holding none of them is
+        not read (the filter itself still applies)."""
         if self.name != "discover":
             return f"{{db}}.{'events' if self.name == 'errors' else 'transactions'} FINAL", [base]
         # `base` inside each branch: each table is read by its own key.
-        errors = ", ".join(f"{e} AS {name}" for name, e, _ in _UNION)
-        transactions = ", ".join(f"{t} AS {name}" for name, _, t in _UNION)
-        return (f"(SELECT {errors} FROM {{db}}.events FINAL WHERE {base} UNION ALL "
-                f"SELECT {transactions} FROM {{db}}.transactions FINAL WHERE {base})"), []
+        branches = []
+        if event_types is None or event_types - {"transaction"}:
+            branches.append(f"SELECT {', '.join(f'{e} AS {n}' for n, e, _ in _UNION)} FROM {{db}}.events FINAL "
+                            f"WHERE {base}")
+        if event_types is None or "transaction" in event_types:
+            branches.append(f"SELECT {', '.join(f'{t} AS {n}' for n, _, t in _UNION)} FROM {{db}}.transactions FINAL "
+                            f"WHERE {base}")
+        return f"({' UNION ALL '.join(branches)})", []
 
 
 ERRORS = Dataset("errors", ERROR_COLUMNS, _NOT_ON_ERRORS, None)

@@ -66,7 +66,7 @@ def parse(params: Mapping[str, Sequence[str]], *, accessible: Mapping[int, str],
     environments = param_list(params, "environment")
     if environments:
         base.append(f"environment IN {binder.bind(environments, 'Array(String)')}")
-    source, where = dataset.source(" AND ".join(base))
+    source, where = dataset.source(" AND ".join(base), _event_types(tree))
     try:
         found = conditions(tree, binder, now, seconds, dataset)
     except search.SearchError as exc:  # a value that is not what its field holds
@@ -86,6 +86,16 @@ def parse(params: Mapping[str, Sequence[str]], *, accessible: Mapping[int, str],
         + f" LIMIT {binder.bind(limit, 'UInt32')} OFFSET {binder.bind(offset, 'UInt64')}"
     )
     return TableQuery(fields, sql, binder.params)
+
+
+def _event_types(tree: search.Node | None) -> frozenset[str] | None:
+    """The event types a query's top-level `event.type:…` filter lets through (None: any)."""
+    for node in tree.items if isinstance(tree, search.And) else (tree,):
+        if isinstance(node, search.Filter) and node.key == "event.type" and not node.negated and node.op in ("=", "in"):
+            values = node.value if isinstance(node.value, tuple) else (node.value,)
+            if not any(v.wildcard for v in values):
+                return frozenset(v.text for v in values)
+    return None
 
 
 def _order(params: Mapping[str, Sequence[str]], fields: Sequence[Selected]) -> list[str]:

@@ -4,11 +4,16 @@ parameters and never SQL text, and what each dataset refuses."""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pytest
 
+from picket.discover import table
 from picket.discover.datasets import DISCOVER, ERRORS, TRANSACTIONS
 from picket.discover.fields import Binder, selected
 from picket.stats.periods import InvalidParams
+
+NOW = datetime(2026, 12, 5, tzinfo=timezone.utc)
 
 
 def sql(name: str, dataset=TRANSACTIONS) -> tuple[str, str, str | None, dict]:  # type: ignore[no-untyped-def]
@@ -100,3 +105,21 @@ def test_each_table_of_the_union_is_read_within_the_period() -> None:
     assert "UNION ALL" in source
     assert TRANSACTIONS.source("b") == ("{db}.transactions FINAL", ["b"])
     assert ERRORS.source("b") == ("{db}.events FINAL", ["b"])
+
+
+@pytest.mark.parametrize("query, reads", [
+    ("", {"events", "transactions"}),
+    ("event.type:transaction", {"transactions"}),
+    ("transaction.op:http.server event.type:transaction", {"transactions"}),
+    ("event.type:error", {"events"}),
+    ("event.type:[error, default]", {"events"}),
+    ("event.type:[error, transaction]", {"events", "transactions"}),
+    ("!event.type:transaction", {"events", "transactions"}),
+    ("event.type:trans*", {"events", "transactions"}),
+    ("event.type:transaction OR level:error", {"events", "transactions"}),
+])
+def test_discover_reads_only_the_tables_its_event_type_filter_lets_through(query: str, reads: set[str]) -> None:
+    q = table.parse({"field": ["id"], "query": [query]}, accessible={1: "a"}, now=NOW, offset=0, limit=51)
+    assert {t for t in ("events", "transactions") if f"{{db}}.{t} FINAL" in q.sql} == reads
+    if query:
+        assert "type" in q.sql.rsplit(") WHERE ", 1)[1], "the filter still applies"
