@@ -23,7 +23,8 @@ _TAG_NAME = re.compile(r"[A-Za-z0-9_.:\-]{1,200}")
 _MEASUREMENT = re.compile(r"measurements\.([a-z0-9_.\-]{1,64})")
 _FUNCTION = re.compile(r"([a-z_0-9]+)\((.*)\)")
 MAX_FIELDS = 20
-_WHERE = {"errors": "error events", "transactions": "transactions", "discover": "events"}
+# How an error message names what a dataset holds.
+_HOLDING = {"errors": "error events", "transactions": "transactions", "discover": "events"}
 # Sentry's types of its own measurements; any other is a number.
 _DURATION_MEASUREMENTS = frozenset({
     "fp", "fcp", "lcp", "fid", "inp", "ttfb", "ttfb.requesttime", "app_start_cold", "app_start_warm",
@@ -67,7 +68,7 @@ def column(name: str, binder: Binder, dataset: Dataset = ERRORS) -> Column:
         return Column(f"if(has(measurements_key, {key}), measurements_value[indexOf(measurements_key, {key})], NULL)",
                       type_, "millisecond" if type_ == "duration" else None)
     if dataset.not_stored.fullmatch(name):
-        raise InvalidParams(f"{name} is not available on {_WHERE[dataset.name]} yet.")
+        raise InvalidParams(f"{name} is not available on {_HOLDING[dataset.name]} yet.")
     tag = _TAG.fullmatch(name)
     tag_name = tag.group(1) if tag else name if _TAG_NAME.fullmatch(name) else None
     if tag_name is None:
