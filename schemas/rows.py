@@ -135,6 +135,38 @@ class EventRow(NamedTuple):
     body: str
 
 
+class TransactionRow(NamedTuple):
+    """One transaction in `transactions`: times in UTC, `duration` in milliseconds, tags and
+    measurements as parallel arrays (measurements in milliseconds when they are durations)."""
+
+    project_id: int
+    event_id: str
+    trace_id: str
+    span_id: str
+    parent_span_id: str
+    transaction: str
+    op: str
+    status: str
+    start_timestamp: datetime
+    timestamp: datetime
+    duration: float
+    release: str
+    environment: str
+    platform: str
+    user_id: str
+    user_email: str
+    user_username: str
+    user_ip: str
+    user_tag: str
+    tags_key: list[str]
+    tags_value: list[str]
+    measurements_key: list[str]
+    measurements_value: list[float]
+    http_method: str
+    http_url: str
+    received: datetime
+
+
 class GroupRow(NamedTuple):
     """An issue (group) in `groups`, written once when its first event comes."""
 

@@ -15,8 +15,7 @@ from picket.runtime.consumer import BatchConsumer
 from picket.runtime.steps import Output, Process, Table
 from picket.bus.topics import origin
 from picket.agents.wiring import Wiring
-from picket.ingest import attachments, feedback, outcome_rows, sessions
-from picket.ingest.outcomes import Category
+from picket.ingest import attachments, feedback, outcome_rows, sessions, transactions
 from picket.ingest.processed import Processed
 from picket.store.rollups import write_outcomes, write_sessions
 
@@ -31,19 +30,20 @@ OUTCOMES_MAX_BATCH = 10_000
 SESSIONS = Table("sessions", tuple(sessions.COLUMNS), write_sessions)
 FEEDBACK = Table("feedback", feedback.COLUMNS)
 ATTACHMENTS = Table("attachments", attachments.COLUMNS)
+TRANSACTIONS = Table("transactions", transactions.COLUMNS)
 OUTCOMES_RAW = Table("outcomes_raw", tuple(outcome_rows.COLUMNS), write_outcomes)
 
 # Every ingest topic carries IngestItem values, with one codec.
 decode_item = t.INGEST_EVENTS.decode
 
 
-def item_process(table: Table | None, process: Callable[[IngestItem, str], Processed]) -> Process:
-    """One ingest message → its rows in `table` (None: items only counted) and outcomes."""
+def item_process(table: Table, process: Callable[[IngestItem, str], Processed]) -> Process:
+    """One ingest message → its rows in `table` and outcomes."""
 
     async def run(msg: Any) -> Output:
         done = process(decode_item(msg.value), origin(msg))
         out = Output(outcomes=done.outcomes, refused=done.refused)
-        return out.add_rows(table, done.rows) if table is not None else out
+        return out.add_rows(table, done.rows)
 
     return run
 
@@ -53,17 +53,10 @@ async def outcome_process(msg: Any) -> Output:
     return Output().add_rows(OUTCOMES_RAW, [outcome_rows.outcome_row(t.OUTCOMES.decode(msg.value), origin(msg))])
 
 
-def _transaction(item: IngestItem, _: str) -> Processed:
-    """Transactions are counted, not stored (performance data is not served)."""
-    out = Processed()
-    out.accept(item, Category.TRANSACTION)
-    return out
-
-
 def ingest_consumers(w: Wiring) -> list[BatchConsumer]:
     """Every ingest consumer but those of events and check-ins, and the outcomes consumer."""
 
-    def consumer(topic: t.Topic, table: Table | None, process: Callable[[IngestItem, str], Processed]) -> BatchConsumer:
+    def consumer(topic: t.Topic, table: Table, process: Callable[[IngestItem, str], Processed]) -> BatchConsumer:
         name = f"{topic.name}-consumer"
         return w.consumer(name, topic, topic.name, w.items(name, topic, item_process(table, process)),
                           linger=ITEMS_LINGER_SECONDS)
@@ -72,7 +65,7 @@ def ingest_consumers(w: Wiring) -> list[BatchConsumer]:
         consumer(t.INGEST_SESSIONS, SESSIONS, sessions.process_session_item),
         consumer(t.INGEST_FEEDBACK, FEEDBACK, lambda i, _: feedback.process_feedback_item(i)),
         consumer(t.INGEST_ATTACHMENTS, ATTACHMENTS, attachments.process_attachment_item),
-        consumer(t.INGEST_TRANSACTIONS, None, _transaction),
+        consumer(t.INGEST_TRANSACTIONS, TRANSACTIONS, transactions.process_transaction_item),
         w.consumer("outcomes-consumer", t.OUTCOMES, "outcomes",
                    w.items("outcomes-consumer", t.OUTCOMES, outcome_process, outcomes=False),
                    linger=OUTCOMES_LINGER_SECONDS, max_batch=OUTCOMES_MAX_BATCH),

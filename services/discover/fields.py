@@ -1,59 +1,44 @@
-"""The fields and functions Discover may select, filter and sort by, on the error events
-dataset, and the SQL each stands for. Pure.
+"""The fields and functions Discover may select, filter and sort by, on a dataset
+(`picket.discover.datasets`), and the SQL each stands for. Pure.
 
-Only what this allow-list names reaches SQL: a column's expression is written here, a tag's
-name and every value are bound parameters. A name that is not a column is a tag (`tags[name]`
-or the bare name), as in Sentry. Types are Sentry's meta types (`string`, `integer`, `number`,
-`date`, `rate`).
+Only what this allow-list names reaches SQL: a column's expression is written here, a tag's or a
+measurement's name and every value are bound parameters, a function's numeric argument is read
+as a number first. A name that is not a column is a tag (`tags[name]` or the bare name), as in
+Sentry. Types are Sentry's meta types (`string`, `integer`, `number`, `date`, `duration`,
+`percentage`, `rate`); durations are in milliseconds.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from picket.discover.datasets import ERRORS, Column, Dataset
 from picket.stats.periods import InvalidParams
 
-
-@dataclass(frozen=True)
-class Column:
-    sql: str
-    type: str
-
-
-# Error events (`events`). `project` is the slug: bound per request (`Binder.project_slugs`).
-COLUMNS: dict[str, Column] = {
-    "id": Column("event_id", "string"),
-    "title": Column("title", "string"),
-    "message": Column("if(message != '', message, title)", "string"),
-    "culprit": Column("culprit", "string"),
-    "event.type": Column("type", "string"),
-    "platform": Column("platform", "string"),
-    "level": Column("level", "string"),
-    "release": Column("release", "string"),
-    "environment": Column("environment", "string"),
-    "transaction": Column("transaction", "string"),
-    "timestamp": Column("timestamp", "date"),
-    "project.id": Column("project_id", "integer"),
-    "project_id": Column("project_id", "integer"),
-    "issue.id": Column("group_id", "integer"),
-    "user": Column("user_tag", "string"),
-    "user.display": Column("if(user_email != '', user_email, user_tag)", "string"),
-    "user.email": Column("user_email", "string"),
-    "user.id": Column("JSONExtractString(body, 'user', 'id')", "string"),
-    "user.username": Column("JSONExtractString(body, 'user', 'username')", "string"),
-    "user.ip": Column("JSONExtractString(body, 'user', 'ip_address')", "string"),
-    "trace": Column("JSONExtractString(body, 'contexts', 'trace', 'trace_id')", "string"),
-}
-# Sentry's own fields that error events here do not carry (yet): asking for one is a 400, not a
-# tag of that name that is always empty.
-_NOT_STORED = re.compile(r"(issue(\.short_id)?|transaction\.\w+|measurements\.[\w.]+|spans?\.[\w.]+|"
-                         r"profile\.id|replay\.id|span_id|trace\.(span|parent_span)|error\.\w+|stack\.\w+)")
 _TAG = re.compile(r"tags\[([^\[\]]{1,200})\]")
 _TAG_NAME = re.compile(r"[A-Za-z0-9_.:\-]{1,200}")
+_MEASUREMENT = re.compile(r"measurements\.([a-z0-9_.\-]{1,64})")
 _FUNCTION = re.compile(r"([a-z_0-9]+)\((.*)\)")
 MAX_FIELDS = 20
+# How an error message names what a dataset holds.
+_HOLDING = {"errors": "error events", "transactions": "transactions", "discover": "events"}
+# Sentry's types of its own measurements; any other is a number.
+_DURATION_MEASUREMENTS = frozenset({
+    "fp", "fcp", "lcp", "fid", "inp", "ttfb", "ttfb.requesttime", "app_start_cold", "app_start_warm",
+    "time_to_initial_display", "time_to_full_display", "stall_total_time", "stall_longest_time"})
+_MEASUREMENT_TYPES = {"frames_total": "integer", "frames_slow": "integer", "frames_frozen": "integer",
+                      "stall_count": "integer", "frames_slow_rate": "percentage", "frames_frozen_rate": "percentage",
+                      "stall_percentage": "percentage"}
+_NUMERIC = ("integer", "number", "duration", "percentage")
+_PERCENTILES = {"p50": 0.5, "p75": 0.75, "p95": 0.95, "p99": 0.99}
+TRANSACTION_FUNCTIONS = frozenset({*_PERCENTILES, "percentile", "failure_rate", "failure_count", "apdex"})
+# Sentry's statuses that are not failures (failure_rate, failure_count).
+_NOT_FAILURES = "('ok', 'cancelled', 'unknown')"
+# Sentry's default apdex threshold (milliseconds), for `apdex()` without one.
+DEFAULT_APDEX = 300.0
 
 
 @dataclass
@@ -68,15 +53,22 @@ class Binder:
         return f"{{{name}:{type_}}}"
 
 
-def column(name: str, binder: Binder) -> Column:
-    """The column `name` stands for: a field of the catalog, `project`, or a tag."""
-    if name in COLUMNS:
-        return COLUMNS[name]
+def column(name: str, binder: Binder, dataset: Dataset = ERRORS) -> Column:
+    """The column `name` stands for in `dataset`: a field, `project`, a measurement or a tag."""
+    if name in dataset.columns:
+        return dataset.columns[name]
     if name == "project":  # the query binds every project's id and slug under these names
         return Column("transform(project_id, {project_ids:Array(UInt64)}, {project_slugs:Array(String)}, '')",
                       "string")
-    if _NOT_STORED.fullmatch(name):
-        raise InvalidParams(f"{name} is not available on error events yet.")
+    measurement = _MEASUREMENT.fullmatch(name)
+    if measurement and dataset.transactions is not None:
+        key = binder.bind(measurement.group(1), "String")
+        type_ = "duration" if measurement.group(1) in _DURATION_MEASUREMENTS else \
+            _MEASUREMENT_TYPES.get(measurement.group(1), "number")
+        return Column(f"if(has(measurements_key, {key}), measurements_value[indexOf(measurements_key, {key})], NULL)",
+                      type_, "millisecond" if type_ == "duration" else None)
+    if dataset.not_stored.fullmatch(name):
+        raise InvalidParams(f"{name} is not available on {_HOLDING[dataset.name]} yet.")
     tag = _TAG.fullmatch(name)
     tag_name = tag.group(1) if tag else name if _TAG_NAME.fullmatch(name) else None
     if tag_name is None:
@@ -95,7 +87,7 @@ class Selected:
     unit: str | None = None
 
 
-def function(name: str, args: str, binder: Binder, seconds: float) -> Selected:
+def function(name: str, args: str, binder: Binder, seconds: float, dataset: Dataset = ERRORS) -> Selected:
     """`name(args)` as an aggregate (`seconds`: the query's time range, for rates)."""
     full = f"{name}({args})"
     arg = args.strip()
@@ -108,26 +100,72 @@ def function(name: str, args: str, binder: Binder, seconds: float) -> Selected:
     if name == "last_seen" and arg == "":
         return Selected(full, "max(timestamp)", "date", True)
     if name in ("count_unique", "min", "max", "sum", "avg") and arg:
-        col = column(arg, binder)
+        col = column(arg, binder, dataset)
         if name == "count_unique":  # an empty value is no value (Sentry's nulls)
             counted = f"uniqExactIf({col.sql}, {col.sql} != '')" if col.type == "string" else f"uniqExact({col.sql})"
             return Selected(full, counted, "integer", True)
         if name in ("min", "max"):
             if col.type == "string":
                 raise InvalidParams(f"{full}: {arg} is not a number or a date.")
-            return Selected(full, f"{name}({col.sql})", col.type, True)
-        if col.type not in ("integer", "number"):
+            return Selected(full, f"{name}({col.sql})", col.type, True, col.unit)
+        if col.type not in _NUMERIC:
             raise InvalidParams(f"{full}: {arg} is not a number.")
-        return Selected(full, f"{name}({col.sql})", "number" if name == "avg" else col.type, True)
-    if name in ("p50", "p75", "p95", "p99", "percentile", "failure_rate", "failure_count", "apdex"):
-        raise InvalidParams(f"{full} needs transactions, and this query reads error events.")
+        type_ = "number" if name == "avg" and col.type == "integer" else col.type
+        return Selected(full, f"{name}({col.sql})", type_, True, col.unit)
+    if name in TRANSACTION_FUNCTIONS:
+        if dataset.transactions is None:
+            raise InvalidParams(f"{full} needs transactions, and this query reads error events.")
+        return _transaction_function(name, arg, full, binder, dataset)
     raise InvalidParams(f"{full} is not a function Discover knows.")
 
 
-def selected(name: str, binder: Binder, seconds: float) -> Selected:
-    """A requested field (a column, a tag or a function call)."""
+def _transaction_function(name: str, arg: str, full: str, binder: Binder, dataset: Dataset) -> Selected:
+    """Sentry's performance functions; on `discover`, over its transactions only."""
+    tx = dataset.transactions
+    total = f"nullIf(countIf({tx}), 0)"  # NULL, not a division by zero, for a group of errors only
+    if name in _PERCENTILES or name == "percentile":
+        if name == "percentile":
+            target, _, level = arg.rpartition(",")
+            quantile = _number(level, full)
+            if not target.strip() or not 0 <= quantile <= 1:
+                raise InvalidParams(f"{full}: expected a field and a quantile between 0 and 1.")
+        else:
+            target, quantile = arg, _PERCENTILES[name]
+        col = column(target.strip() or "transaction.duration", binder, dataset)
+        if col.type not in _NUMERIC:
+            raise InvalidParams(f"{full}: {target.strip()} is not a number.")
+        type_ = col.type if col.type in ("duration", "percentage") else "number"
+        return Selected(full, f"quantile({quantile!r})({col.sql})", type_, True, col.unit)
+    if name == "apdex":
+        threshold = _number(arg, full) if arg else DEFAULT_APDEX
+        if threshold <= 0:
+            raise InvalidParams(f"{full}: the threshold must be a positive number of milliseconds.")
+        t = binder.bind(threshold, "Float64")
+        d = dataset.columns["transaction.duration"].sql
+        return Selected(full, f"(countIf({d} <= {t} AND {tx}) + countIf({d} > {t} AND {d} <= 4 * {t} AND {tx}) / 2)"
+                              f" / {total}", "number", True)
+    if arg:
+        raise InvalidParams(f"{full}: {name}() takes no argument.")
+    failures = f"countIf(status NOT IN {_NOT_FAILURES} AND {tx})"
+    if name == "failure_count":
+        return Selected(full, failures, "integer", True)
+    return Selected(full, f"{failures} / {total}", "percentage", True)
+
+
+def _number(text: str, full: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise InvalidParams(f"{full}: {text.strip()!r} is not a number.") from None
+    if not math.isfinite(value):
+        raise InvalidParams(f"{full}: {text.strip()!r} is not a number.")
+    return value
+
+
+def selected(name: str, binder: Binder, seconds: float, dataset: Dataset = ERRORS) -> Selected:
+    """A requested field (a column, a tag or a function call) of `dataset`."""
     call = _FUNCTION.fullmatch(name)
     if call and not name.startswith("tags["):
-        return function(call.group(1), call.group(2), binder, seconds)
-    col = column(name, binder)
-    return Selected(name, col.sql, col.type, False)
+        return function(call.group(1), call.group(2), binder, seconds, dataset)
+    col = column(name, binder, dataset)
+    return Selected(name, col.sql, col.type, False, col.unit)

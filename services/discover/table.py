@@ -10,18 +10,20 @@ Sentry's `{"data": [...], "meta": {"fields": ..., "units": ...}}`. Pure.
   (repeated), `statsPeriod` or `start`/`end` (default 14 days).
 - Pages: `per_page` ≤ 100 (default 50) from `cursor`'s offset; one row more than a page is read
   to tell whether a next page exists.
-The dataset is error events (`events`); transaction functions are refused (400) until
-transactions are stored.
+- `dataset`: `errors`, `transactions` or `discover` (the default, as in Sentry: both, told apart
+  by `event.type`) (`picket.discover.datasets`).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from picket.discover.conditions import conditions
+from picket.discover.datasets import DATASETS
 from picket.discover.fields import MAX_FIELDS, Binder, Selected, selected
 from picket.search import syntax as search
 from picket.stats.periods import (
@@ -50,19 +52,23 @@ def parse(params: Mapping[str, Sequence[str]], *, accessible: Mapping[int, str],
     project_ids = accessible_projects(requested_projects(params), list(accessible))
     binder = Binder({"project_ids": list(project_ids), "project_slugs": [accessible[p] for p in project_ids],
                      "start": start.replace(tzinfo=None), "end": end.replace(tzinfo=None)})
+    dataset = DATASETS.get(param(params, "dataset") or "discover")
+    if dataset is None:
+        raise InvalidParams(f"dataset must be one of: {', '.join(DATASETS)}")
     seconds = (end - start).total_seconds()
-    fields = tuple(selected(name, binder, seconds) for name in dict.fromkeys(names))
+    fields = tuple(selected(name, binder, seconds, dataset) for name in dict.fromkeys(names))
     try:
         tree = search.parse(param(params, "query") or "")
     except search.SearchError as exc:
         raise InvalidParams(str(exc)) from None
-    where = ["project_id IN {project_ids:Array(UInt64)}", "timestamp >= {start:DateTime64(3, 'UTC')}",
-             "timestamp < {end:DateTime64(3, 'UTC')}"]
+    base = ["project_id IN {project_ids:Array(UInt64)}", "timestamp >= {start:DateTime64(3, 'UTC')}",
+            "timestamp < {end:DateTime64(3, 'UTC')}"]
     environments = param_list(params, "environment")
     if environments:
-        where.append(f"environment IN {binder.bind(environments, 'Array(String)')}")
+        base.append(f"environment IN {binder.bind(environments, 'Array(String)')}")
+    source, where = dataset.source(" AND ".join(base), _event_types(tree))
     try:
-        found = conditions(tree, binder, now, seconds)
+        found = conditions(tree, binder, now, seconds, dataset)
     except search.SearchError as exc:  # a value that is not what its field holds
         raise InvalidParams(str(exc)) from None
     if found.where:
@@ -73,13 +79,23 @@ def parse(params: Mapping[str, Sequence[str]], *, accessible: Mapping[int, str],
         raise InvalidParams("A condition on a function needs a function among the fields.")
     sql = (
         "SELECT " + ", ".join(f"{f.sql} AS f{i}" for i, f in enumerate(fields))
-        + " FROM {db}.events FINAL WHERE " + " AND ".join(where)
+        + f" FROM {source}" + (" WHERE " + " AND ".join(where) if where else "")
         + (" GROUP BY " + ", ".join(group_by) if group_by else "")
         + (f" HAVING {found.having}" if found.having else "")
         + " ORDER BY " + ", ".join(_order(params, fields))
         + f" LIMIT {binder.bind(limit, 'UInt32')} OFFSET {binder.bind(offset, 'UInt64')}"
     )
     return TableQuery(fields, sql, binder.params)
+
+
+def _event_types(tree: search.Node | None) -> frozenset[str] | None:
+    """The event types a query's top-level `event.type:…` filter lets through (None: any)."""
+    for node in tree.items if isinstance(tree, search.And) else (tree,):
+        if isinstance(node, search.Filter) and node.key == "event.type" and not node.negated and node.op in ("=", "in"):
+            values = node.value if isinstance(node.value, tuple) else (node.value,)
+            if not any(v.wildcard for v in values):
+                return frozenset(v.text for v in values)
+    return None
 
 
 def _order(params: Mapping[str, Sequence[str]], fields: Sequence[Selected]) -> list[str]:
@@ -109,8 +125,8 @@ def response(q: TableQuery, rows: Sequence[Sequence[Any]]) -> dict[str, Any]:
 def _value(field: Selected, value: Any) -> Any:
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%dT%H:%M:%S+00:00")
-    if field.type == "integer" and value is not None:
-        return int(value)
-    if field.type in ("number", "rate") and value is not None:
-        return float(value)
-    return value
+    if value is None or field.type not in ("integer", "number", "rate", "duration", "percentage"):
+        return value
+    if isinstance(value, float) and not math.isfinite(value):  # no JSON for it: Sentry's null
+        return None
+    return int(value) if field.type == "integer" else float(value)

@@ -1,5 +1,7 @@
 """Discover's table query on real chdb over a known set of error events: fields, tags, each
-function, group-by, sort, pages, each query operator, and what is refused (400)."""
+function, group-by, sort, pages, each query operator, and what is refused (400). No transactions
+are stored here: the default dataset (`discover`, errors and transactions) answers as the errors
+alone would (transactions: `test_discover_transactions.py`)."""
 
 from __future__ import annotations
 
@@ -123,8 +125,9 @@ def test_tags_by_name_and_in_brackets(store: Store) -> None:
     ("user.username:name-ann", "13"),
 ])
 def test_each_query_operator(store: Store, query: str, ids: str) -> None:
-    found = rows(store, field=["id"], query=query, sort="id")
-    assert "".join(r["id"][-1] for r in found) == ids, query
+    for dataset in ("errors", "discover"):  # `events` alone, and within the union with transactions
+        found = rows(store, field=["id"], query=query, sort="id", dataset=dataset)
+        assert "".join(r["id"][-1] for r in found) == ids, (query, dataset)
 
 
 def test_conditions_on_functions_filter_groups(store: Store) -> None:
@@ -155,13 +158,17 @@ def test_pages_by_offset_and_limit(store: Store) -> None:
      "You can view up to 20 fields at a time. Please delete some and try again."),
     ({"field": ["id"], "sort": "title"}, "Cannot sort by a field that is not selected: title"),
     ({"field": ["nope()"]}, "nope() is not a function Discover knows."),
-    ({"field": ["p95(transaction.duration)"]},
+    ({"field": ["p95(transaction.duration)"], "dataset": "errors"},
      "p95(transaction.duration) needs transactions, and this query reads error events."),
+    ({"field": ["id"], "dataset": "spans"}, "dataset must be one of: errors, transactions, discover"),
     ({"field": ["avg(title)"]}, "avg(title): title is not a number."),
     ({"field": ["min(release)"]}, "min(release): release is not a number or a date."),
     ({"field": ["bad field!"]}, "Invalid field: 'bad field!' is neither a field nor a tag name."),
-    ({"field": ["issue"]}, "issue is not available on error events yet."),
-    ({"field": ["id"], "query": "transaction.duration:>1s"}, "transaction.duration is not available on error events yet."),
+    ({"field": ["issue"], "dataset": "errors"}, "issue is not available on error events yet."),
+    ({"field": ["issue"]}, "issue is not available on events yet."),
+    ({"field": ["id"], "query": "transaction.duration:>1s", "dataset": "errors"},
+     "transaction.duration is not available on error events yet."),
+    ({"field": ["measurements.lcp"], "dataset": "errors"}, "measurements.lcp is not available on error events yet."),
     ({"field": ["id"], "query": "level:error count():>1"}, "A condition on a function needs a function among the fields."),
     ({"field": ["title", "count()"], "query": "level:error OR count():>1"},
      "Having an OR between aggregate filters and normal filters is invalid."),

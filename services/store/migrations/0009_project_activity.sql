@@ -35,7 +35,7 @@ SELECT project_id, toDateTime64('2299-12-31 00:00:00', 3, 'UTC') AS first_event,
        toUInt8(0) AS has_transactions
 FROM {db}.feedback GROUP BY project_id;
 
--- Transactions are counted, not stored: an accepted transaction outcome says one arrived.
+-- An accepted transaction outcome says a transaction arrived (0011 stores them since).
 CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.project_activity_transactions TO {db}.project_activity AS
 SELECT project_id, toDateTime64('2299-12-31 00:00:00', 3, 'UTC') AS first_event, emptyArrayString() AS environments,
        emptyArrayString() AS platforms, toUInt8(0) AS has_sessions, toUInt8(0) AS has_user_reports,
