@@ -38,10 +38,8 @@ def load_migrations() -> list[Migration]:
         found.append(Migration(int(number), name, _statements(up), _statements(down)))
     found.sort(key=lambda m: m.number)
     numbers = [m.number for m in found]
-    # A gap is a number taken by a migration not merged yet: applied numbers are recorded one by
-    # one, so one merged later under a lower number is applied then. Two of a number are a clash.
-    if not numbers or numbers[0] != 1 or len(set(numbers)) != len(numbers):
-        raise RuntimeError(f"migrations must be numbered from 1, each number once, got {numbers}")
+    if numbers != list(range(1, len(numbers) + 1)):
+        raise RuntimeError(f"migrations must be numbered 1..n without gaps, got {numbers}")
     return found
 
 
