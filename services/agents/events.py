@@ -39,6 +39,7 @@ from picket.issues.state import GroupState, ProjectGroups, Snooze, parse_assigne
 from picket.agents.ingest import ITEMS_LINGER_SECONDS, decode_item
 from picket.store import issue_changes, issues_read
 from picket.store.client import Store
+from picket.store.rollups import write_events
 from picket.schemas.rows import GroupActivityRow, GroupUserFlagRow
 
 # Hashes and groups before events: a reader never sees an event of an unknown group. Moves and
@@ -46,7 +47,7 @@ from picket.schemas.rows import GroupActivityRow, GroupUserFlagRow
 GROUP_HASHES = Table("group_hashes", issues.HASH_COLUMNS)
 GROUPS = Table("groups", issues.GROUP_COLUMNS)
 GROUP_STATUS = Table("group_status", issues.STATUS_COLUMNS)
-EVENTS = Table("events", issues.EVENT_COLUMNS)
+EVENTS = Table("events", issues.EVENT_COLUMNS, write_events)
 ACTIVITY = Table("group_activity", GroupActivityRow._fields)
 USER_FLAGS = Table("group_user_flags", GroupUserFlagRow._fields)
 EVENT_MOVES = Table("group_status", ("project_id", "group_id", "merged_into"), issue_changes.move_events)

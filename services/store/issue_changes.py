@@ -10,6 +10,8 @@ from typing import Any
 
 from picket.schemas.rows import EventRow
 from picket.store.client import Store
+from picket.store.rollup import mark_dirty
+from picket.store.rollups import GROUPS
 
 _COLUMNS = ", ".join(EventRow._fields)
 # Each event again with its new group: the copy replaces the original (same key and version,
@@ -20,9 +22,14 @@ _MOVE = (f"INSERT INTO {{db}}.events ({_COLUMNS}) SELECT "
 
 
 def move_events(store: Store, rows: Sequence[Sequence[Any]]) -> None:
-    """rows: (project id, group id, the group its events move to)."""
+    """rows: (project id, group id, the group its events move to). The hours of the events moved
+    are marked for the issue counters' rollup to recount (after the move: see `rollup.write`)."""
     for project_id, group_id, into in rows:
-        store.command(_MOVE, {"p": project_id, "g": group_id, "into": into})
+        params = {"p": project_id, "g": group_id, "into": into}
+        hours = store.query("SELECT DISTINCT toStartOfHour(timestamp) FROM {db}.events FINAL"
+                            " WHERE project_id = {p:UInt64} AND group_id = {g:UInt64}", params)
+        store.command(_MOVE, params)
+        mark_dirty(store, GROUPS, [h for (h,) in hours])
 
 
 def delete_events(store: Store, rows: Sequence[Sequence[Any]]) -> None:

@@ -7,13 +7,15 @@ they are right however often an event was delivered.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import msgspec
 
 from picket.schemas.ingest import NormalizedEvent
 from picket.store.client import Store
+from picket.store.rollup import horizon
+from picket.store.rollups import GROUPS
 
 _event = msgspec.json.Decoder(NormalizedEvent)
 
@@ -42,73 +44,148 @@ class Group:
     share_id: str = ""
 
 
-_GROUPS = """
+# Each issue's status now: an ignore whose time is up reads unresolved (the next event makes it so
+# in the state too). `%(filter)s` narrows the rows read.
+_STATUS = """
+SELECT group_id, if(stored = 'ignored' AND until > toDateTime64(0, 3, 'UTC') AND until <= now64(3), 'unresolved',
+                    if(stored = '', 'unresolved', stored)) AS status,
+       if(status != stored, 'ongoing', stored_substatus) AS substatus, status_details, assignee, share_id
+FROM (
+    SELECT group_id, argMax(status, version) AS stored, argMax(substatus, version) AS stored_substatus,
+           argMax(status_details, version) AS status_details, argMax(ignore_until, version) AS until,
+           argMax(assignee, version) AS assignee, argMax(share_id, version) AS share_id
+    FROM {db}.group_status WHERE project_id IN {projects:Array(UInt64)} %(filter)s GROUP BY group_id
+)"""
+
+# The issues that match, newest first: from when each was seen (by environment) and its status,
+# never from its events.
+_MATCHING = """
+SELECT seen.group_id, seen.first, seen.last
+FROM (
+    SELECT group_id, min(first_seen) AS first, max(last_seen) AS last FROM {db}.group_seen
+    WHERE project_id IN {projects:Array(UInt64)} %(seen_filter)s
+    GROUP BY group_id %(having)s
+) AS seen
+WHERE seen.group_id IN (SELECT group_id FROM (%(status)s) WHERE status NOT IN ('merged', 'deleted') %(status_filter)s)
+%(group_filter)s
+ORDER BY seen.last DESC, seen.group_id DESC
+%(limit)s"""
+
+_DETAILS = """
 SELECT g.group_id, g.project_id, g.short_number, g.type, g.title, g.culprit, g.level, g.logger, g.platform,
-       g.metadata, g.first_release, s.status, s.substatus, e.cnt, e.users, e.first_seen, e.last_seen,
-       s.status_details, s.assignee, s.share_id
-FROM (SELECT * FROM {db}.groups FINAL WHERE project_id IN {projects:Array(UInt64)} %(group_filter)s) AS g
-INNER JOIN (
-    SELECT group_id, count() AS cnt, uniqExactIf(user_tag, user_tag != '') AS users,
-           min(timestamp) AS first_seen, max(timestamp) AS last_seen
-    FROM {db}.events FINAL
-    WHERE project_id IN {projects:Array(UInt64)} %(event_filter)s
-    GROUP BY group_id
-) AS e ON e.group_id = g.group_id
-LEFT JOIN (
-    -- An ignore whose time is up reads unresolved (the next event makes it so in the state too).
-    SELECT group_id, if(stored = 'ignored' AND until > toDateTime64(0, 3, 'UTC') AND until <= now64(3), 'unresolved',
-                        if(stored = '', 'unresolved', stored)) AS status,
-           if(status != stored, 'ongoing', stored_substatus) AS substatus, status_details, assignee, share_id
-    FROM (
-        SELECT group_id, argMax(status, version) AS stored, argMax(substatus, version) AS stored_substatus,
-               argMax(status_details, version) AS status_details, argMax(ignore_until, version) AS until,
-               argMax(assignee, version) AS assignee, argMax(share_id, version) AS share_id
-        FROM {db}.group_status WHERE project_id IN {projects:Array(UInt64)} GROUP BY group_id
-    )
-) AS s ON s.group_id = g.group_id
-WHERE s.status NOT IN ('merged', 'deleted') %(status_filter)s
-ORDER BY e.last_seen DESC, g.group_id DESC
-"""
+       g.metadata, g.first_release, s.status, s.substatus, s.status_details, s.assignee, s.share_id
+FROM (SELECT * FROM {db}.groups FINAL WHERE project_id IN {projects:Array(UInt64)} AND group_id IN {ids:Array(UInt64)}) AS g
+LEFT JOIN (%(status)s) AS s ON s.group_id = g.group_id"""
+
+# Counters of issues `ids` over sealed hours from the rollup and the rest from recent events.
+# `{first_full}`: the first whole hour of the period (the period's start when it has none).
+_COUNTS = """
+SELECT group_id, %(key)s, sum(c), uniqExactMerge(u) FROM (
+    SELECT group_id, hour, times_seen AS c, users AS u FROM {db}.group_hourly FINAL
+    WHERE project_id IN {projects:Array(UInt64)} AND group_id IN {ids:Array(UInt64)}
+      AND hour < {horizon:DateTime('UTC')} AND hour >= {first_full:DateTime('UTC')} %(env)s
+    UNION ALL
+    SELECT group_id, toStartOfHour(timestamp) AS hour, count() AS c, uniqExactStateIf(user_tag, user_tag != '') AS u
+    FROM {db}.%(recent)s FINAL
+    WHERE project_id IN {projects:Array(UInt64)} AND group_id IN {ids:Array(UInt64)}
+      AND timestamp >= {since:DateTime64(3, 'UTC')}
+      AND (timestamp >= {horizon:DateTime('UTC')} OR timestamp < {first_full:DateTime('UTC')}) %(env)s
+    GROUP BY group_id, hour
+) GROUP BY group_id, %(key)s"""
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+# Recent events are kept two days: hours not sealed within this are read from all events.
+RECENT_SPAN = timedelta(hours=36)
 
 
 def groups(store: Store, project_ids: list[int], *, group_ids: list[int] | None = None,
            short_number: int | None = None, statuses: list[str] | None = None,
-           since: datetime | None = None, text: str | None = None,
-           environments: list[str] | None = None) -> list[Group]:
-    """Issues with their counters over their stored events: those since `since`, in
-    `environments` when given (an issue without such events is left out)."""
+           since: datetime | None = None, text: str | None = None, environments: list[str] | None = None,
+           limit: int | None = None, offset: int = 0) -> list[Group]:
+    """Issues, most recently seen first (`limit` from `offset`): those seen since `since`, in
+    `environments` when given, with their counters over that period and those environments."""
     params: dict[str, Any] = {"projects": project_ids}
-    group_filter = ""
+    seen_filter = group_filter = status_filter = having = limit_sql = ""
+    status_rows = ""
     if group_ids is not None:
-        group_filter += " AND group_id IN {groups:Array(UInt64)}"
+        seen_filter += " AND group_id IN {groups:Array(UInt64)}"
+        status_rows = " AND group_id IN {groups:Array(UInt64)}"
         params["groups"] = group_ids
-    if short_number is not None:
-        group_filter += " AND short_number = {number:UInt64}"
-        params["number"] = short_number
-    if text:
-        group_filter += " AND (positionCaseInsensitiveUTF8(title, {text:String}) > 0" \
-                        " OR positionCaseInsensitiveUTF8(culprit, {text:String}) > 0)"
-        params["text"] = text
-    event_filter = ""
-    if since is not None:
-        event_filter = " AND timestamp >= {since:DateTime64(3, 'UTC')}"
-        params["since"] = since
     if environments:
-        event_filter += " AND environment IN {envs:Array(String)}"
+        seen_filter += " AND environment IN {envs:Array(String)}"
         params["envs"] = environments
-    status_filter = ""
+    if since is not None:
+        having = "HAVING last >= {since:DateTime64(3, 'UTC')}"
+        params["since"] = since
     if statuses:
-        status_filter = " AND if(s.status = '', 'unresolved', s.status) IN {statuses:Array(String)}"
+        status_filter = " AND status IN {statuses:Array(String)}"
         params["statuses"] = statuses
-    sql = _GROUPS % {"group_filter": group_filter, "event_filter": event_filter, "status_filter": status_filter}
-    return [
-        Group(id=r[0], project_id=r[1], short_number=r[2], type=r[3], title=r[4], culprit=r[5], level=r[6],
-              logger=r[7], platform=r[8], metadata=msgspec.json.decode(r[9]) if r[9] else {},
-              first_release=r[10], status=r[11] or "unresolved", substatus=r[12] or "", count=r[13],
-              user_count=r[14], first_seen=r[15], last_seen=r[16],
-              status_details=msgspec.json.decode(r[17]) if r[17] else {}, assignee=r[18] or "", share_id=r[19] or "")
-        for r in store.query(sql, params)
-    ]
+    if short_number is not None or text:
+        conditions = []
+        if short_number is not None:
+            conditions.append("short_number = {number:UInt64}")
+            params["number"] = short_number
+        if text:
+            conditions.append("(positionCaseInsensitiveUTF8(title, {text:String}) > 0"
+                              " OR positionCaseInsensitiveUTF8(culprit, {text:String}) > 0)")
+            params["text"] = text
+        group_filter = ("AND seen.group_id IN (SELECT group_id FROM {db}.groups WHERE project_id IN"
+                        " {projects:Array(UInt64)} AND " + " AND ".join(conditions) + ")")
+    if limit is not None:
+        limit_sql = "LIMIT {limit:UInt64} OFFSET {offset:UInt64}"
+        params |= {"limit": limit, "offset": offset}
+    status = _STATUS % {"filter": status_rows}
+    matching = store.query(_MATCHING % {"seen_filter": seen_filter, "having": having, "status": status,
+                                        "status_filter": status_filter, "group_filter": group_filter,
+                                        "limit": limit_sql}, params)
+    if not matching:
+        return []
+    ids = [r[0] for r in matching]
+    details = {r[0]: r for r in store.query(
+        _DETAILS % {"status": _STATUS % {"filter": " AND group_id IN {ids:Array(UInt64)}"}},
+        {"projects": project_ids, "ids": ids})}
+    counts = counters(store, project_ids, ids, since, environments)
+    out = []
+    for group_id, first, last in matching:
+        r = details.get(group_id)
+        if r is None:  # its events and status arrived before its row (a moment, at most)
+            continue
+        count, users = counts.get(group_id, (0, 0))
+        out.append(Group(
+            id=r[0], project_id=r[1], short_number=r[2], type=r[3], title=r[4], culprit=r[5], level=r[6],
+            logger=r[7], platform=r[8], metadata=msgspec.json.decode(r[9]) if r[9] else {}, first_release=r[10],
+            status=r[11] or "unresolved", substatus=r[12] or "", count=count, user_count=users,
+            first_seen=first, last_seen=last, status_details=msgspec.json.decode(r[13]) if r[13] else {},
+            assignee=r[14] or "", share_id=r[15] or ""))
+    return out
+
+
+def _counts_sql(store: Store, project_ids: list[int], ids: list[int], since: datetime | None,
+                environments: list[str] | None, key: str) -> tuple[str, dict[str, Any]]:
+    now = datetime.now(timezone.utc)
+    top = horizon(store, GROUPS)
+    since = utc(since) if since is not None else EPOCH
+    # The first hour of the period whole when recent events hold its start, else the hour it
+    # starts in (a period reaching past two days starts at the hour).
+    floor = since.replace(minute=0, second=0, microsecond=0)
+    first_full = floor + timedelta(hours=1) if since != floor and since >= now - RECENT_SPAN else floor
+    # Unsealed hours beyond what recent events hold (a sealer far behind, before its first pass):
+    # read from all events.
+    recent = "events_recent" if top >= now - RECENT_SPAN else "events"
+    params: dict[str, Any] = {"projects": project_ids, "ids": ids, "since": since, "first_full": first_full,
+                              "horizon": top}
+    env = ""
+    if environments:
+        env = " AND environment IN {envs:Array(String)}"
+        params["envs"] = environments
+    return _COUNTS % {"key": key, "env": env, "recent": recent}, params
+
+
+def counters(store: Store, project_ids: list[int], ids: list[int], since: datetime | None = None,
+             environments: list[str] | None = None) -> dict[int, tuple[int, int]]:
+    """group id → (events, users) since `since` (all time without), in `environments`."""
+    sql, params = _counts_sql(store, project_ids, ids, since, environments, "toUInt8(0)")
+    return {group_id: (count, users) for group_id, _, count, users in store.query(sql, params)}
 
 
 def group_project(store: Store, group_id: int) -> int | None:
@@ -118,14 +195,9 @@ def group_project(store: Store, group_id: int) -> int | None:
 
 def hourly_counts(store: Store, project_ids: list[int], group_ids: list[int], since: datetime) -> dict[int, dict[int, int]]:
     """group id → {hour start (epoch seconds) → events} since `since`."""
-    rows = store.query(
-        "SELECT group_id, toUnixTimestamp(toStartOfHour(timestamp)) AS h, count() FROM {db}.events FINAL"
-        " WHERE project_id IN {projects:Array(UInt64)} AND group_id IN {groups:Array(UInt64)}"
-        " AND timestamp >= {since:DateTime64(3, 'UTC')} GROUP BY group_id, h",
-        {"projects": project_ids, "groups": group_ids, "since": since},
-    )
+    sql, params = _counts_sql(store, project_ids, group_ids, since, None, "toUnixTimestamp(hour)")
     out: dict[int, dict[int, int]] = {}
-    for group_id, hour, count in rows:
+    for group_id, hour, count, _ in store.query(sql, params):
         out.setdefault(group_id, {})[hour] = count
     return out
 

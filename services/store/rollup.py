@@ -115,13 +115,18 @@ def write(store: Store, rollup: Rollup, rows: Sequence[Sequence[Any]], now: date
         return
     store.insert(rollup.source, rows, rollup.columns)
     at = rollup.columns.index(rollup.time_column)
-    late = late_hours((row[at] for row in rows), now or datetime.now(timezone.utc))
-    if late:
+    mark_dirty(store, rollup, late_hours((row[at] for row in rows), now or datetime.now(timezone.utc)))
+
+
+def mark_dirty(store: Store, rollup: Rollup, hours: Sequence[datetime]) -> None:
+    """Have the next sealing pass recount `hours` (marked on ClickHouse's clock, after the rows
+    that changed them are stored)."""
+    if hours:
         store.command(
             f"INSERT INTO {{db}}.{rollup.dirty} (hour, marked)"
             " SELECT hour, toUnixTimestamp64Nano(now64(9)) FROM"
             " (SELECT arrayJoin({hours:Array(DateTime('UTC'))}) AS hour)",
-            {"hours": [h.replace(tzinfo=None) for h in late]},
+            {"hours": [_utc(h).replace(tzinfo=None) for h in hours]},
         )
 
 

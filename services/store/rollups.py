@@ -1,4 +1,4 @@
-"""The two hourly rollups: outcomes and sessions (see `picket.store.rollup`)."""
+"""The hourly rollups: outcomes, sessions and issue counters (see `picket.store.rollup`)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from picket.schemas.rows import OutcomeRow, SessionRow
+from picket.schemas.rows import EventRow, OutcomeRow, SessionRow
 from picket.store.session_rows import NIL_USER, STATES, per_session
 from picket.store.client import Store
 from picket.store.rollup import Rollup, write
@@ -52,7 +52,25 @@ GROUP BY s_org, hour, s_project, s_release, s_environment""",
     live=True,
 )
 
-ALL = (OUTCOMES, SESSIONS)
+# `events FINAL` counts a redelivered event once; events moved by a merge mark their hours dirty
+# (`picket.store.issue_changes`), so the issue they went to is recounted.
+GROUPS = Rollup(
+    name="groups",
+    source="events",
+    time_column="timestamp",
+    columns=EventRow._fields,
+    seals="group_seals",
+    dirty="group_dirty_hours",
+    build="""
+INSERT INTO {db}.group_hourly (project_id, group_id, environment, hour, times_seen, users, version)
+SELECT project_id, group_id, environment, toStartOfHour(timestamp) AS hour, count(),
+       uniqExactStateIf(user_tag, user_tag != ''), {version:UInt64}
+FROM {db}.events FINAL
+WHERE hour IN {hours:Array(DateTime('UTC'))}
+GROUP BY project_id, group_id, environment, hour""",
+)
+
+ALL = (OUTCOMES, SESSIONS, GROUPS)
 
 
 def write_outcomes(store: Store, rows: Sequence[Sequence[Any]], now: datetime | None = None) -> None:
@@ -63,3 +81,8 @@ def write_outcomes(store: Store, rows: Sequence[Sequence[Any]], now: datetime | 
 def write_sessions(store: Store, rows: Sequence[Sequence[Any]], now: datetime | None = None) -> None:
     """Session rows (`SessionRow`) into `sessions`, marking late hours."""
     write(store, SESSIONS, rows, now)
+
+
+def write_events(store: Store, rows: Sequence[Sequence[Any]], now: datetime | None = None) -> None:
+    """Event rows (`EventRow`) into `events`, marking late hours."""
+    write(store, GROUPS, rows, now)

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from picket.agents.events import ORDER, load_project
+from picket.agents.events import EVENT_DELETES, EVENT_MOVES, ORDER, load_project
 from picket.ingest.grouping import grouping_hash, metadata
 from picket.ingest.issues import EventRows, add_event
 from picket.ingest.normalize import normalize_event
@@ -22,6 +22,8 @@ from picket.schemas.issues import Assignee, DeleteIssues, MergeIssues, StatusDet
 from picket.store import issues_read
 from picket.store.client import Store
 from picket.store.migrate import migrate
+from picket.store.rollup import seal
+from picket.store.rollups import GROUPS
 
 PROJECT = 41
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
@@ -42,10 +44,7 @@ def _write(store: Store, rows: IssueRows) -> None:
     if isinstance(rows, EventRows):
         by_table |= {"groups": rows.groups, "events": rows.events}
     for table in ORDER:
-        if table.write is not None:
-            found = rows.moves if table.columns[-1] == "merged_into" else rows.deletes
-        else:
-            found = by_table.get(table.name, [])
+        found = {EVENT_MOVES: rows.moves, EVENT_DELETES: rows.deletes}.get(table, by_table.get(table.name, []))
         if found:
             table.insert(store, found)
 
@@ -144,3 +143,69 @@ def test_merge_moves_events_and_delete_removes_them(store: Store) -> None:
     assert loaded.retired == state.retired and len(loaded.retired) == 2
     again = _event(loaded, store, "old one", 12)
     assert again != old and _group(store, again).count == 1
+
+
+def _timed_event(state: ProjectGroups, store: Store, message: str, n: int, at: datetime, user: str,
+                 environment: str = "prod") -> int:
+    raw = {"message": message, "user": {"id": user}, "environment": environment, "timestamp": at.timestamp()}
+    received = datetime.now(timezone.utc)
+    event = normalize_event(raw, project_id=state.project_id, received=received, event_id=f"{n:032x}", size=10)
+    out = EventRows()
+    group_id = add_event(state, event, grouping_hash(event), metadata(event), int(received.timestamp() * 1000), out)
+    _write(store, out)
+    return group_id
+
+
+def test_counters_come_from_sealed_hours_and_recent_events_alike(store: Store) -> None:
+    project_id = 42
+    state = ProjectGroups(project_id)
+    now = datetime.now(timezone.utc)
+    old = now - timedelta(hours=3)
+    a = _timed_event(state, store, "counted", 100, old, "1")
+    _timed_event(state, store, "counted", 101, old, "2")
+    _timed_event(state, store, "counted", 102, old, "2", environment="staging")
+    _timed_event(state, store, "counted", 103, now - timedelta(minutes=10), "1")
+
+    def read(**filters):  # type: ignore[no-untyped-def]
+        [group] = issues_read.groups(store, [project_id], **filters)
+        return group.count, group.user_count
+
+    before = read()
+    assert before == (4, 2)
+    assert seal(store, GROUPS), "the hour three hours ago is sealed"
+    assert store.query("SELECT sum(times_seen) FROM {db}.group_hourly FINAL WHERE project_id = 42")[0][0] == 3
+    assert read() == before  # now mostly from the rollup
+    assert read(environments=["prod"]) == (3, 2)
+    assert read(since=now - timedelta(hours=1)) == (1, 1)
+    hourly = issues_read.hourly_counts(store, [project_id], [a], now - timedelta(hours=24))[a]
+    assert sorted(hourly.values()) == [1, 3]
+
+    # A redelivered event counts once: its late hour is recounted from the deduplicated events.
+    _timed_event(state, store, "counted", 101, old, "2")
+    seal(store, GROUPS)
+    assert read() == before
+
+    # A merge moves events into a sealed hour of the parent: that hour is recounted.
+    b = _timed_event(state, store, "other", 104, old, "9")
+    seal(store, GROUPS)
+    _command(state, store, MergeIssues(meta=_meta(40), project_id=project_id, group_ids=(a, b)))
+    assert seal(store, GROUPS)
+    parent = a if state.groups[b].status == "merged" else b
+    [merged] = issues_read.groups(store, [project_id])
+    assert (merged.id, merged.count, merged.user_count) == (parent, 5, 3)
+
+
+def test_issue_lists_page_in_the_store_newest_first(store: Store) -> None:
+    project_id = 43
+    state = ProjectGroups(project_id)
+    now = datetime.now(timezone.utc)
+    names = ["alpha", "bravo", "charlie", "delta", "echo"]  # digits would be folded into one issue
+    ids = [_timed_event(state, store, f"issue {name}", 200 + n, now - timedelta(minutes=50 - n), "1")
+           for n, name in enumerate(names)]
+    assert len(set(ids)) == 5
+    newest_first = list(reversed(ids))
+    assert [g.id for g in issues_read.groups(store, [project_id], limit=2)] == newest_first[:2]
+    assert [g.id for g in issues_read.groups(store, [project_id], limit=2, offset=2)] == newest_first[2:4]
+    assert [g.id for g in issues_read.groups(store, [project_id], text="ISSUE DELTA")] == [ids[3]]
+    assert [g.id for g in issues_read.groups(store, [project_id], short_number=2)] == [ids[1]]
+    assert issues_read.groups(store, [project_id], environments=["nowhere"]) == []

@@ -87,7 +87,7 @@ def test_migrations_that_replace_a_table_move_its_rows(store: Store) -> None:
         "session_id": "kept", "distinct_id": "", "status": "exited", "started": at, "timestamp": at,
         "duration": None, "release": "r", "environment": "e", "received": at}
     store.insert("sessions_raw", [tuple(session[c] for c in sessions.COLUMNS)], sessions.COLUMNS)
-    assert migrate(store) == [6, 7, 8, 9, 10, 11]
+    assert migrate(store) == [6, 7, 8, 9, 10, 11, 12]
     assert store.query("SELECT dedupe_id FROM {db}.outcomes_raw WHERE dedupe_id = 'event:kept'") == [("event:kept",)]
     assert store.query("SELECT count() FROM {db}.sessions WHERE session_id = 'kept'") == [(1,)]
     # 9 fills what each project received from the rows already there (the kept session's project: 0).

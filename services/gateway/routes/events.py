@@ -111,18 +111,20 @@ async def list_project_issues(request: Request) -> JSONResponse:
     query = params.get("query", "is:unresolved")
     short = params.get("shortIdLookup") in ("1", "true") and parse_short_id(query.strip())
     period = params.get("statsPeriod", "")
-    window = render_events.since(period) if period else None
-    if period and window is None:
+    span = render_events.since(period) if period else None
+    if period and span is None:
         raise bad_request("Invalid statsPeriod.")
+    w = window(request)
     if short:
         slug, number = short
         groups = await rt.read(issues_read.groups, [project.id], short_number=number) if slug == project.slug else []
     else:
         statuses, text = issue_statuses(query)
-        since = datetime.now(timezone.utc) - window if window else None
+        since = datetime.now(timezone.utc) - span if span else None
         groups = await rt.read(issues_read.groups, [project.id], statuses=statuses, since=since, text=text or None,
-                               environments=params.getlist("environment") or None)
-    page, link = paginate(request, groups)
+                               environments=params.getlist("environment") or None, limit=w.per_page + 1,
+                               offset=w.offset)
+    page, link = page_of(request, w, groups)
     now = datetime.now(timezone.utc)
     ids = [g.id for g in page]
     counts = await rt.read(issues_read.hourly_counts, [project.id], ids, now - timedelta(hours=24)) if page else {}

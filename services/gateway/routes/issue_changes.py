@@ -162,7 +162,7 @@ async def _selected(request: Request, rt: Runtime, project: Any) -> list[Any]:
     if ids:
         if not all(i.isdigit() and len(i) <= 20 for i in ids):
             raise bad_request("Invalid id: issue ids are integers.")
-        return await rt.read(issues_read.groups, [project.id], group_ids=[int(i) for i in ids])
+        return await rt.read(issues_read.groups, [project.id], group_ids=[int(i) for i in ids], limit=BULK_LIMIT)
     status = params.get("status")
     query = params.get("query", "" if status else "is:unresolved")
     if status:
@@ -170,8 +170,7 @@ async def _selected(request: Request, rt: Runtime, project: Any) -> list[Any]:
             raise bad_request(f"Invalid status: {status!r}.")
         query = f"{query} is:{_STATUSES[status]}"
     statuses, text = issue_statuses(query)
-    found = await rt.read(issues_read.groups, [project.id], statuses=statuses, text=text or None)
-    return found[:BULK_LIMIT]
+    return await rt.read(issues_read.groups, [project.id], statuses=statuses, text=text or None, limit=BULK_LIMIT)
 
 
 async def update_project_issues(request: Request) -> Response:

@@ -104,7 +104,19 @@ def test_list_project_issues_defaults_to_unresolved(world: World) -> None:
     assert issue["permalink"] == "http://picket.test/organizations/acme/issues/77/"
     [(args, kwargs)] = world.rt.reads_of(issues_read.groups)
     assert args == ([world.project.id],)
-    assert kwargs == {"statuses": ["unresolved"], "since": None, "text": None, "environments": None}
+    # The store reads a page and one more row (which says whether a next page exists).
+    assert kwargs == {"statuses": ["unresolved"], "since": None, "text": None, "environments": None,
+                      "limit": 101, "offset": 0}
+
+
+def test_list_project_issues_pages_in_the_store(world: World) -> None:
+    world.rt.answer(issues_read.groups, [group(world, 77), group(world, 78)])
+    world.rt.answer(issues_read.hourly_counts, {})
+    response = world.get(ISSUES, params={"per_page": "1", "cursor": "1:2:0"})
+    assert [i["id"] for i in response.json()] == ["77"]
+    assert 'rel="next"; results="true"' in response.headers["link"]
+    [(_, kwargs)] = world.rt.reads_of(issues_read.groups)
+    assert (kwargs["limit"], kwargs["offset"]) == (2, 2)
 
 
 def test_list_project_issues_search(world: World) -> None:
