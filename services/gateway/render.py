@@ -6,7 +6,7 @@ Pure functions of records; ids are strings, dates RFC 3339 with `Z`.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -232,8 +232,11 @@ def _roles_list(allowed_up_to: str) -> list[dict[str, Any]]:
 
 
 def organization_detail(org: Organization, access_scopes: Iterable[str], viewer: Member,
-                        teams: list[Team], projects: list[Project], members: list[Member]) -> dict[str, Any]:
+                        teams: list[Team], projects: list[Project], members: list[Member],
+                        seen: Mapping[int, Activity] | None = None) -> dict[str, Any]:
+    """`seen`: what each project received (`firstEvent`, `platforms`)."""
     teams_by_id = {t.id: t for t in teams}
+    seen = seen or {}
     return {
         **organization_summary(org),
         "access": sorted(access_scopes),
@@ -252,7 +255,7 @@ def organization_detail(org: Organization, access_scopes: Iterable[str], viewer:
         "projects": [
             {
                 "dateCreated": iso(p.date_created),
-                "firstEvent": None,
+                "firstEvent": iso(seen.get(p.id, NO_ACTIVITY).first_event),
                 "hasAccess": True,
                 "id": str(p.id),
                 "isBookmarked": p.is_bookmarked,
@@ -260,7 +263,7 @@ def organization_detail(org: Organization, access_scopes: Iterable[str], viewer:
                 "latestDeploys": None,
                 "name": p.name,
                 "platform": p.platform,
-                "platforms": [p.platform] if p.platform else [],
+                "platforms": _platforms(p, seen.get(p.id, NO_ACTIVITY)),
                 "slug": p.slug,
                 "team": team_ref(teams_by_id[p.team_ids[0]]) if p.team_ids and p.team_ids[0] in teams_by_id else None,
                 "teams": [team_ref(teams_by_id[i]) for i in p.team_ids if i in teams_by_id],

@@ -37,8 +37,9 @@ def activity(store: Store, project_ids: list[int]) -> dict[int, Activity]:
         " groupUniqArrayArray(platforms) AS platforms, max(has_sessions) AS has_sessions,"
         " max(has_user_reports) AS has_user_reports, max(has_transactions) AS has_transactions"
         " FROM {db}.project_activity WHERE project_id IN {p:Array(UInt64)} GROUP BY project_id) AS a"
+        # A project that ever had a monitor has monitors, as Sentry's flag stays set once set.
         " FULL OUTER JOIN (SELECT DISTINCT project_id FROM {db}.monitors FINAL"
-        " WHERE project_id IN {p:Array(UInt64)} AND deleted = 0) AS m ON m.project_id = a.project_id",
+        " WHERE project_id IN {p:Array(UInt64)}) AS m ON m.project_id = a.project_id",
         {"p": project_ids},
     )
     out = {}

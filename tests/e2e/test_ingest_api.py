@@ -225,6 +225,11 @@ def test_what_a_project_received_shows_in_its_detail_and_lists(p: PicketProcess)
         assert summary["firstEvent"] == detail["firstEvent"]
         everywhere = call(http, "GET", "/api/0/projects/").json()
         assert next(x for x in everywhere if x["slug"] == "default")["firstEvent"] == detail["firstEvent"]
+        in_org = call(http, "GET", f"/api/0/organizations/{ORG}/").json()["projects"]
+        assert next(x for x in in_org if x["slug"] == "default")["firstEvent"] == detail["firstEvent"]
+        # The flag stays once set, as Sentry's: a project whose monitor is gone had monitors.
+        assert call(http, "DELETE", f"/api/0/organizations/{ORG}/monitors/activity/").status_code == 202
+        assert call(http, "GET", f"/api/0/projects/{ORG}/default/").json()["hasMonitors"] is True
 
 
 def test_key_rate_limit_gives_429_with_sentry_headers(p: PicketProcess) -> None:

@@ -13,7 +13,7 @@ from picket.gateway.errors import bad_request, forbidden
 from picket.gateway.pagination import paginate
 from picket.gateway.runtime import runtime
 from picket.gateway.validation import body
-from picket.store import entities
+from picket.store import entities, project_activity
 from picket.tenancy.roles import ROLES
 from picket.ids import new_id
 from picket.tenancy.slugs import INVALID_SLUG, is_valid_slug, slugify
@@ -41,9 +41,10 @@ async def list_organizations(request: Request) -> JSONResponse:
 async def _detail(request: Request, access) -> JSONResponse:  # type: ignore[no-untyped-def]
     rt = runtime(request)
     rec = await rt.org_records(access.organization.id)
+    seen = await rt.read(project_activity.activity, [p.id for p in rec["project"]]) if rec["project"] else {}
     return JSONResponse(
         render.organization_detail(
-            access.organization, access.scopes, access.member, rec["team"], rec["project"], rec["member"]
+            access.organization, access.scopes, access.member, rec["team"], rec["project"], rec["member"], seen
         )
     )
 

@@ -8,6 +8,7 @@ import pytest
 
 from picket.schemas import commands as c
 from picket.schemas.entities import Member, Organization
+from picket.store import project_activity
 from picket.tenancy.slugs import INVALID_SLUG
 from tests.support.fake_runtime import NOW, replaced
 from tests.support.gateway_world import World, detail
@@ -60,6 +61,14 @@ def test_get_organization(world: World) -> None:
     assert (body["id"], body["slug"], body["name"]) == (str(world.org.id), "acme", "Acme")
     assert [t["slug"] for t in body["teams"]] == ["backend"]
     assert [p["slug"] for p in body["projects"]] == ["api"]
+
+
+def test_get_organization_lists_what_its_projects_received(world: World) -> None:
+    world.rt.answer(project_activity.activity, {world.project.id: project_activity.Activity(
+        first_event=NOW, platforms=("javascript", "python"))})
+    [listed] = world.get("/api/0/organizations/acme/").json()["projects"]
+    assert listed["firstEvent"] == "2026-03-04T05:06:07.000Z"
+    assert listed["platforms"] == ["javascript", "python"]
 
 
 def test_get_organization_statuses(world: World) -> None:
