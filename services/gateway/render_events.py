@@ -14,7 +14,7 @@ from picket.gateway.render import iso
 from picket.ingest.grouping import short_id
 from picket.ingest.processed import as_datetime
 from picket.gateway.render_issue_state import People, activity_item, assigned_to, status_details, user_ref
-from picket.store.issues_read import Activity, Feedback, Group
+from picket.store.issues_read import Activity, Feedback, Group, ReleaseSeen
 
 _to_builtins = msgspec.to_builtins
 
@@ -165,8 +165,21 @@ def _entries(event: NormalizedEvent) -> list[dict[str, Any]]:
     return entries
 
 
+def release_ref(seen: ReleaseSeen, project: Project) -> dict[str, Any]:
+    """An event's release, from what the project's events say of it (no deploys or commits)."""
+    return {
+        "version": seen.version, "shortVersion": seen.version, "ref": None, "url": None,
+        "dateCreated": iso(seen.first_event), "dateReleased": None, "data": {}, "owner": None,
+        "firstEvent": iso(seen.first_event), "lastEvent": iso(seen.last_event), "newGroups": seen.new_groups,
+        "commitCount": 0, "deployCount": 0, "authors": [], "lastCommit": None, "lastDeploy": None,
+        "projects": [{"id": project.id, "slug": project.slug, "name": project.name,
+                      "platform": project.platform, "platforms": [project.platform] if project.platform else []}],
+    }
+
+
 def event_detail(event: NormalizedEvent, group_id: int, previous: str | None = None,
-                 next_: str | None = None, user_report: Feedback | None = None) -> dict[str, Any]:
+                 next_: str | None = None, user_report: Feedback | None = None,
+                 release: dict[str, Any] | None = None) -> dict[str, Any]:
     sdk = event.sdk or {}
     return {
         **event_summary(event, group_id),
@@ -190,7 +203,7 @@ def event_detail(event: NormalizedEvent, group_id: int, previous: str | None = N
         "contexts": event.contexts,
         "fingerprints": event.fingerprint,
         "context": event.extra,
-        "release": None,
+        "release": release,
         "culprit": event.culprit,
         "location": None,
     }

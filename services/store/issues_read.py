@@ -520,3 +520,26 @@ def user_report_count(store: Store, project_id: int, group_id: int) -> int:
         {"p": project_id, "g": group_id},
     )
     return rows[0][0] if rows else 0
+
+
+@dataclass(frozen=True)
+class ReleaseSeen:
+    """What a project's events say of one of its releases."""
+
+    version: str
+    first_event: datetime
+    last_event: datetime
+    new_groups: int  # issues first seen in it
+
+
+def release_seen(store: Store, project_id: int, version: str) -> ReleaseSeen | None:
+    rows = store.query(
+        "SELECT min(timestamp), max(timestamp), count(),"
+        " (SELECT count() FROM {db}.groups FINAL WHERE project_id = {p:UInt64} AND first_release = {v:String})"
+        " FROM {db}.events PREWHERE project_id = {p:UInt64} AND release = {v:String}",
+        {"p": project_id, "v": version},
+    )
+    if not rows or not rows[0][2]:
+        return None
+    first, last, _, new_groups = rows[0]
+    return ReleaseSeen(version, utc(first), utc(last), new_groups)

@@ -119,6 +119,9 @@ def test_the_state_written_is_the_state_loaded_and_read(store: Store) -> None:
         ["set_resolved_in_release", "assigned", "set_public"], key=["set_public", "assigned",
                                                                     "set_resolved_in_release"].index)
     assert issues_read.latest_releases(store, PROJECT, [a]) == {a: "web@1"}
+    seen = issues_read.release_seen(store, PROJECT, "web@1")
+    assert seen is not None and seen.new_groups == 3 and seen.first_event <= seen.last_event
+    assert issues_read.release_seen(store, PROJECT, "web@404") is None
 
 
 def test_merge_moves_events_and_delete_removes_them(store: Store) -> None:

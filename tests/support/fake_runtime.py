@@ -228,6 +228,7 @@ class FakeRuntime:
         self.answer(issues_read.latest_releases, {})
         self.answer(issues_read.user_report_count, 0)
         self.answer(issues_read.group_redirect, None)
+        self.answer(issues_read.release_seen, None)
 
     # -- the Runtime interface -------------------------------------------------------------------
 

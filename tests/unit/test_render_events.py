@@ -18,11 +18,12 @@ from picket.gateway.render_events import (
     IssuePage,
     issue,
     issue_detail,
+    release_ref,
     since,
 )
 from picket.gateway.render_issue_state import People
 from picket.schemas.entities import Team, User
-from picket.store.issues_read import Activity
+from picket.store.issues_read import Activity, ReleaseSeen
 from picket.ingest.grouping import metadata
 from picket.ingest.normalize import normalize_event
 from picket.store.issues_read import Feedback, Group
@@ -150,6 +151,16 @@ def test_a_message_event_detail_answers_the_reference_shape():
     assert body["fingerprints"] == ["{{ default }}"]
     assert body["errors"] == []
     assert body["userReport"] is None
+
+
+def test_an_event_detail_carries_its_release_as_the_projects_events_know_it():
+    seen = ReleaseSeen("web@1.2.3", datetime(2024, 4, 30, tzinfo=timezone.utc), NOW, 4)
+    body = event_detail(ERROR, 123, release=release_ref(seen, WEB))
+    validate_response("GET", _detail_path(ERROR), 200, body)
+    release = body["release"]
+    assert (release["version"], release["newGroups"], release["firstEvent"]) == (
+        "web@1.2.3", 4, "2024-04-30T00:00:00.000Z")
+    assert [p["slug"] for p in release["projects"]] == [WEB.slug]
 
 
 def test_the_first_and_last_events_have_no_neighbours():

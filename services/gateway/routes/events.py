@@ -67,7 +67,13 @@ async def get_project_event(request: Request) -> JSONResponse:
         raise not_found()
     previous, next_ = await rt.read(issues_read.neighbours, project.id, found[0].event)
     report = await _user_report(rt, project.id, event_id)
-    return JSONResponse(render_events.event_detail(found[0].event, found[0].group_id, previous, next_, report))
+    release = await _release(rt, project, found[0].event)
+    return JSONResponse(render_events.event_detail(found[0].event, found[0].group_id, previous, next_, report, release))
+
+
+async def _release(rt: Any, project: Any, event: Any) -> dict[str, Any] | None:
+    seen = await rt.read(issues_read.release_seen, project.id, event.release) if event.release else None
+    return None if seen is None else render_events.release_ref(seen, project)
 
 
 async def _user_report(rt: Any, project_id: int, event_id: str) -> issues_read.Feedback | None:
@@ -209,7 +215,8 @@ async def _issue_event(request: Request, oldest: bool) -> JSONResponse:
         raise not_found()
     previous, next_ = await rt.read(issues_read.neighbours, project.id, found[0].event, group.id)
     report = await _user_report(rt, project.id, found[0].event.event_id)
-    return JSONResponse(render_events.event_detail(found[0].event, group.id, previous, next_, report))
+    release = await _release(rt, project, found[0].event)
+    return JSONResponse(render_events.event_detail(found[0].event, group.id, previous, next_, report, release))
 
 
 async def latest_issue_event(request: Request) -> JSONResponse:
