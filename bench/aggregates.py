@@ -1,26 +1,43 @@
-"""Benchmark of the aggregate endpoints (stats_v2 and sessions) on a synthetic data set.
+"""Benchmark of the aggregate endpoints (stats_v2, sessions, Discover, the issue list) on a synthetic data set.
 
-Run: `python -m bench.aggregates [--outcomes N] [--sessions N] [--orgs K] [--data-dir DIR]
-[--repeat R] [--no-diagnose]`.
+Run: `python -m bench.aggregates [--outcomes N] [--sessions N] [--events N] [--transactions N]
+[--issues N] [--orgs K] [--data-dir DIR] [--repeat R] [--no-diagnose]`. A count of 0 skips its
+part: `--outcomes 0 --sessions 0` leaves out stats_v2 and sessions, `--events 0` Discover over
+error events and the issue list, `--transactions 0` Discover over transactions.
 
 It opens an embedded chdb store (a fresh temporary directory unless `--data-dir` is given),
 applies the migrations, generates rows inside ClickHouse (`INSERT ... SELECT ... FROM numbers(N)`:
-no Python tuples), then runs each typical query R times through the endpoints' own builders
-(`parse` → `sql` → `Store.query` → `response`) and prints p50/p99/min/max per query. Targets:
-p50 ≤ 50 ms for one organization, ≤ 500 ms across all organizations. With diagnosis on (the
-default) it also shows where the time goes: table sizes, the granules each query reads, and the
-sessions queries once their table is fully merged.
+no Python tuples), then runs each typical query R times through the endpoints' own code
+(`parse` → `sql` → `Store.query` → `response`; for the issue list, the reads its route makes and
+`render_events.issue`) and prints p50/p99/min/max per query. Targets: p50 ≤ 50 ms for one
+organization, ≤ 500 ms across all organizations (stats_v2, sessions); p50 ≤ 100 ms for Discover
+over one organization and for the first page of a 100,000-issue project's issue list. With
+diagnosis on (the default) it also shows where the time goes: table sizes, the granules each
+query reads, the issue list's reads apart, and the queries once their tables are fully merged.
 
 Tables are loaded the way the worker leaves them in steady state: rows in `outcomes_raw` and
 `sessions`, every past hour sealed into `outcomes_hourly` and `sessions_hourly` by the same
 sealing passes the worker runs, and only the last two days in `outcomes_recent` (its TTL
-applied).
+applied); events with their issues' `groups`, `group_hashes` and `group_status` rows as the
+events consumer writes them; transactions. Queries are timed once no merge runs.
 
 Data shape: organizations have a skewed share of the traffic (the first is the largest, about
-K^(-2/3) of all rows), each has 10 projects; timestamps spread uniformly over the 90 days before
-now. Outcomes are mostly accepted, categories error/transaction/attachment/session/monitor/...
-Session rows are individual updates (1-3 per session id, 2 on average, the last one carrying the
-final status) plus 10% pre-aggregated rows.
+K^(-2/3) of all rows), each has 10 projects; outcome and session timestamps spread uniformly
+over the 90 days before now, events and transactions over the 30 days before now (so a 14-day
+window is a real filter). Outcomes are mostly accepted, categories error/transaction/attachment/
+session/monitor/... Session rows are individual updates (1-3 per session id, 2 on average, the
+last one carrying the final status) plus 10% pre-aggregated rows.
+
+Error events belong to issues picked by a Zipf rank (density ~1/rank: of 100,000 issues, the top
+10 get about 20% of the events, the top 1,000 about 60%); an issue's title, culprit, level, transaction and grouping
+hash are functions of its rank (titles are shared by the projects' issues of the same rank).
+The issue list's project (the largest organization's first project) gets a fifth of all events
+and `--issues` issues, each opened by an event of its own; every other project has 500. Events
+have users (85%), environments (80% production), a release a week per project, eight tags and
+a body the API decodes. Issues: the first status row is unresolved/new, then 10% are assigned,
+15% resolved and 5% ignored (2% for a week, some of which are over). Transactions: 200 names per
+project (API endpoints, page loads with web vitals, navigations, tasks) picked by a Zipf rank;
+durations log-normal around a median of each project's name (15-600 ms), sigma 0.7; 94% ok.
 """
 
 from __future__ import annotations
@@ -35,11 +52,15 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from picket.discover import table as discover_table
+from picket.gateway import render_events
+from picket.schemas.entities import Organization, Project
 from picket.stats import sessions as sessions_api
 from picket.stats import stats_v2
+from picket.store import issues_read
 from picket.store.client import Store
 from picket.store.migrate import migrate
 from picket.store.rollup import horizon, seal
@@ -254,6 +275,379 @@ def stats_v2_columns() -> tuple[str, ...]:
     return COLUMNS
 
 
+# --- events, issues and transactions (Discover and the issue list) ---------------------------------
+
+EVENT_DAYS = 30  # of error events and transactions: a 14-day window is a real filter
+ISSUE_PROJECT_SHARE = 0.2  # of the error events, in the project of the issue list
+ISSUES_PER_PROJECT = 500  # issues of every other project
+TRANSACTION_NAMES = 200  # per project
+TARGET_EVENTS_MS = 100.0
+
+
+def issue_project() -> int:
+    """The project of the issue list: the first project of the largest organization."""
+    return _org_projects(1)[0]
+
+
+def _zipf_rank(u: str, n: str) -> str:
+    """A rank in [0, n) of density ~1/(rank+1) (Zipf, s = 1) from `u` uniform in [0, 1)."""
+    return f"(toUInt64(floor(pow(({n}) + 1, {u}))) - 1)"
+
+
+def _uniform(salt: int, key: str = "number") -> str:
+    return f"((cityHash64({key}, {salt}) % 1000000) / 1000000.0)"
+
+
+def _hex_id(key: str, salt: int, words: int = 2) -> str:
+    """`words` * 16 lowercase hex characters."""
+    return "concat(" + ", ".join(f"leftPad(lower(hex(cityHash64({key}, {salt + i}))), 16, '0')"
+                                 for i in range(words)) + ")"
+
+
+def _iso(ms: str) -> str:
+    """RFC 3339 text (as msgspec writes it) of a time in epoch milliseconds."""
+    return (f"concat(formatDateTime(fromUnixTimestamp64Milli(toInt64({ms}), 'UTC'), '%Y-%m-%dT%H:%i:%S', 'UTC'),"
+            f" '.', leftPad(toString(({ms}) % 1000), 3, '0'), 'Z')")
+
+
+def _pick(values: Sequence[str], key: str, salt: int) -> str:
+    quoted = ", ".join(f"'{v}'" for v in values)
+    return f"[{quoted}][1 + cityHash64({key}, {salt}) % {len(values)}]"
+
+
+_RESOURCES = ("users", "orders", "invoices", "projects", "teams", "items", "reports", "search", "billing",
+              "settings", "events", "alerts", "releases", "members", "tokens", "keys", "files", "comments",
+              "tags", "stats")
+_API_SUFFIXES = ("/", "/{id}/", "/{id}/details/", "/{id}/history/", "/bulk/", "/export/")
+
+
+def _transaction_name(k: str) -> tuple[str, str]:
+    """(op, name) of transaction name number `k` in [0, 200): 20 resources, each with six API
+    endpoints (http.server), two pages (pageload), one navigation and one task."""
+    resource = f"[{', '.join(repr(r) for r in _RESOURCES)}][1 + intDiv({k}, 10) % {len(_RESOURCES)}]"
+    j = f"({k} % 10)"
+    op = f"multiIf({j} < 6, 'http.server', {j} < 8, 'pageload', {j} = 8, 'navigation', 'celery.task')"
+    suffixes = f"[{', '.join(repr(s) for s in _API_SUFFIXES)}]"
+    name = (f"multiIf({j} < 6, concat('/api/0/', {resource}, {suffixes}[1 + {j}]),"
+            f" {j} = 6, concat('/', {resource}, '/'), {j} = 7, concat('/', {resource}, '/:id/'),"
+            f" {j} = 8, concat('/', {resource}, '/:id/edit/'), concat('tasks.', {resource}, '.sync'))")
+    return op, name
+
+
+def _release(project: str, seconds: str, now_ts: int, span: int) -> str:
+    """One release a week per project."""
+    return (f"concat('app-', toString({project}), '@2.', toString(intDiv(toInt64({seconds}) - {now_ts - span},"
+            f" 7 * 86400)), '.0')")
+
+
+def _events_insert(n: int, orgs: int, now_ts: int, issues: int, listed: int) -> str:
+    """`n` error events: the first `listed` in the issue list's project, whose first `issues`
+    events open its `issues` issues one each; every other event picks its issue by a Zipf rank
+    (`issues` in that project, ISSUES_PER_PROJECT elsewhere). An issue's attributes (title,
+    culprit, level, grouping hash, transaction) are functions of its rank."""
+    span = EVENT_DAYS * 86400
+    now_ms = now_ts * 1000
+    op, tx_name = _transaction_name("cityHash64(rank, 47) % 200")
+    del op
+    return f"""
+INSERT INTO {{db}}.events
+    (project_id, event_id, group_id, timestamp, received, type, platform, level, title, message, culprit,
+     release, environment, transaction, user_tag, user_email, tags_key, tags_value, hash, size, body)
+SELECT
+    project_id, event_id, group_id, fromUnixTimestamp64Milli(toInt64(ts_ms), 'UTC') AS timestamp,
+    fromUnixTimestamp64Milli(toInt64(received_ms), 'UTC') AS received, type, platform, level, title, message,
+    culprit, release, environment, transaction, user_tag, user_email, tags_key, tags_value, hash, size,
+    concat('{{"event_id":"', event_id, '","project_id":', toString(project_id),
+           ',"timestamp":"', {_iso('ts_ms')}, '","received":"', {_iso('received_ms')},
+           '","type":"', type, '","platform":"', platform, '","level":"', level, '","logger":"","message":"',
+           message, '","title":"', title, '","culprit":"', culprit, '","release":"', release,
+           '","environment":"', environment, '","server_name":"', server_name, '","transaction":"', transaction,
+           '","user":', user_json, ',"tags":', toJSONString(arrayZip(tags_key, tags_value)),
+           ',"exceptions":', if(type = 'error', concat('[{{"type":"', etype, '","value":"', value,
+               '","mechanism":{{"type":"generic","handled":', if(level = 'fatal', 'false', 'true'),
+               '}},"frames":[{{"function":"main","module":"app.main","filename":"app/main.py","lineno":12,',
+               '"in_app":true}},{{"function":"', fn, '","module":"', module, '","filename":"',
+               replaceAll(module, '.', '/'), '.py","lineno":', toString(10 + rank % 400), ',"in_app":true}}]}}]'),
+               '[]'),
+           ',"sdk":{{"name":"sentry.python","version":"2.19.0"}},"contexts":{{"trace":{{"trace_id":"', trace_id,
+           '","span_id":"', span_id, '"}}}},"size":', toString(size), '}}') AS body
+FROM (
+    SELECT
+        *,
+        greatest(1, bitShiftRight(cityHash64(project_id, hash), 12)) AS group_id,
+        multiIf(project_id % 8 = 0, 'python', project_id % 8 = 1, 'javascript', project_id % 8 = 2, 'node',
+                project_id % 8 = 3, 'java', project_id % 8 = 4, 'go', project_id % 8 = 5, 'ruby',
+                project_id % 8 = 6, 'php', 'csharp') AS platform,
+        -- an issue's attributes: functions of its rank
+        lower(hex(MD5(concat('bench-issue:', toString(rank))))) AS hash,
+        cityHash64(rank, 41) % 100 AS kind_roll,
+        if(kind_roll >= 92, 'default', 'error') AS type,
+        {_pick(('TypeError', 'ValueError', 'KeyError', 'AttributeError', 'ConnectionError', 'TimeoutError',
+                'ZeroDivisionError', 'IndexError', 'RuntimeError', 'OperationalError'), 'rank', 42)} AS etype,
+        concat({_pick(('user', 'order', 'invoice', 'session', 'cart', 'payment', 'item', 'account', 'report',
+                       'token'), 'rank', 44)}, '_', toString(rank)) AS ident,
+        concat({_pick(('Cannot read properties of undefined (reading', 'invalid literal for int() with base 10:',
+                       'missing key', 'object has no attribute', 'Connection refused by',
+                       'Operation timed out after 30s for', 'division by zero in',
+                       'list index out of range in', 'maximum recursion depth exceeded in',
+                       'could not serialize access due to concurrent update on'), 'rank', 42)}, ' ', ident) AS value,
+        if(type = 'default', concat('Failed to process ', ident), concat(etype, ': ', value)) AS title,
+        if(type = 'default', title, '') AS message,
+        if(type = 'default', if(kind_roll >= 97, 'info', 'warning'), if(kind_roll < 5, 'fatal', 'error')) AS level,
+        {_pick(('api.views', 'billing.tasks', 'auth.middleware', 'search.index', 'orders.service',
+                'reports.export', 'users.models', 'payments.gateway'), 'rank', 45)} AS module,
+        {_pick(('handle', 'process', 'get', 'save', 'dispatch', 'render', 'validate', 'sync'), 'rank', 46)} AS fn,
+        concat(module, ' in ', fn) AS culprit,
+        {tx_name} AS transaction,
+        -- the event's own
+        {_hex_id('number', 51)} AS event_id,
+        {now_ms} - 2000 - cityHash64(number, 38) % {span * 1000} AS ts_ms,
+        ts_ms + 200 + cityHash64(number, 39) % 1500 AS received_ms,
+        {_release('project_id', 'intDiv(ts_ms, 1000)', now_ts, span)} AS release,
+        cityHash64(number, 34) % 100 AS e_roll,
+        multiIf(e_roll < 80, 'production', e_roll < 95, 'staging', 'development') AS environment,
+        cityHash64(number, 35) % 100 AS u_roll,
+        cityHash64(number, 36) % 20000 AS uid,
+        multiIf(u_roll < 60, concat('id:', toString(uid)),
+                u_roll < 85, concat('ip:10.', toString(uid % 250), '.', toString(intDiv(uid, 250)), '.1'),
+                '') AS user_tag,
+        if(u_roll < 40, concat('user', toString(uid), '@example.com'), '') AS user_email,
+        multiIf(u_roll < 40, concat('{{"id":"', toString(uid), '","email":"', user_email, '"}}'),
+                u_roll < 60, concat('{{"id":"', toString(uid), '"}}'),
+                u_roll < 85, concat('{{"ip_address":"', substring(user_tag, 4), '"}}'), 'null') AS user_json,
+        concat('web-', toString(cityHash64(number, 37) % 8)) AS server_name,
+        arrayConcat(['environment', 'level', 'release', 'transaction', 'server_name', 'os.name', 'browser.name'],
+                    if(user_tag != '', ['user'], [])) AS tags_key,
+        arrayConcat([environment, level, release, transaction, server_name,
+                     {_pick(('Linux', 'Windows', 'macOS', 'iOS', 'Android'), 'number', 54)},
+                     {_pick(('Chrome', 'Firefox', 'Safari', 'Edge'), 'number', 55)}],
+                    if(user_tag != '', [user_tag], [])) AS tags_value,
+        toUInt32(800 + cityHash64(number, 53) % 6000) AS size,
+        {_hex_id('number', 56)} AS trace_id,
+        {_hex_id('number', 58, 1)} AS span_id
+    FROM (
+        SELECT
+            number,
+            number < {listed} AS in_list,
+            if(in_list, {issue_project()},
+               {_org_expr(_uniform(31), orgs)} * 1000 + 1 + cityHash64(number, 32) % {PROJECTS_PER_ORG}) AS project_id,
+            if(in_list AND number < {issues}, number,
+               {_zipf_rank(_uniform(33), f'if(in_list, {issues}, {ISSUES_PER_PROJECT})')}) AS rank
+        FROM numbers({n})
+    )
+)"""
+
+
+def _groups_insert() -> str:
+    """Each issue's `groups` row as its first event made it (`picket.ingest.issues.add_event`):
+    short numbers in the order the issues were first seen."""
+    return """
+INSERT INTO {db}.groups
+    (project_id, group_id, short_number, hash, type, title, culprit, level, logger, platform, metadata,
+     first_seen, first_release)
+SELECT
+    project_id, group_id,
+    row_number() OVER (PARTITION BY project_id ORDER BY first_seen, group_id) AS short_number,
+    g_hash, g_type, g_title, g_culprit, g_level, '' AS logger, g_platform,
+    if(g_type = 'error',
+       concat('{"value":"', substring(g_title, position(g_title, ': ') + 2), '","type":"',
+              substring(g_title, 1, position(g_title, ': ') - 1), '","filename":"',
+              replaceAll(splitByString(' in ', g_culprit)[1], '.', '/'), '.py","function":"',
+              splitByString(' in ', g_culprit)[2], '","display_title_with_tree_label":false,',
+              '"in_app_frame_mix":"in-app-only"}'),
+       concat('{"title":"', g_title, '"}')) AS metadata,
+    first_seen, first_release
+FROM (
+    SELECT project_id, group_id, any(hash) AS g_hash, argMin(type, timestamp) AS g_type,
+           argMin(title, timestamp) AS g_title, argMin(culprit, timestamp) AS g_culprit,
+           argMin(level, timestamp) AS g_level, argMin(platform, timestamp) AS g_platform,
+           min(timestamp) AS first_seen, argMin(release, timestamp) AS first_release
+    FROM {db}.events
+    GROUP BY project_id, group_id
+)"""
+
+
+_HASHES_INSERT = "INSERT INTO {db}.group_hashes (project_id, hash, group_id) SELECT project_id, hash, group_id FROM {db}.groups"
+
+# Every issue's first status row (unresolved, new: `status_row` of a new GroupState, versioned
+# by its first event), then a later row for a fifth of them: assigned while unresolved (10%),
+# resolved (15%), ignored forever (3%) or for a week (2%; those ignored long enough ago read
+# unresolved again).
+_STATUS_COLUMNS = ("(project_id, group_id, status, substatus, version, status_details, ignore_until, assignee,"
+                   " share_id, merged_into)")
+_FIRST_STATUS_INSERT = f"""
+INSERT INTO {{db}}.group_status {_STATUS_COLUMNS}
+SELECT project_id, group_id, 'unresolved', 'new', toUInt64(toUnixTimestamp64Milli(first_seen)), '{{}}',
+       toDateTime64(0, 3, 'UTC'), '', '', 0
+FROM {{db}}.groups"""
+
+
+def _later_status_insert(now_ts: int) -> str:
+    return f"""
+INSERT INTO {{db}}.group_status {_STATUS_COLUMNS}
+SELECT
+    project_id, group_id,
+    multiIf(roll < 80, 'unresolved', roll < 95, 'resolved', 'ignored') AS status,
+    multiIf(roll < 80, 'ongoing', roll < 95, '', roll < 98, 'archived_forever', 'archived_until_condition_met'),
+    toUInt64(at_ms) AS version,
+    multiIf(roll < 80, '{{}}',
+            roll < 98, concat('{{"actor_user_id":1,"at":"', {_iso('at_ms')}, '"}}'),
+            concat('{{"ignore_duration":10080,"ignore_until":"', {_iso('at_ms + 604800000')},
+                   '","actor_user_id":1,"at":"', {_iso('at_ms')}, '"}}')),
+    if(roll >= 98, fromUnixTimestamp64Milli(toInt64(at_ms + 604800000), 'UTC'), toDateTime64(0, 3, 'UTC')),
+    if(roll >= 70 AND roll < 80, concat('user:', toString(1 + cityHash64(group_id, 62) % 20)), ''),
+    '', 0
+FROM (
+    SELECT project_id, group_id, cityHash64(group_id, 61) % 100 AS roll,
+           toUnixTimestamp64Milli(first_seen) AS first_ms,
+           first_ms + 1 + cityHash64(group_id, 63) % greatest(1, {now_ts * 1000} - first_ms) AS at_ms
+    FROM {{db}}.groups
+)
+WHERE roll >= 70"""
+
+
+def _transactions_insert(n: int, orgs: int, now_ts: int) -> str:
+    """`n` transactions over the organizations' projects like the outcomes; each project's
+    TRANSACTION_NAMES names picked by a Zipf rank; durations log-normal around a median of the
+    name's (15 ms to 600 ms), sigma 0.7; statuses mostly ok; page loads with web vitals."""
+    span = EVENT_DAYS * 86400
+    op, name = _transaction_name("k")
+    return f"""
+INSERT INTO {{db}}.transactions
+    (project_id, event_id, trace_id, span_id, parent_span_id, transaction, op, status, start_timestamp, timestamp,
+     duration, release, environment, platform, user_id, user_email, user_username, user_ip, user_tag, tags_key,
+     tags_value, measurements_key, measurements_value, http_method, http_url, received)
+SELECT
+    project_id, event_id, trace_id, span_id, parent_span_id, name, op, status,
+    fromUnixTimestamp64Micro(end_us - toInt64(duration * 1000), 'UTC') AS start_timestamp,
+    fromUnixTimestamp64Micro(end_us, 'UTC') AS timestamp, duration, release, environment, platform,
+    user_id, user_email, '' AS user_username, user_ip, user_tag,
+    ['environment', 'release', 'transaction', 'transaction.op', 'transaction.status', 'server_name'] AS tags_key,
+    [environment, release, name, op, status, concat('web-', toString(cityHash64(number, 79) % 8))] AS tags_value,
+    if(op = 'pageload', ['fp', 'fcp', 'lcp', 'ttfb'], []) AS measurements_key,
+    if(op = 'pageload', [round(duration * 0.25, 3), round(duration * 0.3, 3), round(duration * 0.6, 3),
+                         round(duration * 0.1, 3)], []) AS measurements_value,
+    if(op = 'http.server', {_pick(('GET', 'GET', 'GET', 'POST', 'PUT', 'DELETE'), 'number', 80)}, '') AS http_method,
+    if(op IN ('celery.task'), '',
+       concat(if(op = 'http.server', 'https://api.example.com', 'https://app.example.com'),
+              replaceAll(replaceAll(name, '{{id}}', toString(cityHash64(number, 81) % 100000)), ':id',
+                         toString(cityHash64(number, 81) % 100000)))) AS http_url,
+    fromUnixTimestamp64Milli(intDiv(end_us, 1000) + 300, 'UTC') AS received
+FROM (
+    SELECT
+        number,
+        {_org_expr(_uniform(71), orgs)} AS org_id,
+        org_id * 1000 + 1 + cityHash64(number, 72) % {PROJECTS_PER_ORG} AS project_id,
+        {_zipf_rank(_uniform(73), str(TRANSACTION_NAMES))} AS k,
+        {op} AS op,
+        {name} AS name,
+        -- log-normal: a name's median times exp(0.7 z), z standard normal (Box-Muller)
+        ln(15 + cityHash64(project_id, k, 74) % 585) AS mu,
+        sqrt(-2 * ln((cityHash64(number, 75) % 1000000 + 1) / 1000001.0))
+            * cos(2 * pi() * (cityHash64(number, 76) % 1000000) / 1000000.0) AS z,
+        round(exp(mu + 0.7 * z), 3) AS duration,
+        toInt64({now_ts} * 1000000 - 2000000 - cityHash64(number, 77) % {span * 1000000}) AS end_us,
+        {_release('project_id', 'intDiv(end_us, 1000000)', now_ts, span)} AS release,
+        cityHash64(number, 78) % 100 AS e_roll,
+        multiIf(e_roll < 80, 'production', e_roll < 95, 'staging', 'development') AS environment,
+        multiIf(project_id % 8 = 0, 'python', project_id % 8 = 1, 'javascript', project_id % 8 = 2, 'node',
+                project_id % 8 = 3, 'java', project_id % 8 = 4, 'go', project_id % 8 = 5, 'ruby',
+                project_id % 8 = 6, 'php', 'csharp') AS platform,
+        cityHash64(number, 82) % 1000 AS s_roll,
+        multiIf(s_roll < 940, 'ok', s_roll < 965, 'internal_error', s_roll < 975, 'deadline_exceeded',
+                s_roll < 985, 'not_found', s_roll < 992, 'unauthenticated', s_roll < 997, 'cancelled',
+                'unknown') AS status,
+        {_hex_id('number', 83)} AS event_id,
+        {_hex_id('number', 85)} AS trace_id,
+        {_hex_id('number', 87, 1)} AS span_id,
+        if(op IN ('pageload', 'navigation'), '', {_hex_id('number', 88, 1)}) AS parent_span_id,
+        cityHash64(number, 89) % 100 AS u_roll,
+        cityHash64(number, 90) % 20000 AS uid,
+        if(u_roll < 60, toString(uid), '') AS user_id,
+        if(u_roll < 40, concat('user', toString(uid), '@example.com'), '') AS user_email,
+        if(u_roll >= 60 AND u_roll < 85, concat('10.', toString(uid % 250), '.', toString(intDiv(uid, 250)), '.1'),
+           '') AS user_ip,
+        multiIf(user_id != '', concat('id:', user_id), user_ip != '', concat('ip:', user_ip), '') AS user_tag
+    FROM numbers({n})
+)"""
+
+
+@dataclass
+class EventsLoadReport:
+    events: int  # rows asked for
+    transactions: int
+    issues: int  # issues of the issue list's project
+    project_id: int  # the issue list's
+    project_events: int  # events in that project
+    events_seconds: float
+    issues_seconds: float  # groups, group_hashes and group_status from the loaded events
+    transactions_seconds: float
+    merge_seconds: float  # waiting for the background merges the inserts started
+    events_final: int  # rows counted with FINAL after loading
+    transactions_final: int
+    groups: int  # groups rows, every project
+    group_hashes: int
+    status_groups: int  # distinct issues with a status row
+    statuses: dict[str, int]  # the issue list project's issues by their newest status
+
+
+def load_events(store: Store, *, events: int, transactions: int, issues: int, orgs: int,
+                now: datetime) -> EventsLoadReport:
+    """Generate `events` error events (a fifth of them, at least one per issue, in the issue
+    list's project, which gets `issues` issues, besides its share of the rest as one of the
+    largest organization's projects), their issues' rows as the events consumer writes
+    them, and `transactions` transactions, all over the EVENT_DAYS days before `now`; then wait
+    for the merges the inserts started (at most two minutes)."""
+    now_ts = int(now.timestamp())
+    listed = max(min(events, issues), round(events * ISSUE_PROJECT_SHARE)) if events else 0
+    issues = min(issues, listed)
+    t = time.perf_counter()
+    if events:
+        store.command(_events_insert(events, orgs, now_ts, issues, listed))
+    t_events = time.perf_counter() - t
+    t = time.perf_counter()
+    if events:
+        store.command(_groups_insert())
+        store.command(_HASHES_INSERT)
+        store.command(_FIRST_STATUS_INSERT)
+        store.command(_later_status_insert(now_ts))
+    t_issues = time.perf_counter() - t
+    t = time.perf_counter()
+    if transactions:
+        store.command(_transactions_insert(transactions, orgs, now_ts))
+    t_tx = time.perf_counter() - t
+    t = time.perf_counter()
+    wait_for_merges(store)
+    t_merge = time.perf_counter() - t
+    project = issue_project()
+    statuses = store.query(
+        "SELECT status, count() FROM (SELECT group_id, argMax(status, version) AS status FROM {db}.group_status"
+        " WHERE project_id = {p:UInt64} GROUP BY group_id) GROUP BY status", {"p": project})
+    return EventsLoadReport(
+        events=events, transactions=transactions, issues=issues, project_id=project,
+        project_events=int(store.query("SELECT count() FROM {db}.events WHERE project_id = {p:UInt64}",
+                                       {"p": project})[0][0]),
+        events_seconds=t_events, issues_seconds=t_issues, transactions_seconds=t_tx, merge_seconds=t_merge,
+        events_final=int(store.query("SELECT count() FROM {db}.events FINAL")[0][0]),
+        transactions_final=int(store.query("SELECT count() FROM {db}.transactions FINAL")[0][0]),
+        groups=int(store.query("SELECT count() FROM {db}.groups FINAL")[0][0]),
+        group_hashes=int(store.query("SELECT count() FROM {db}.group_hashes FINAL")[0][0]),
+        status_groups=int(store.query("SELECT uniqExact(group_id) FROM {db}.group_status")[0][0]),
+        statuses={s: int(c) for s, c in statuses},
+    )
+
+
+def wait_for_merges(store: Store, limit_s: float = 120.0) -> None:
+    """Until no merge of the store's tables runs (at most `limit_s`): timings taken during the
+    merges that follow a bulk insert would measure the merges."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        running = store.query("SELECT count() FROM system.merges WHERE database = {d:String}", {"d": store.database})
+        if not running[0][0]:
+            return
+        time.sleep(0.5)
+
+
 # --- the queries ----------------------------------------------------------------------------------
 
 
@@ -265,6 +659,7 @@ class Case:
     run: Callable[[Store], tuple[int, Any, float]]  # → (rows from ClickHouse, response body, query s)
     sql: str
     params: Mapping[str, Any]
+    target_ms: float | None = None  # p50 target; None: by scope
 
 
 def _org_projects(org: int) -> list[int]:
@@ -335,6 +730,7 @@ class Timing:
     groups: int  # groups in the response
     ms: list[float] = field(default_factory=list)  # query + response
     query_ms: list[float] = field(default_factory=list)  # the ClickHouse query alone
+    target_ms: float | None = None
 
     @property
     def p50(self) -> float:
@@ -347,6 +743,8 @@ class Timing:
 
     @property
     def target(self) -> float:
+        if self.target_ms is not None:
+            return self.target_ms
         return TARGET_ONE_ORG_MS if self.scope == "one org" else TARGET_ALL_ORGS_MS
 
     @property
@@ -357,13 +755,20 @@ class Timing:
 def time_case(store: Store, case: Case, repeat: int) -> Timing:
     """One untimed warm-up run, then `repeat` timed runs of query + response building."""
     rows, body, _ = case.run(store)
-    timing = Timing(case.name, case.scope, case.note, rows, len(body.get("groups", [])))
+    timing = Timing(case.name, case.scope, case.note, rows, _items(body), target_ms=case.target_ms)
     for _ in range(repeat):
         t = time.perf_counter()
         _, _, query_s = case.run(store)
         timing.ms.append((time.perf_counter() - t) * 1000)
         timing.query_ms.append(query_s * 1000)
     return timing
+
+
+def _items(body: Any) -> int:
+    """Groups (stats_v2, sessions), rows (Discover) or issues (a list) in a response body."""
+    if isinstance(body, list):
+        return len(body)
+    return len(body.get("groups", body.get("data", [])))
 
 
 def run_queries(store: Store, *, org: int, orgs: int, now: datetime, repeat: int,
@@ -374,6 +779,79 @@ def run_queries(store: Store, *, org: int, orgs: int, now: datetime, repeat: int
         if progress is not None:
             progress(out[-1])
     return out
+
+
+def run_event_queries(store: Store, *, org: int, now: datetime, repeat: int, events: bool = True,
+                      transactions: bool = True, progress: Callable[[Timing], None] | None = None) -> list[Timing]:
+    out = []
+    for c in event_cases(org=org, now=now, events=events, transactions=transactions):
+        out.append(time_case(store, c, repeat))
+        if progress is not None:
+            progress(out[-1])
+    return out
+
+
+# --- the queries of Discover and the issue list -----------------------------------------------------
+
+DISCOVER_TITLES = {"field": ["title", "count()"], "sort": ["-count()"], "statsPeriod": ["14d"]}
+DISCOVER_TRANSACTIONS = {"field": ["transaction", "p95(transaction.duration)", "count()"],
+                         "sort": ["-p95(transaction.duration)"], "statsPeriod": ["14d"], "dataset": ["transactions"]}
+DISCOVER_PAGE = 50  # the route's default per_page
+ISSUE_PAGE = 25  # the issue stream's page
+
+
+def _slugs(projects: Sequence[int]) -> dict[int, str]:
+    return {p: f"project-{p}" for p in projects}
+
+
+def event_cases(*, org: int, now: datetime, events: bool = True, transactions: bool = True) -> list[Case]:
+    """Discover's two typical tables over organization `org` (count() by title on the errors and
+    the default datasets; p95 by transaction), and the issue list of `issue_project()`."""
+    accessible = _slugs(_org_projects(org))
+    out: list[Case] = []
+    discover = []
+    if events:
+        discover += [("discover errors 14d count() by title", DISCOVER_TITLES | {"dataset": ["errors"]}),
+                     ("discover (default) 14d count() by title", DISCOVER_TITLES)]
+    if transactions:
+        discover.append(("discover tx 14d p95(duration) by transaction", DISCOVER_TRANSACTIONS))
+    for name, params in discover:
+        q = discover_table.parse(params, accessible=accessible, now=now, offset=0, limit=DISCOVER_PAGE + 1)
+        out.append(Case(name, "one org", "table.parse SQL",
+                        _runner(q.sql, q.params, lambda rows, q=q: discover_table.response(q, rows[:DISCOVER_PAGE])),
+                        q.sql, q.params, TARGET_EVENTS_MS))
+    if events:
+        out.append(Case("issues is:unresolved, 25 + 24h stats", "one project", "issues_read, render",
+                        _issue_list_runner(issue_project()), "", {}, TARGET_EVENTS_MS))
+    return out
+
+
+def _issue_list_page(store: Store, project_id: int) -> list:
+    """The first page of the project's issue list as its route reads it (`list_project_issues`,
+    default query `is:unresolved`, sorted by last seen): [(issue, {hour: events in the last 24
+    hours})]."""
+    groups = issues_read.groups(store, [project_id], statuses=["unresolved"])[:ISSUE_PAGE]
+    now = datetime.now(timezone.utc)
+    counts = issues_read.hourly_counts(store, [project_id], [g.id for g in groups], now - timedelta(hours=24)) \
+        if groups else {}
+    return [(g, counts.get(g.id, {})) for g in groups]
+
+
+def _issue_list_runner(project_id: int) -> Callable[[Store], tuple[int, Any, float]]:
+    """The issue list from the store's reads to the response body (`render_events.issue`; the
+    viewer's flags and the assignees' names, read per page in the route, are left out)."""
+    org = Organization(id=1, slug="org-1", name="Org 1", date_created=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    project = Project(id=project_id, org_id=1, slug=f"project-{project_id}", name=f"project-{project_id}",
+                      date_created=org.date_created)
+
+    def run(store: Store) -> tuple[int, Any, float]:
+        t = time.perf_counter()
+        page = _issue_list_page(store, project_id)
+        reads_s = time.perf_counter() - t
+        now = datetime.now(timezone.utc)
+        body = [render_events.issue(g, project, org, "http://localhost:9000", stats, now) for g, stats in page]
+        return len(page), body, reads_s
+    return run
 
 
 # --- diagnosis ------------------------------------------------------------------------------------
@@ -389,7 +867,7 @@ def _time_sql(store: Store, text: str, params: Mapping[str, Any], repeat: int) -
     return statistics.median(ms)
 
 
-def _read_stats(store: Store, text: str, params: Mapping[str, Any]) -> str:
+def _read_stats(store: Store, text: str, params: Mapping[str, Any], lines_kept: int = 8) -> str:
     """Rows and bytes the query read (from the query's own progress, via system.query_log when present)."""
     try:
         plan = store.query("EXPLAIN indexes = 1 " + text, dict(params))
@@ -397,7 +875,7 @@ def _read_stats(store: Store, text: str, params: Mapping[str, Any]) -> str:
         return f"EXPLAIN failed: {err}"
     lines = [r[0] for r in plan]
     keep = [ln.strip() for ln in lines if any(k in ln for k in ("Parts:", "Granules:", "Condition:", "Keys:"))]
-    return "; ".join(keep[:8])
+    return "; ".join(keep[:lines_kept])
 
 
 def diagnose(store: Store, *, org: int, orgs: int, now: datetime, repeat: int,
@@ -419,6 +897,52 @@ def diagnose(store: Store, *, org: int, orgs: int, now: datetime, repeat: int,
     for c in all_cases:
         if c.name.startswith("sessions"):
             out.append((f"{c.scope}: {c.name}", "after OPTIMIZE FINAL", _time_sql(store, c.sql, c.params, repeat)))
+    return out
+
+
+def _time_call(call: Callable[[], Any], repeat: int) -> tuple[float, Any]:
+    """p50 (ms) of `call` over `repeat` runs after one warm-up, and what the last run returned."""
+    result = call()
+    ms = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        result = call()
+        ms.append((time.perf_counter() - t) * 1000)
+    return statistics.median(ms), result
+
+
+def diagnose_events(store: Store, *, org: int, now: datetime, repeat: int, events: bool = True,
+                    transactions: bool = True,
+                    progress: Callable[[tuple[str, str, float]], None] = lambda _: None) -> list[tuple[str, str, float]]:
+    """Where the time of Discover and the issue list goes: table sizes and parts, the granules
+    each Discover query reads, the issue list's two reads apart, and p50 (ms) of each once the
+    tables are fully merged (OPTIMIZE FINAL; mutates the store)."""
+    out = _Reported(progress)
+    all_cases = event_cases(org=org, now=now, events=events, transactions=transactions)
+    sizes = store.query(
+        "SELECT table, sum(rows), count(), sum(data_compressed_bytes) FROM system.parts WHERE database = {d:String}"
+        " AND active AND table IN ('events', 'groups', 'group_hashes', 'group_status', 'transactions')"
+        " GROUP BY table ORDER BY table", {"d": store.database})
+    out.append(("rows (active parts, compressed MiB)",
+                ", ".join(f"{t}={n:,} ({k}, {b / 2**20:.0f})" for t, n, k, b in sizes), float("nan")))
+    for c in all_cases:
+        if c.sql:
+            out.append((f"EXPLAIN {c.name}", _read_stats(store, c.sql, c.params, 16), float("nan")))
+    project = issue_project()
+    if events:
+        ms, groups = _time_call(lambda: issues_read.groups(store, [project], statuses=["unresolved"]), repeat)
+        out.append(("issue list: issues_read.groups", f"{len(groups):,} unresolved issues read", ms))
+        ids = [g.id for g in groups[:ISSUE_PAGE]]
+        since = datetime.now(timezone.utc) - timedelta(hours=24)
+        ms, _ = _time_call(lambda: issues_read.hourly_counts(store, [project], ids, since), repeat)
+        out.append(("issue list: issues_read.hourly_counts", f"{len(ids)} issues", ms))
+    for table in (("events", "groups", "group_status") if events else ()) + (("transactions",) if transactions else ()):
+        t = time.perf_counter()
+        store.command(f"OPTIMIZE TABLE {{db}}.{table} FINAL")
+        out.append((f"OPTIMIZE FINAL {table}", "seconds", time.perf_counter() - t))
+    for c in all_cases:
+        ms, _ = _time_call(lambda c=c: c.run(store), repeat)
+        out.append((c.name, "after OPTIMIZE FINAL", ms))
     return out
 
 
@@ -448,21 +972,34 @@ def machine() -> str:
 
 
 def format_table(timings: Sequence[Timing]) -> str:
-    head = f"{'scope':9} {'query':40} {'rows':>6} {'groups':>6} {'p50':>9} {'p99':>9} {'min':>9} {'max':>9} {'sql p50':>9}  target"
+    head = (f"{'scope':11} {'query':44} {'rows':>6} {'groups':>6} {'p50':>9} {'p99':>9} {'min':>9} {'max':>9}"
+            f" {'sql p50':>9}  target")
     lines = [head, "-" * len(head)]
     for t in timings:
         verdict = f"{'met' if t.met else 'MISSED'} (≤{t.target:.0f})"
-        lines.append(f"{t.scope:9} {t.name:40} {t.rows:>6} {t.groups:>6} {t.p50:>9.1f} {t.p99:>9.1f}"
+        lines.append(f"{t.scope:11} {t.name:44} {t.rows:>6} {t.groups:>6} {t.p50:>9.1f} {t.p99:>9.1f}"
                      f" {min(t.ms):>9.1f} {max(t.ms):>9.1f} {statistics.median(t.query_ms):>9.1f}  {verdict}")
-    lines.append("(ms; p50..max: query + response building, 'sql p50': the query alone; "
-                 "'all orgs': the builder SQL without its org condition)")
+    lines.append("(ms; p50..max: query + response building, 'sql p50': the query alone (issue list: its two reads,"
+                 " issues_read.groups and hourly_counts); 'all orgs': the builder SQL without its org condition;"
+                 " 'groups': groups, rows or issues in the response)")
     return "\n".join(lines)
+
+
+def _print_done(t: Timing) -> None:
+    print(f"  done: {t.scope} {t.name}: p50 {t.p50:.1f} ms (sql {statistics.median(t.query_ms):.1f})", flush=True)
+
+
+def _print_diagnosis(row: tuple[str, str, float]) -> None:
+    print(f"  {row[0]:52} {row[1]:36} {row[2]:9.1f}" if row[2] == row[2] else f"  {row[0]}: {row[1]}", flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.aggregates", description=__doc__.splitlines()[0])
     ap.add_argument("--outcomes", type=int, default=10_000_000)
     ap.add_argument("--sessions", type=int, default=10_000_000)
+    ap.add_argument("--events", type=int, default=10_000_000, help="error events (0: no Discover nor issue list)")
+    ap.add_argument("--transactions", type=int, default=10_000_000)
+    ap.add_argument("--issues", type=int, default=100_000, help="issues of the issue list's project")
     ap.add_argument("--orgs", type=int, default=50)
     ap.add_argument("--data-dir", default=None, help="default: a fresh temporary directory, removed after")
     ap.add_argument("--repeat", type=int, default=30)
@@ -475,36 +1012,60 @@ def main(argv: Sequence[str] | None = None) -> int:
     now = datetime.now(timezone.utc).replace(microsecond=0)
     print(f"machine: {machine()}", flush=True)
     store = Store(f"chdb:///{data_dir}/ch", DATABASE)
+    aggregates = bool(args.outcomes or args.sessions)
+    event_data = bool(args.events or args.transactions)
     try:
         print(f"clickhouse {store.query('SELECT version()')[0][0]}, data in {data_dir}", flush=True)
         migrate(store)
         for table in ("outcomes_raw", "outcomes_recent", "outcomes_hourly", "outcome_seals",
-                      "outcome_dirty_hours", "sessions", "sessions_hourly", "session_seals", "session_dirty_hours"):
+                      "outcome_dirty_hours", "sessions", "sessions_hourly", "session_seals", "session_dirty_hours",
+                      "events", "groups", "group_hashes", "group_status", "transactions"):
             store.command(f"TRUNCATE TABLE IF EXISTS {{db}}.{table}")
-        rate = python_insert_rate(store)
-        print(f"python tuples through Store.insert: {rate:,.0f} rows/s "
-              f"(10M rows ≈ {10_000_000 / rate:.0f} s, before building the tuples from real messages)", flush=True)
-        rep = load(store, outcomes=args.outcomes, sessions=args.sessions, orgs=args.orgs, now=now)
-        print(f"loaded in ClickHouse: outcomes {rep.outcomes:,} in {rep.outcomes_seconds:.1f} s, "
-              f"sessions {rep.sessions:,} in {rep.sessions_seconds:.1f} s; "
-              f"FINAL counts {rep.outcomes_final:,} / {rep.sessions_final:,}", flush=True)
-        print(f"first sealing pass: outcomes {rep.sealed_hours:,} hours in {rep.seal_seconds:.1f} s "
-              f"(recent rows' TTL applied in {rep.recent_ttl_seconds:.1f} s), sessions "
-              f"{rep.sealed_session_hours:,} hours in {rep.session_seal_seconds:.1f} s", flush=True)
-        share = store.query("SELECT countIf(org_id = {o:UInt64}), count() FROM {db}.outcomes_raw", {"o": args.org})[0]
-        print(f"org {args.org}: {share[0]:,} of {share[1]:,} outcome rows", flush=True)
-        timings = run_queries(
-            store, org=args.org, orgs=args.orgs, now=now, repeat=args.repeat,
-            progress=lambda t: print(f"  done: {t.scope} {t.name}: p50 {t.p50:.1f} ms (sql {statistics.median(t.query_ms):.1f})",
-                                     flush=True))
+        timings: list[Timing] = []
+        if aggregates:
+            rate = python_insert_rate(store)
+            print(f"python tuples through Store.insert: {rate:,.0f} rows/s "
+                  f"(10M rows ≈ {10_000_000 / rate:.0f} s, before building the tuples from real messages)", flush=True)
+            rep = load(store, outcomes=args.outcomes, sessions=args.sessions, orgs=args.orgs, now=now)
+            print(f"loaded in ClickHouse: outcomes {rep.outcomes:,} in {rep.outcomes_seconds:.1f} s, "
+                  f"sessions {rep.sessions:,} in {rep.sessions_seconds:.1f} s; "
+                  f"FINAL counts {rep.outcomes_final:,} / {rep.sessions_final:,}", flush=True)
+            print(f"first sealing pass: outcomes {rep.sealed_hours:,} hours in {rep.seal_seconds:.1f} s "
+                  f"(recent rows' TTL applied in {rep.recent_ttl_seconds:.1f} s), sessions "
+                  f"{rep.sealed_session_hours:,} hours in {rep.session_seal_seconds:.1f} s", flush=True)
+            share = store.query("SELECT countIf(org_id = {o:UInt64}), count() FROM {db}.outcomes_raw",
+                                {"o": args.org})[0]
+            print(f"org {args.org}: {share[0]:,} of {share[1]:,} outcome rows", flush=True)
+            wait_for_merges(store)
+            timings += run_queries(store, org=args.org, orgs=args.orgs, now=now, repeat=args.repeat, progress=_print_done)
+        if event_data:
+            ev = load_events(store, events=args.events, transactions=args.transactions, issues=args.issues,
+                             orgs=args.orgs, now=now)
+            print(f"loaded in ClickHouse: events {ev.events:,} in {ev.events_seconds:.1f} s, their issues' rows "
+                  f"(groups, group_hashes, group_status) in {ev.issues_seconds:.1f} s, transactions "
+                  f"{ev.transactions:,} in {ev.transactions_seconds:.1f} s; merges waited for "
+                  f"{ev.merge_seconds:.1f} s; FINAL counts {ev.events_final:,} / {ev.transactions_final:,}", flush=True)
+            print(f"issues: {ev.groups:,} groups rows, {ev.group_hashes:,} hashes, {ev.status_groups:,} with a status;"
+                  f" project {ev.project_id}: {ev.issues:,} issues, {ev.project_events:,} events, by status "
+                  + ", ".join(f"{k} {v:,}" for k, v in sorted(ev.statuses.items())), flush=True)
+            share = store.query(
+                "SELECT countIf(project_id IN {p:Array(UInt64)} AND timestamp >= {s:DateTime64(3, 'UTC')}),"
+                " countIf(project_id IN {p:Array(UInt64)}), count() FROM {db}.events",
+                {"p": _org_projects(args.org), "s": now - timedelta(days=14)})[0]
+            print(f"org {args.org}: {share[1]:,} of {share[2]:,} events, {share[0]:,} in the last 14 days", flush=True)
+            timings += run_event_queries(store, org=args.org, now=now, repeat=args.repeat, events=bool(args.events),
+                                         transactions=bool(args.transactions), progress=_print_done)
         print(format_table(timings), flush=True)
         missed = [t for t in timings if not t.met]
         print(f"targets: {'all met' if not missed else f'{len(missed)} missed'}", flush=True)
         if not args.no_diagnose:
-            print("\ndiagnosis (p50 ms of the SQL alone):", flush=True)
-            diagnose(store, org=args.org, orgs=args.orgs, now=now, repeat=max(1, min(args.repeat, 3)),
-                     progress=lambda r: print(f"  {r[0]:52} {r[1]:36} {r[2]:9.1f}" if r[2] == r[2]
-                                              else f"  {r[0]}: {r[1]}", flush=True))
+            print("\ndiagnosis (p50 ms of the SQL alone, or as said):", flush=True)
+            repeat = max(1, min(args.repeat, 3))
+            if aggregates:
+                diagnose(store, org=args.org, orgs=args.orgs, now=now, repeat=repeat, progress=_print_diagnosis)
+            if event_data:
+                diagnose_events(store, org=args.org, now=now, repeat=repeat, events=bool(args.events),
+                                transactions=bool(args.transactions), progress=_print_diagnosis)
         return 0
     finally:
         store.close()

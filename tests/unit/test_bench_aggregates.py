@@ -10,6 +10,7 @@ import pytest
 from bench import aggregates
 from picket.stats import stats_v2
 from picket.store.client import Store
+from picket.store import issues_read
 from picket.store.migrate import migrate
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
@@ -87,3 +88,105 @@ def test_the_loaded_rollup_answers_like_the_exact_store(loaded: aggregates.LoadR
         name = stats_v2.render_category(category)
         expected[name] = expected.get(name, 0) + quantity
     assert served == expected and sum(served.values()) > 0
+
+
+# --- Discover and the issue list ---------------------------------------------------------------
+
+EVENTS = 20_000
+TRANSACTIONS = 20_000
+ISSUES = 500
+
+
+@pytest.fixture(scope="module")
+def loaded_events(store: Store) -> aggregates.EventsLoadReport:
+    return aggregates.load_events(store, events=EVENTS, transactions=TRANSACTIONS, issues=ISSUES, orgs=ORGS, now=NOW)
+
+
+def test_the_event_loader_stores_events_issues_and_transactions(
+        loaded_events: aggregates.EventsLoadReport, store: Store) -> None:
+    rep = loaded_events
+    assert (rep.events_final, rep.transactions_final) == (EVENTS, TRANSACTIONS)
+    project = aggregates.issue_project()
+    assert rep.project_id == project and rep.issues == ISSUES
+    # a fifth of the events, and its share as one of the largest organization's projects
+    assert round(EVENTS * aggregates.ISSUE_PROJECT_SHARE) < rep.project_events < 0.3 * EVENTS
+    # One groups row, one hash and at least one status row per issue that has events, and no other.
+    (issues, project_issues), = store.query(
+        "SELECT uniqExact(project_id, group_id), uniqExactIf(group_id, project_id = {p:UInt64}) FROM {db}.events",
+        {"p": project})
+    assert project_issues == ISSUES
+    assert rep.groups == rep.group_hashes == rep.status_groups == issues
+    (mismatched,), = store.query(
+        "SELECT count() FROM {db}.groups AS g INNER JOIN (SELECT project_id, group_id, min(timestamp) AS first,"
+        " any(hash) AS h, count() AS n FROM {db}.events GROUP BY project_id, group_id) AS e"
+        " ON e.project_id = g.project_id AND e.group_id = g.group_id"
+        " WHERE g.first_seen != e.first OR g.hash != e.h")
+    assert mismatched == 0
+    (numbers,), = store.query(
+        "SELECT groupArray(short_number) FROM (SELECT short_number FROM {db}.groups WHERE project_id = {p:UInt64}"
+        " ORDER BY short_number)", {"p": project})
+    assert numbers == list(range(1, ISSUES + 1))
+    # Mostly unresolved, some resolved and ignored; skewed: the top issue has many events.
+    assert sum(rep.statuses.values()) == ISSUES
+    assert rep.statuses["unresolved"] > 0.7 * ISSUES and rep.statuses["resolved"] > 0 and rep.statuses["ignored"] > 0
+    (top, median), = store.query(
+        "SELECT max(n), median(n) FROM (SELECT count() AS n FROM {db}.events WHERE project_id = {p:UInt64}"
+        " GROUP BY group_id)", {"p": project})
+    assert top > 20 * median
+    # Every organization's projects, 30 days before now; bodies are stored events.
+    (orgs, oldest, newest), = store.query(
+        "SELECT uniqExact(intDiv(project_id, 1000)), min(timestamp), max(timestamp) FROM {db}.events")
+    assert orgs == ORGS
+    assert (NOW - oldest.replace(tzinfo=timezone.utc)).days < aggregates.EVENT_DAYS < (NOW - oldest.replace(
+        tzinfo=timezone.utc)).days + 2
+    assert newest.replace(tzinfo=timezone.utc) < NOW
+    stored = issues_read.events(store, [project], limit=5)
+    assert len(stored) == 5 and all(e.event.project_id == project and e.event.title for e in stored)
+    # Transactions: at most 200 names per project, mostly ok, positive durations.
+    (names, ok, shortest), = store.query(
+        "SELECT max(n), (SELECT countIf(status = 'ok') / count() FROM {db}.transactions),"
+        " (SELECT min(duration) FROM {db}.transactions)"
+        " FROM (SELECT uniqExact(transaction) AS n FROM {db}.transactions GROUP BY project_id)")
+    assert 1 < names <= aggregates.TRANSACTION_NAMES and ok > 0.9 and shortest > 0
+
+
+def test_discover_and_the_issue_list_are_timed_through_their_code(
+        loaded_events: aggregates.EventsLoadReport, store: Store) -> None:
+    timings = aggregates.run_event_queries(store, org=1, now=NOW, repeat=2)
+    assert [(t.scope, t.name) for t in timings] == [
+        ("one org", "discover errors 14d count() by title"), ("one org", "discover (default) 14d count() by title"),
+        ("one org", "discover tx 14d p95(duration) by transaction"),
+        ("one project", "issues is:unresolved, 25 + 24h stats")]
+    for t in timings:
+        assert len(t.ms) == 2 and 0 <= t.p50 <= t.p99 and t.target == aggregates.TARGET_EVENTS_MS
+        assert t.rows > 0 and t.groups > 0, t.name
+    assert all(name in aggregates.format_table(timings) for name in (t.name for t in timings))
+
+    cases = aggregates.event_cases(org=1, now=NOW)
+    # count() by title, on errors: a full page, biggest first, the counts of the stored events.
+    _, body, _ = cases[0].run(store)
+    data = body["data"]
+    assert len(data) == aggregates.DISCOVER_PAGE
+    assert [r["count()"] for r in data] == sorted((r["count()"] for r in data), reverse=True)
+    (exact,), = store.query(
+        "SELECT count() FROM {db}.events FINAL WHERE project_id IN {p:Array(UInt64)} AND title = {t:String}"
+        " AND timestamp >= {s:DateTime64(3, 'UTC')}",
+        {"p": aggregates._org_projects(1), "t": data[0]["title"], "s": cases[0].params["start"]})
+    assert data[0]["count()"] == exact
+    # The default dataset counts transactions by their name too; p95 by transaction, slowest first.
+    assert len(cases[1].run(store)[1]["data"]) == aggregates.DISCOVER_PAGE
+    tx = cases[2].run(store)[1]["data"]
+    assert tx and all(r["p95(transaction.duration)"] > 0 and r["count()"] > 0 for r in tx)
+    assert [r["p95(transaction.duration)"] for r in tx] == sorted(
+        (r["p95(transaction.duration)"] for r in tx), reverse=True)
+
+
+def test_the_issue_list_page_has_25_unresolved_issues_with_their_hourly_stats(
+        loaded_events: aggregates.EventsLoadReport, store: Store) -> None:
+    page = aggregates._issue_list_page(store, aggregates.issue_project())
+    assert len(page) == aggregates.ISSUE_PAGE == 25
+    assert all(g.status == "unresolved" and g.project_id == aggregates.issue_project() for g, _ in page)
+    assert [g.last_seen for g, _ in page] == sorted((g.last_seen for g, _ in page), reverse=True)
+    assert sum(sum(stats.values()) for _, stats in page) > 0  # the newest issues had events in the last 24 hours
+    _, body, _ = aggregates.event_cases(org=1, now=NOW)[-1].run(store)
+    assert len(body) == 25 and all(len(issue["stats"]["24h"]) == 24 and int(issue["count"]) >= 1 for issue in body)
