@@ -64,7 +64,7 @@ from picket.store import issues_read
 from picket.store.client import Store
 from picket.store.migrate import migrate
 from picket.store.rollup import horizon, seal
-from picket.store.rollups import OUTCOMES, SESSIONS
+from picket.store.rollups import GROUPS, OUTCOMES, SESSIONS
 
 PROJECTS_PER_ORG = 10
 DAYS = 90
@@ -350,7 +350,7 @@ def _events_insert(n: int, orgs: int, now_ts: int, issues: int, listed: int) -> 
     op, tx_name = _transaction_name("cityHash64(rank, 47) % 200")
     del op
     return f"""
-INSERT INTO {{db}}.events
+INSERT INTO {{db}}.error_events
     (project_id, event_id, group_id, timestamp, received, type, platform, level, title, message, culprit,
      release, environment, transaction, user_tag, user_email, tags_key, tags_value, hash, size, body)
 SELECT
@@ -462,7 +462,7 @@ FROM (
            argMin(title, timestamp) AS g_title, argMin(culprit, timestamp) AS g_culprit,
            argMin(level, timestamp) AS g_level, argMin(platform, timestamp) AS g_platform,
            min(timestamp) AS first_seen, argMin(release, timestamp) AS first_release
-    FROM {db}.events
+    FROM {db}.error_events
     GROUP BY project_id, group_id
 )"""
 
@@ -581,6 +581,7 @@ class EventsLoadReport:
     project_events: int  # events in that project
     events_seconds: float
     issues_seconds: float  # groups, group_hashes and group_status from the loaded events
+    seal_seconds: float  # the first sealing pass of the issue counters (and events_recent's TTL)
     transactions_seconds: float
     merge_seconds: float  # waiting for the background merges the inserts started
     events_final: int  # rows counted with FINAL after loading
@@ -613,6 +614,11 @@ def load_events(store: Store, *, events: int, transactions: int, issues: int, or
         store.command(_later_status_insert(now_ts))
     t_issues = time.perf_counter() - t
     t = time.perf_counter()
+    if events:  # what the worker's sealing passes and the recent table's TTL merges do
+        seal(store, GROUPS)
+        store.command("OPTIMIZE TABLE {db}.events_recent FINAL")
+    t_seal = time.perf_counter() - t
+    t = time.perf_counter()
     if transactions:
         store.command(_transactions_insert(transactions, orgs, now_ts))
     t_tx = time.perf_counter() - t
@@ -625,10 +631,10 @@ def load_events(store: Store, *, events: int, transactions: int, issues: int, or
         " WHERE project_id = {p:UInt64} GROUP BY group_id) GROUP BY status", {"p": project})
     return EventsLoadReport(
         events=events, transactions=transactions, issues=issues, project_id=project,
-        project_events=int(store.query("SELECT count() FROM {db}.events WHERE project_id = {p:UInt64}",
+        project_events=int(store.query("SELECT count() FROM {db}.error_events WHERE project_id = {p:UInt64}",
                                        {"p": project})[0][0]),
-        events_seconds=t_events, issues_seconds=t_issues, transactions_seconds=t_tx, merge_seconds=t_merge,
-        events_final=int(store.query("SELECT count() FROM {db}.events FINAL")[0][0]),
+        events_seconds=t_events, issues_seconds=t_issues, seal_seconds=t_seal, transactions_seconds=t_tx, merge_seconds=t_merge,
+        events_final=int(store.query("SELECT count() FROM {db}.error_events FINAL")[0][0]),
         transactions_final=int(store.query("SELECT count() FROM {db}.transactions FINAL")[0][0]),
         groups=int(store.query("SELECT count() FROM {db}.groups FINAL")[0][0]),
         group_hashes=int(store.query("SELECT count() FROM {db}.group_hashes FINAL")[0][0]),
@@ -830,7 +836,7 @@ def _issue_list_page(store: Store, project_id: int) -> list:
     """The first page of the project's issue list as its route reads it (`list_project_issues`,
     default query `is:unresolved`, sorted by last seen): [(issue, {hour: events in the last 24
     hours})]."""
-    groups = issues_read.groups(store, [project_id], statuses=["unresolved"])[:ISSUE_PAGE]
+    groups = issues_read.groups(store, [project_id], statuses=["unresolved"], limit=ISSUE_PAGE + 1)[:ISSUE_PAGE]
     now = datetime.now(timezone.utc)
     counts = issues_read.hourly_counts(store, [project_id], [g.id for g in groups], now - timedelta(hours=24)) \
         if groups else {}
@@ -921,7 +927,7 @@ def diagnose_events(store: Store, *, org: int, now: datetime, repeat: int, event
     all_cases = event_cases(org=org, now=now, events=events, transactions=transactions)
     sizes = store.query(
         "SELECT table, sum(rows), count(), sum(data_compressed_bytes) FROM system.parts WHERE database = {d:String}"
-        " AND active AND table IN ('events', 'groups', 'group_hashes', 'group_status', 'transactions')"
+        " AND active AND table IN ('error_events', 'groups', 'group_hashes', 'group_status', 'transactions')"
         " GROUP BY table ORDER BY table", {"d": store.database})
     out.append(("rows (active parts, compressed MiB)",
                 ", ".join(f"{t}={n:,} ({k}, {b / 2**20:.0f})" for t, n, k, b in sizes), float("nan")))
@@ -936,7 +942,7 @@ def diagnose_events(store: Store, *, org: int, now: datetime, repeat: int, event
         since = datetime.now(timezone.utc) - timedelta(hours=24)
         ms, _ = _time_call(lambda: issues_read.hourly_counts(store, [project], ids, since), repeat)
         out.append(("issue list: issues_read.hourly_counts", f"{len(ids)} issues", ms))
-    for table in (("events", "groups", "group_status") if events else ()) + (("transactions",) if transactions else ()):
+    for table in (("error_events", "groups", "group_status") if events else ()) + (("transactions",) if transactions else ()):
         t = time.perf_counter()
         store.command(f"OPTIMIZE TABLE {{db}}.{table} FINAL")
         out.append((f"OPTIMIZE FINAL {table}", "seconds", time.perf_counter() - t))
@@ -1019,7 +1025,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         migrate(store)
         for table in ("outcomes_raw", "outcomes_recent", "outcomes_hourly", "outcome_seals",
                       "outcome_dirty_hours", "sessions", "sessions_hourly", "session_seals", "session_dirty_hours",
-                      "events", "groups", "group_hashes", "group_status", "transactions"):
+                      "error_events", "groups", "group_hashes", "group_status", "transactions"):
             store.command(f"TRUNCATE TABLE IF EXISTS {{db}}.{table}")
         timings: list[Timing] = []
         if aggregates:
@@ -1042,7 +1048,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             ev = load_events(store, events=args.events, transactions=args.transactions, issues=args.issues,
                              orgs=args.orgs, now=now)
             print(f"loaded in ClickHouse: events {ev.events:,} in {ev.events_seconds:.1f} s, their issues' rows "
-                  f"(groups, group_hashes, group_status) in {ev.issues_seconds:.1f} s, transactions "
+                  f"(groups, group_hashes, group_status) in {ev.issues_seconds:.1f} s, the first sealing pass of "
+                  f"their counters in {ev.seal_seconds:.1f} s, transactions "
                   f"{ev.transactions:,} in {ev.transactions_seconds:.1f} s; merges waited for "
                   f"{ev.merge_seconds:.1f} s; FINAL counts {ev.events_final:,} / {ev.transactions_final:,}", flush=True)
             print(f"issues: {ev.groups:,} groups rows, {ev.group_hashes:,} hashes, {ev.status_groups:,} with a status;"
@@ -1050,7 +1057,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                   + ", ".join(f"{k} {v:,}" for k, v in sorted(ev.statuses.items())), flush=True)
             share = store.query(
                 "SELECT countIf(project_id IN {p:Array(UInt64)} AND timestamp >= {s:DateTime64(3, 'UTC')}),"
-                " countIf(project_id IN {p:Array(UInt64)}), count() FROM {db}.events",
+                " countIf(project_id IN {p:Array(UInt64)}), count() FROM {db}.error_events",
                 {"p": _org_projects(args.org), "s": now - timedelta(days=14)})[0]
             print(f"org {args.org}: {share[1]:,} of {share[2]:,} events, {share[0]:,} in the last 14 days", flush=True)
             timings += run_event_queries(store, org=args.org, now=now, repeat=args.repeat, events=bool(args.events),

@@ -15,7 +15,7 @@ import urllib.request
 
 # The table whose rows count the items of each kind (one row per accepted item).
 TABLES = {"checkin-rest": "monitor_checkins", "checkin-envelope": "monitor_checkins",
-          "checkin-cron": "monitor_checkins", "event": "events", "feedback": "feedback"}
+          "checkin-cron": "monitor_checkins", "event": "error_events", "feedback": "feedback"}
 
 
 def rows_written(text: str, table: str) -> float:

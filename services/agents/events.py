@@ -47,11 +47,11 @@ from picket.schemas.rows import GroupActivityRow, GroupUserFlagRow
 GROUP_HASHES = Table("group_hashes", issues.HASH_COLUMNS)
 GROUPS = Table("groups", issues.GROUP_COLUMNS)
 GROUP_STATUS = Table("group_status", issues.STATUS_COLUMNS)
-EVENTS = Table("events", issues.EVENT_COLUMNS, write_events)
+EVENTS = Table("error_events", issues.EVENT_COLUMNS, write_events)
 ACTIVITY = Table("group_activity", GroupActivityRow._fields)
 USER_FLAGS = Table("group_user_flags", GroupUserFlagRow._fields)
 EVENT_MOVES = Table("group_status", ("project_id", "group_id", "merged_into"), issue_changes.move_events)
-EVENT_DELETES = Table("events", ("project_id", "group_id"), issue_changes.delete_events)
+EVENT_DELETES = Table("error_events", ("project_id", "group_id"), issue_changes.delete_events)
 ORDER = (GROUP_HASHES, GROUPS, GROUP_STATUS, EVENTS, ACTIVITY, USER_FLAGS, EVENT_MOVES, EVENT_DELETES)
 
 _details = msgspec.json.Decoder(StatusDetails)

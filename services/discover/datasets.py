@@ -1,4 +1,4 @@
-"""Discover's datasets (`dataset=`): `errors` (the `events` table), `transactions` (the
+"""Discover's datasets (`dataset=`): `errors` (the `error_events` table), `transactions` (the
 `transactions` table) and `discover` (Sentry's default: both, as one UNION ALL of the columns
 they share). Each names the fields it holds and the SQL each stands for, and the rows it reads
 for a request's projects, period and environments. Pure.
@@ -25,7 +25,21 @@ def _duration(sql: str) -> Column:
     return Column(sql, "duration", "millisecond")
 
 
-# Error events, over `events`. Also what an event list filters on (`picket.discover.event_filter`).
+# An issue's short id (`PROJECT-1A`: the project's slug and the issue's number in Crockford's base
+# 32, as `picket.ingest.grouping.short_id` writes it), its group id mapped through the short ids of
+# every issue of the query's projects: a scalar subquery, run once per query however often the
+# field is named (ClickHouse evaluates identical scalar subqueries once).
+_BASE32 = ("arrayStringConcat(arrayMap(k -> substring('0123456789ABCDEFGHJKMNPQRSTVWXYZ', "
+           "1 + bitAnd(bitShiftRight(short_number, 5 * k), 31), 1), "
+           "arrayFilter(k -> k = 0 OR bitShiftRight(short_number, 5 * k) > 0, arrayReverse(range(13)))))")
+_SHORT_IDS = (
+    "(SELECT (groupArray(group_id), groupArray(concat(upper(transform(project_id, {project_ids:Array(UInt64)}, "
+    f"{{project_slugs:Array(String)}}, '')), '-', {_BASE32}))) FROM {{db}}.groups FINAL "
+    "WHERE project_id IN {project_ids:Array(UInt64)})")
+_ISSUE = f"transform(ifNull(group_id, 0), tupleElement({_SHORT_IDS}, 1), tupleElement({_SHORT_IDS}, 2), '')"
+
+
+# Error events, over `error_events`. Also what an event list filters on (`picket.discover.event_filter`).
 ERROR_COLUMNS: dict[str, Column] = {
     "id": Column("event_id", "string"),
     "title": Column("title", "string"),
@@ -41,6 +55,7 @@ ERROR_COLUMNS: dict[str, Column] = {
     "project.id": Column("project_id", "integer"),
     "project_id": Column("project_id", "integer"),
     "issue.id": Column("group_id", "integer"),
+    "issue": Column(_ISSUE, "string"),
     "user": Column("user_tag", "string"),
     "user.display": Column("if(user_email != '', user_email, user_tag)", "string"),
     "user.email": Column("user_email", "string"),
@@ -89,9 +104,10 @@ DISCOVER_COLUMNS = _TRANSACTION_FIELDS | {
     "event.type": Column("type", "string"),
     "level": Column("level", "string"),
     "issue.id": Column("group_id", "integer"),
+    "issue": Column(_ISSUE, "string"),
 }
 
-# The union's columns: (name, from `events`, from `transactions`). A field one kind does not
+# The union's columns: (name, from `error_events`, from `transactions`). A field one kind does not
 # hold is empty there (NULL for a number), as Sentry shows it.
 _UNION: tuple[tuple[str, str, str], ...] = (
     ("project_id", "project_id", "project_id"),
@@ -128,11 +144,11 @@ _UNION: tuple[tuple[str, str, str], ...] = (
 
 # Sentry's fields a dataset does not hold: asking for one is a 400, not a tag of that name that
 # is always empty.
-_NOT_ON_ERRORS = re.compile(r"(issue(\.short_id)?|transaction\.\w+|measurements\.[\w.]+|spans?\.[\w.]+|"
+_NOT_ON_ERRORS = re.compile(r"(issue\.short_id|transaction\.\w+|measurements\.[\w.]+|spans?\.[\w.]+|"
                             r"profile\.id|replay\.id|span_id|trace\.(span|parent_span)|error\.\w+|stack\.\w+)")
 _NOT_ON_TRANSACTIONS = re.compile(r"(issue(\.short_id|\.id)?|spans?\.[\w.]+|profile\.id|replay\.id|span_id|"
                                   r"error\.\w+|stack\.\w+)")
-_NOT_ON_DISCOVER = re.compile(r"(issue(\.short_id)?|spans?\.[\w.]+|profile\.id|replay\.id|span_id|error\.\w+|"
+_NOT_ON_DISCOVER = re.compile(r"(issue\.short_id|spans?\.[\w.]+|profile\.id|replay\.id|span_id|error\.\w+|"
                               r"stack\.\w+)")
 
 
@@ -152,11 +168,11 @@ class Dataset:
         query lets through (its `event.type` filter), if it says: a table holding none of them is
         not read (the filter itself still applies)."""
         if self.name != "discover":
-            return f"{{db}}.{'events' if self.name == 'errors' else 'transactions'} FINAL", [base]
+            return f"{{db}}.{'error_events' if self.name == 'errors' else 'transactions'} FINAL", [base]
         # `base` inside each branch: each table is read by its own key.
         branches = []
         if event_types is None or event_types - {"transaction"}:
-            branches.append(f"SELECT {', '.join(f'{e} AS {n}' for n, e, _ in _UNION)} FROM {{db}}.events FINAL "
+            branches.append(f"SELECT {', '.join(f'{e} AS {n}' for n, e, _ in _UNION)} FROM {{db}}.error_events FINAL "
                             f"WHERE {base}")
         if event_types is None or "transaction" in event_types:
             branches.append(f"SELECT {', '.join(f'{t} AS {n}' for n, _, t in _UNION)} FROM {{db}}.transactions FINAL "

@@ -25,7 +25,7 @@ default, error and security) whose outcome is
 - `rejected`: rate limited; `blacklisted`: filtered;
 - a filter name (`ip-address`, `browser-extensions`, ..., project endpoint only): received with that
   reason (`project_filter_model_query_settings`);
-- `generated` (`TSDBModel.project`): not outcomes but the stored events, a count of `events` rows,
+- `generated` (`TSDBModel.project`): not outcomes but the stored events, a count of `error_events` rows,
   in `environment` when given.
 
 Endpoints:
@@ -270,7 +270,7 @@ def sql(q: LegacyQuery, keys: Sequence[int]) -> tuple[str, dict[str, Any]]:
 
     `keys` are those of `select_keys()`: the organization's id when `q.key_column` is `org_id`, else
     project ids. Outcome stats read the deduplicated outcome rows (`outcome_source`), stored-event
-    counts the `events` table.
+    counts the `error_events` table.
     """
     time = "intDiv(toUnixTimestamp(timestamp), {resolution:UInt32}) * {resolution:UInt32}"
     params: dict[str, Any] = {"keys": [int(k) for k in keys], "resolution": q.resolution}
@@ -282,7 +282,7 @@ def sql(q: LegacyQuery, keys: Sequence[int]) -> tuple[str, dict[str, Any]]:
         if q.environment is not None:
             where.append("environment = {environment:String}")
             params["environment"] = q.environment
-        source = "{db}.events FINAL\nWHERE " + "\n  AND ".join(where)
+        source = "{db}.error_events FINAL\nWHERE " + "\n  AND ".join(where)
         value = "count()"
     else:
         params["start"] = datetime.fromtimestamp(q.start, timezone.utc).replace(tzinfo=None)
@@ -309,7 +309,7 @@ def sql(q: LegacyQuery, keys: Sequence[int]) -> tuple[str, dict[str, Any]]:
 def environment_seen_sql(project_ids: Sequence[int], environment: str) -> tuple[str, dict[str, Any]]:
     """A query with a row when an event of these projects was stored in `environment`."""
     return (
-        "SELECT 1 FROM {db}.events WHERE project_id IN {projects:Array(UInt64)}"
+        "SELECT 1 FROM {db}.error_events WHERE project_id IN {projects:Array(UInt64)}"
         " AND environment = {environment:String} LIMIT 1",
         {"projects": [int(p) for p in project_ids], "environment": environment},
     )

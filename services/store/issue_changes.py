@@ -16,9 +16,9 @@ from picket.store.rollups import GROUPS
 _COLUMNS = ", ".join(EventRow._fields)
 # Each event again with its new group: the copy replaces the original (same key and version,
 # inserted later).
-_MOVE = (f"INSERT INTO {{db}}.events ({_COLUMNS}) SELECT "
+_MOVE = (f"INSERT INTO {{db}}.error_events ({_COLUMNS}) SELECT "
          + ", ".join("{into:UInt64}" if c == "group_id" else c for c in EventRow._fields)
-         + " FROM {db}.events FINAL WHERE project_id = {p:UInt64} AND group_id = {g:UInt64}")
+         + " FROM {db}.error_events FINAL WHERE project_id = {p:UInt64} AND group_id = {g:UInt64}")
 
 
 def move_events(store: Store, rows: Sequence[Sequence[Any]]) -> None:
@@ -26,7 +26,7 @@ def move_events(store: Store, rows: Sequence[Sequence[Any]]) -> None:
     are marked for the issue counters' rollup to recount (after the move: see `rollup.write`)."""
     for project_id, group_id, into in rows:
         params = {"p": project_id, "g": group_id, "into": into}
-        hours = store.query("SELECT DISTINCT toStartOfHour(timestamp) FROM {db}.events FINAL"
+        hours = store.query("SELECT DISTINCT toStartOfHour(timestamp) FROM {db}.error_events FINAL"
                             " WHERE project_id = {p:UInt64} AND group_id = {g:UInt64}", params)
         store.command(_MOVE, params)
         mark_dirty(store, GROUPS, [h for (h,) in hours])
@@ -36,5 +36,5 @@ def delete_events(store: Store, rows: Sequence[Sequence[Any]]) -> None:
     """rows: (project id, group id) whose events go. A lightweight delete: the rows are gone from
     every read at once, and from disk as parts merge."""
     for project_id, group_id in rows:
-        store.command("DELETE FROM {db}.events WHERE project_id = {p:UInt64} AND group_id = {g:UInt64}",
+        store.command("DELETE FROM {db}.error_events WHERE project_id = {p:UInt64} AND group_id = {g:UInt64}",
                       {"p": project_id, "g": group_id})

@@ -171,7 +171,7 @@ def _counts_sql(store: Store, project_ids: list[int], ids: list[int], since: dat
     first_full = floor + timedelta(hours=1) if since != floor and since >= now - RECENT_SPAN else floor
     # Unsealed hours beyond what recent events hold (a sealer far behind, before its first pass):
     # read from all events.
-    recent = "events_recent" if top >= now - RECENT_SPAN else "events"
+    recent = "events_recent" if top >= now - RECENT_SPAN else "error_events"
     params: dict[str, Any] = {"projects": project_ids, "ids": ids, "since": since, "first_full": first_full,
                               "horizon": top}
     env = ""
@@ -210,7 +210,7 @@ class StoredEvent:
 
 @dataclass(frozen=True)
 class Condition:
-    """More of a WHERE clause over `events` (`picket.discover.conditions`), its parameters bound
+    """More of a WHERE clause over `error_events` (`picket.discover.conditions`), its parameters bound
     under names of their own."""
 
     sql: str
@@ -233,7 +233,7 @@ def events(store: Store, project_ids: list[int], *, event_id: str | None = None,
         params["group_id"] = group_id
     order = "ASC" if oldest_first else "DESC"
     rows = store.query(
-        f"SELECT body, group_id FROM {{db}}.events FINAL WHERE {where}"
+        f"SELECT body, group_id FROM {{db}}.error_events FINAL WHERE {where}"
         f" ORDER BY timestamp {order}, event_id {order} LIMIT {{limit:UInt32}} OFFSET {{offset:UInt32}}",
         params,
     )
@@ -250,10 +250,10 @@ def neighbours(store: Store, project_id: int, event: NormalizedEvent,
         scope += " AND group_id = {g:UInt64}"
         params["g"] = group_id
     prev = store.query(
-        f"SELECT event_id FROM {{db}}.events FINAL WHERE {scope} AND (timestamp, event_id) <"
+        f"SELECT event_id FROM {{db}}.error_events FINAL WHERE {scope} AND (timestamp, event_id) <"
         " ({ts:DateTime64(3, 'UTC')}, {id:String}) ORDER BY timestamp DESC, event_id DESC LIMIT 1", params)
     nxt = store.query(
-        f"SELECT event_id FROM {{db}}.events FINAL WHERE {scope} AND (timestamp, event_id) >"
+        f"SELECT event_id FROM {{db}}.error_events FINAL WHERE {scope} AND (timestamp, event_id) >"
         " ({ts:DateTime64(3, 'UTC')}, {id:String}) ORDER BY timestamp ASC, event_id ASC LIMIT 1", params)
     return (prev[0][0] if prev else None, nxt[0][0] if nxt else None)
 
@@ -263,7 +263,7 @@ def hashes(store: Store, project_id: int, group_id: int) -> list[tuple[str, Stor
     rows = store.query(
         "SELECT h.hash, e.body FROM (SELECT hash FROM {db}.group_hashes FINAL"
         " WHERE project_id = {p:UInt64} AND group_id = {g:UInt64}) AS h"
-        " LEFT JOIN (SELECT hash, argMax(body, (timestamp, event_id)) AS body FROM {db}.events FINAL"
+        " LEFT JOIN (SELECT hash, argMax(body, (timestamp, event_id)) AS body FROM {db}.error_events FINAL"
         " WHERE project_id = {p:UInt64} AND group_id = {g:UInt64} GROUP BY hash) AS e ON e.hash = h.hash"
         " ORDER BY h.hash",
         {"p": project_id, "g": group_id},
@@ -274,7 +274,7 @@ def hashes(store: Store, project_id: int, group_id: int) -> list[tuple[str, Stor
 def users(store: Store, project_id: int) -> list[tuple[str, str, datetime]]:
     """(user tag, email, first seen) of every user seen in the project's events."""
     return store.query(
-        "SELECT user_tag, any(user_email), min(timestamp) FROM {db}.events FINAL"
+        "SELECT user_tag, any(user_email), min(timestamp) FROM {db}.error_events FINAL"
         " WHERE project_id = {p:UInt64} AND user_tag != '' GROUP BY user_tag ORDER BY min(timestamp)",
         {"p": project_id},
     )
@@ -301,7 +301,7 @@ def feedback(store: Store, project_id: int, event_id: str | None = None) -> list
     rows = store.query(
         "SELECT f.feedback_id, f.event_id, f.name, f.email, f.comments, f.date_created, e.group_id"
         " FROM (SELECT * FROM {db}.feedback FINAL WHERE project_id = {p:UInt64}" + about + ") AS f"
-        " LEFT JOIN (SELECT event_id, any(group_id) AS group_id FROM {db}.events FINAL"
+        " LEFT JOIN (SELECT event_id, any(group_id) AS group_id FROM {db}.error_events FINAL"
         " WHERE project_id = {p:UInt64} AND event_id != ''" + about + " GROUP BY event_id) AS e"
         " ON e.event_id = f.event_id ORDER BY f.date_created DESC",
         params,
@@ -317,7 +317,7 @@ def utc(dt: datetime) -> datetime:
 def group_tags(store: Store, project_id: int, group_id: int, top: int = 9) -> list[dict[str, Any]]:
     """Sentry's tag summary of an issue: each key with its distinct values and most common ones."""
     rows = store.query(
-        "SELECT key, value, count() AS c FROM {db}.events FINAL"
+        "SELECT key, value, count() AS c FROM {db}.error_events FINAL"
         " ARRAY JOIN tags_key AS key, tags_value AS value"
         " WHERE project_id = {p:UInt64} AND group_id = {g:UInt64}"
         " GROUP BY key, value ORDER BY key, c DESC, value",
@@ -362,7 +362,7 @@ def tag_values(store: Store, project_id: int, key: str, *, group_id: int | None 
         params["envs"] = environments
     rows = store.query(
         "SELECT value, count() AS c, min(timestamp) AS first_seen, max(timestamp) AS last_seen"
-        " FROM {db}.events FINAL ARRAY JOIN tags_key AS key, tags_value AS value"
+        " FROM {db}.error_events FINAL ARRAY JOIN tags_key AS key, tags_value AS value"
         f" WHERE {where} GROUP BY value ORDER BY {TAG_VALUE_ORDERS[order]}, value"
         " LIMIT {limit:UInt32} OFFSET {offset:UInt64}",
         params,
@@ -373,7 +373,7 @@ def tag_values(store: Store, project_id: int, key: str, *, group_id: int | None 
 def tag_totals(store: Store, project_id: int, group_id: int, key: str) -> tuple[int, int]:
     """(events with tag `key`, distinct values) in issue `group_id`."""
     rows = store.query(
-        "SELECT count(), uniqExact(value) FROM {db}.events FINAL ARRAY JOIN tags_key AS key, tags_value AS value"
+        "SELECT count(), uniqExact(value) FROM {db}.error_events FINAL ARRAY JOIN tags_key AS key, tags_value AS value"
         " WHERE project_id = {p:UInt64} AND group_id = {g:UInt64} AND key = {k:String}",
         {"p": project_id, "g": group_id, "k": key},
     )
@@ -441,10 +441,10 @@ def snooze_progress(store: Store, project_id: int, group_id: int, since: datetim
     params = {"p": project_id, "g": group_id, "since": since, "n": max(recent_n, 1), "us": max(since, user_since)}
     (count, recent), = store.query(
         "SELECT count(), arraySort(arraySlice(arrayReverseSort(groupArray(received)), 1, {n:UInt32}))"
-        " FROM {db}.events FINAL WHERE project_id = {p:UInt64} AND group_id = {g:UInt64}"
+        " FROM {db}.error_events FINAL WHERE project_id = {p:UInt64} AND group_id = {g:UInt64}"
         " AND received > {since:DateTime64(3, 'UTC')}", params)
     users = store.query(
-        "SELECT user_tag, max(received) FROM {db}.events FINAL WHERE project_id = {p:UInt64}"
+        "SELECT user_tag, max(received) FROM {db}.error_events FINAL WHERE project_id = {p:UInt64}"
         " AND group_id = {g:UInt64} AND user_tag != '' AND received > {us:DateTime64(3, 'UTC')}"
         " GROUP BY user_tag LIMIT 100000", params)
     return SnoozeProgress(count, list(recent) if recent_n else [], [(u, t) for u, t in users])
@@ -461,7 +461,7 @@ def group_redirect(store: Store, group_id: int) -> int | None:
 def latest_releases(store: Store, project_id: int, group_ids: list[int]) -> dict[int, str]:
     """Each issue's release of its latest event that has one."""
     rows = store.query(
-        "SELECT group_id, argMax(release, timestamp) FROM {db}.events FINAL WHERE project_id = {p:UInt64}"
+        "SELECT group_id, argMax(release, timestamp) FROM {db}.error_events FINAL WHERE project_id = {p:UInt64}"
         " AND group_id IN {g:Array(UInt64)} AND release != '' GROUP BY group_id",
         {"p": project_id, "g": group_ids},
     )
@@ -516,7 +516,7 @@ def user_report_count(store: Store, project_id: int, group_id: int) -> int:
     """The user feedback about the issue's events."""
     rows = store.query(
         "SELECT count() FROM {db}.feedback FINAL WHERE project_id = {p:UInt64} AND event_id IN ("
-        " SELECT event_id FROM {db}.events FINAL WHERE project_id = {p:UInt64} AND group_id = {g:UInt64})",
+        " SELECT event_id FROM {db}.error_events FINAL WHERE project_id = {p:UInt64} AND group_id = {g:UInt64})",
         {"p": project_id, "g": group_id},
     )
     return rows[0][0] if rows else 0
@@ -536,7 +536,7 @@ def release_seen(store: Store, project_id: int, version: str) -> ReleaseSeen | N
     rows = store.query(
         "SELECT min(timestamp), max(timestamp), count(),"
         " (SELECT count() FROM {db}.groups FINAL WHERE project_id = {p:UInt64} AND first_release = {v:String})"
-        " FROM {db}.events PREWHERE project_id = {p:UInt64} AND release = {v:String}",
+        " FROM {db}.error_events PREWHERE project_id = {p:UInt64} AND release = {v:String}",
         {"p": project_id, "v": version},
     )
     if not rows or not rows[0][2]:

@@ -45,7 +45,8 @@ class Rollup:
     seals: str  # table of (hour, version)
     dirty: str  # table of (hour, marked)
     # INSERT … SELECT of the rollup rows of the hours {hours:Array(DateTime('UTC'))} at
-    # {version:UInt64}
+    # {version:UInt64}; {lo:DateTime('UTC')} and {hi:…} bound them (first hour, end of the last),
+    # for a source ordered or partitioned by time to read only that span
     build: str
     # other parameters `build` binds
     build_params: tuple[tuple[str, Any], ...] = ()
@@ -156,7 +157,8 @@ def seal(store: Store, rollup: Rollup) -> list[datetime]:
     )
     if hours:
         naive = [h.replace(tzinfo=None) for h in hours]
-        store.command(rollup.build, {**dict(rollup.build_params), "version": int(version), "hours": naive})
+        store.command(rollup.build, {**dict(rollup.build_params), "version": int(version), "hours": naive,
+                                     "lo": naive[0], "hi": naive[-1] + HOUR})
         store.insert(rollup.seals, [(h, int(version)) for h in naive], ("hour", "version"))
     return hours
 

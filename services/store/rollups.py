@@ -52,11 +52,11 @@ GROUP BY s_org, hour, s_project, s_release, s_environment""",
     live=True,
 )
 
-# `events FINAL` counts a redelivered event once; events moved by a merge mark their hours dirty
+# `error_events FINAL` counts a redelivered event once; events moved by a merge mark their hours dirty
 # (`picket.store.issue_changes`), so the issue they went to is recounted.
 GROUPS = Rollup(
     name="groups",
-    source="events",
+    source="error_events",
     time_column="timestamp",
     columns=EventRow._fields,
     seals="group_seals",
@@ -65,8 +65,8 @@ GROUPS = Rollup(
 INSERT INTO {db}.group_hourly (project_id, group_id, environment, hour, times_seen, users, version)
 SELECT project_id, group_id, environment, toStartOfHour(timestamp) AS hour, count(),
        uniqExactStateIf(user_tag, user_tag != ''), {version:UInt64}
-FROM {db}.events FINAL
-WHERE hour IN {hours:Array(DateTime('UTC'))}
+FROM {db}.error_events FINAL
+WHERE timestamp >= {lo:DateTime('UTC')} AND timestamp < {hi:DateTime('UTC')} AND hour IN {hours:Array(DateTime('UTC'))}
 GROUP BY project_id, group_id, environment, hour""",
 )
 
@@ -84,5 +84,5 @@ def write_sessions(store: Store, rows: Sequence[Sequence[Any]], now: datetime | 
 
 
 def write_events(store: Store, rows: Sequence[Sequence[Any]], now: datetime | None = None) -> None:
-    """Event rows (`EventRow`) into `events`, marking late hours."""
+    """Event rows (`EventRow`) into `error_events`, marking late hours."""
     write(store, GROUPS, rows, now)

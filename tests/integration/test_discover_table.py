@@ -13,6 +13,7 @@ import msgspec
 import pytest
 
 from picket.discover import table
+from picket.discover.event_filter import event_condition
 from picket.stats.periods import InvalidParams
 from picket.store.client import Store
 from picket.store.migrate import migrate
@@ -48,8 +49,9 @@ EVENTS = [
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     s = Store(f"chdb:///{tmp_path_factory.mktemp('chdb') / 'ch'}", "discover_test")
     migrate(s)
-    s.insert("events", EVENTS, COLUMNS)
-    s.insert("events", EVENTS[:1], COLUMNS)  # the same event again: counted once (FINAL)
+    s.insert("error_events", EVENTS, COLUMNS)
+    s.insert("error_events", EVENTS[:1], COLUMNS)  # the same event again: counted once (FINAL)
+    s.command("INSERT INTO {db}.groups (project_id, group_id, short_number) VALUES (10, 1, 1), (10, 2, 46), (11, 3, 1025)")
     yield s
     s.close()
 
@@ -152,6 +154,26 @@ def test_pages_by_offset_and_limit(store: Store) -> None:
     assert [r["id"][-1] for r in second] == ["3", "4", "5"]
 
 
+@pytest.mark.parametrize("dataset", ["errors", "discover"])
+def test_issue_is_the_short_id_and_filters_and_groups(store: Store, dataset: str) -> None:
+    """`issue`: the project's slug and the issue's number in base 32 (46 → 1E, 1025 → 101)."""
+    counted = rows(store, field=["issue", "count()"], sort="issue", dataset=dataset)
+    assert counted == [{"issue": "API-1", "count()": 3}, {"issue": "API-1E", "count()": 1},
+                       {"issue": "WEB-101", "count()": 1}]
+    assert rows(store, field=["id", "issue"], query="issue:API-1E", dataset=dataset) == [
+        {"id": f"{4:032x}", "issue": "API-1E"}]
+    assert rows(store, field=["count()"], query="!issue:API-1", dataset=dataset) == [{"count()": 2}]
+
+
+def test_an_event_list_filters_on_issue_without_a_query_of_its_own(store: Store) -> None:
+    """An event list's condition (`event_filter`) is one WHERE fragment: `issue` works inside it."""
+    cond = event_condition({"query": ["issue:[API-1E, WEB-101]"]}, projects=PROJECTS, now=NOW)
+    assert cond is not None
+    found = store.query(f"SELECT event_id FROM {{db}}.error_events FINAL WHERE {cond.sql} ORDER BY event_id",
+                        cond.params)
+    assert found == [(f"{4:032x}",), (f"{5:032x}",), (f"{6:032x}",)]
+
+
 @pytest.mark.parametrize("params, detail", [
     ({}, "No columns selected"),
     ({"field": [f"tags[t{i}]" for i in range(21)]},
@@ -164,8 +186,8 @@ def test_pages_by_offset_and_limit(store: Store) -> None:
     ({"field": ["avg(title)"]}, "avg(title): title is not a number."),
     ({"field": ["min(release)"]}, "min(release): release is not a number or a date."),
     ({"field": ["bad field!"]}, "Invalid field: 'bad field!' is neither a field nor a tag name."),
-    ({"field": ["issue"], "dataset": "errors"}, "issue is not available on error events yet."),
-    ({"field": ["issue"]}, "issue is not available on events yet."),
+    ({"field": ["issue.short_id"], "dataset": "errors"}, "issue.short_id is not available on error events yet."),
+    ({"field": ["issue"], "dataset": "transactions"}, "issue is not available on transactions yet."),
     ({"field": ["id"], "query": "transaction.duration:>1s", "dataset": "errors"},
      "transaction.duration is not available on error events yet."),
     ({"field": ["measurements.lcp"], "dataset": "errors"}, "measurements.lcp is not available on error events yet."),

@@ -65,7 +65,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     migrate(s)
     s.insert("transactions", TRANSACTIONS, COLUMNS)
     s.insert("transactions", TRANSACTIONS[:2], COLUMNS)  # redelivered: counted once
-    s.insert("events", ERRORS, EVENT_COLUMNS)
+    s.insert("error_events", ERRORS, EVENT_COLUMNS)
     yield s
     s.close()
 

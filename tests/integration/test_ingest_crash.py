@@ -77,6 +77,6 @@ def test_kill_9_mid_stream_loses_nothing_and_counts_each_event_once(kafka: Kafka
         accepted = store.query(
             "SELECT sum(quantity) FROM {db}.outcomes_raw FINAL WHERE outcome = 0 AND category IN (0, 1)")[0][0]
         assert accepted == EVENTS
-        assert store.query("SELECT count() FROM {db}.events FINAL")[0][0] == EVENTS
+        assert store.query("SELECT count() FROM {db}.error_events FINAL")[0][0] == EVENTS
     finally:
         store.close()

@@ -42,7 +42,7 @@ def _write(store: Store, rows: IssueRows) -> None:
     by_table = {"group_hashes": rows.hashes, "group_status": rows.statuses, "group_activity": rows.activity,
                 "group_user_flags": rows.flags}
     if isinstance(rows, EventRows):
-        by_table |= {"groups": rows.groups, "events": rows.events}
+        by_table |= {"groups": rows.groups, "error_events": rows.events}
     for table in ORDER:
         found = {EVENT_MOVES: rows.moves, EVENT_DELETES: rows.deletes}.get(table, by_table.get(table.name, []))
         if found:

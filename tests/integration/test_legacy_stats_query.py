@@ -70,7 +70,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     migrate(s)
     write_outcomes(s, OUTCOMES)
     seal(s, rollups.OUTCOMES)  # every hour is long past: all of them read from the hourly rollup
-    s.insert("events", EVENTS, EVENT_COLUMNS)
+    s.insert("error_events", EVENTS, EVENT_COLUMNS)
     yield s
     s.close()
 

@@ -11,6 +11,7 @@ from picket.schemas import events as e
 from picket.schemas.entities import Team
 from picket.schemas.topics import TENANCY_LOG
 from picket.ingest import outcome_rows, sessions
+from picket.ingest.issues import EVENT_COLUMNS
 from picket.store import entities, event_log
 from picket.store.client import Store
 from picket.store.migrate import applied, load_migrations, migrate, rollback
@@ -87,7 +88,7 @@ def test_migrations_that_replace_a_table_move_its_rows(store: Store) -> None:
         "session_id": "kept", "distinct_id": "", "status": "exited", "started": at, "timestamp": at,
         "duration": None, "release": "r", "environment": "e", "received": at}
     store.insert("sessions_raw", [tuple(session[c] for c in sessions.COLUMNS)], sessions.COLUMNS)
-    assert migrate(store) == [6, 7, 8, 9, 10, 11, 12]
+    assert migrate(store) == list(range(6, max(m.number for m in load_migrations()) + 1))
     assert store.query("SELECT dedupe_id FROM {db}.outcomes_raw WHERE dedupe_id = 'event:kept'") == [("event:kept",)]
     assert store.query("SELECT count() FROM {db}.sessions WHERE session_id = 'kept'") == [(1,)]
     # 9 fills what each project received from the rows already there (the kept session's project: 0).
@@ -95,3 +96,35 @@ def test_migrations_that_replace_a_table_move_its_rows(store: Store) -> None:
     tables = {r[0] for r in store.query("SELECT name FROM system.tables WHERE database = {d:String}",
                                         {"d": store.database})}
     assert not {"outcomes", "sessions_raw"} & tables
+
+
+def _event(event_id: str, at: datetime, received: datetime) -> tuple:
+    row = dict.fromkeys(EVENT_COLUMNS, "") | {
+        "project_id": 3, "event_id": event_id, "group_id": 30, "timestamp": at, "received": received,
+        "tags_key": [], "tags_value": [], "size": 1, "environment": "prod"}
+    return tuple(row[c] for c in EVENT_COLUMNS)
+
+
+def test_migration_13_moves_events_into_the_table_keyed_by_time_and_may_run_twice(store: Store) -> None:
+    """The events stored before 13 are in `error_events` after it (a redelivered one still once),
+    `events` is gone, the views over the new table keep first/last seen and recent events, and
+    running its statements again (a start that died before recording it) loses nothing."""
+    rollback(store, 12)
+    at = datetime(2026, 1, 5, 6, 7, 8)
+    store.insert("events", [_event("a" * 32, at, at), _event("b" * 32, at, at)], EVENT_COLUMNS)
+    store.insert("events", [_event("a" * 32, at, datetime(2026, 1, 5, 6, 8))], EVENT_COLUMNS)  # redelivered
+    assert migrate(store) == [13]
+    ids = "SELECT event_id FROM {db}.error_events FINAL WHERE project_id = 3 ORDER BY event_id"
+    assert store.query(ids) == [("a" * 32,), ("b" * 32,)]
+    (m13,) = [m for m in load_migrations() if m.number == 13]
+    for sql in m13.up:
+        store.command(sql)
+    assert store.query(ids) == [("a" * 32,), ("b" * 32,)]
+    tables = {r[0] for r in store.query("SELECT name FROM system.tables WHERE database = {d:String}",
+                                        {"d": store.database})}
+    assert "events" not in tables and not {"group_seen_mv", "events_recent_mv"} & tables
+    now = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+    store.insert("error_events", [_event("c" * 32, now, now)], EVENT_COLUMNS)
+    assert store.query("SELECT max(last_seen) FROM {db}.group_seen WHERE project_id = 3 AND group_id = 30") \
+        == [(now,)]
+    assert store.query("SELECT event_id FROM {db}.events_recent WHERE project_id = 3") == [("c" * 32,)]

@@ -112,13 +112,13 @@ def test_the_event_loader_stores_events_issues_and_transactions(
     assert round(EVENTS * aggregates.ISSUE_PROJECT_SHARE) < rep.project_events < 0.3 * EVENTS
     # One groups row, one hash and at least one status row per issue that has events, and no other.
     (issues, project_issues), = store.query(
-        "SELECT uniqExact(project_id, group_id), uniqExactIf(group_id, project_id = {p:UInt64}) FROM {db}.events",
+        "SELECT uniqExact(project_id, group_id), uniqExactIf(group_id, project_id = {p:UInt64}) FROM {db}.error_events",
         {"p": project})
     assert project_issues == ISSUES
     assert rep.groups == rep.group_hashes == rep.status_groups == issues
     (mismatched,), = store.query(
         "SELECT count() FROM {db}.groups AS g INNER JOIN (SELECT project_id, group_id, min(timestamp) AS first,"
-        " any(hash) AS h, count() AS n FROM {db}.events GROUP BY project_id, group_id) AS e"
+        " any(hash) AS h, count() AS n FROM {db}.error_events GROUP BY project_id, group_id) AS e"
         " ON e.project_id = g.project_id AND e.group_id = g.group_id"
         " WHERE g.first_seen != e.first OR g.hash != e.h")
     assert mismatched == 0
@@ -130,12 +130,12 @@ def test_the_event_loader_stores_events_issues_and_transactions(
     assert sum(rep.statuses.values()) == ISSUES
     assert rep.statuses["unresolved"] > 0.7 * ISSUES and rep.statuses["resolved"] > 0 and rep.statuses["ignored"] > 0
     (top, median), = store.query(
-        "SELECT max(n), median(n) FROM (SELECT count() AS n FROM {db}.events WHERE project_id = {p:UInt64}"
+        "SELECT max(n), median(n) FROM (SELECT count() AS n FROM {db}.error_events WHERE project_id = {p:UInt64}"
         " GROUP BY group_id)", {"p": project})
     assert top > 20 * median
     # Every organization's projects, 30 days before now; bodies are stored events.
     (orgs, oldest, newest), = store.query(
-        "SELECT uniqExact(intDiv(project_id, 1000)), min(timestamp), max(timestamp) FROM {db}.events")
+        "SELECT uniqExact(intDiv(project_id, 1000)), min(timestamp), max(timestamp) FROM {db}.error_events")
     assert orgs == ORGS
     assert (NOW - oldest.replace(tzinfo=timezone.utc)).days < aggregates.EVENT_DAYS < (NOW - oldest.replace(
         tzinfo=timezone.utc)).days + 2
@@ -169,7 +169,7 @@ def test_discover_and_the_issue_list_are_timed_through_their_code(
     assert len(data) == aggregates.DISCOVER_PAGE
     assert [r["count()"] for r in data] == sorted((r["count()"] for r in data), reverse=True)
     (exact,), = store.query(
-        "SELECT count() FROM {db}.events FINAL WHERE project_id IN {p:Array(UInt64)} AND title = {t:String}"
+        "SELECT count() FROM {db}.error_events FINAL WHERE project_id IN {p:Array(UInt64)} AND title = {t:String}"
         " AND timestamp >= {s:DateTime64(3, 'UTC')}",
         {"p": aggregates._org_projects(1), "t": data[0]["title"], "s": cases[0].params["start"]})
     assert data[0]["count()"] == exact

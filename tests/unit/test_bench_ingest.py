@@ -154,9 +154,9 @@ def test_rows_written_are_read_from_the_workers_exposition() -> None:
     text = ('# HELP picket_store_rows_written_total Rows inserted\n'
             'picket_store_rows_written_total{table="monitor_checkins"} 1234.0\n'
             'picket_store_rows_written_total{table="monitor_checkins_old"} 9.0\n'
-            'picket_store_rows_written_total{table="events"} 7.0\n')
+            'picket_store_rows_written_total{table="error_events"} 7.0\n')
     assert rows_written(text, "monitor_checkins") == 1234.0
-    assert rows_written(text, "events") == 7.0
+    assert rows_written(text, "error_events") == 7.0
     assert rows_written(text, "feedback") == 0.0
 
 

@@ -82,7 +82,7 @@ def test_hostile_names_never_reach_sql_as_text() -> None:
     ("p95()", ERRORS, "p95() needs transactions, and this query reads error events."),
     ("failure_rate()", ERRORS, "failure_rate() needs transactions, and this query reads error events."),
     ("issue.id", TRANSACTIONS, "issue.id is not available on transactions yet."),
-    ("issue", DISCOVER, "issue is not available on events yet."),
+    ("issue.short_id", DISCOVER, "issue.short_id is not available on events yet."),
     ("percentile(transaction.duration, 1.5)", TRANSACTIONS,
      "percentile(transaction.duration, 1.5): expected a field and a quantile between 0 and 1."),
     ("percentile(0.5)", TRANSACTIONS, "percentile(0.5): expected a field and a quantile between 0 and 1."),
@@ -104,22 +104,22 @@ def test_each_table_of_the_union_is_read_within_the_period() -> None:
     assert rest == [] and source.count("FINAL WHERE project_id IN {project_ids:Array(UInt64)}") == 2
     assert "UNION ALL" in source
     assert TRANSACTIONS.source("b") == ("{db}.transactions FINAL", ["b"])
-    assert ERRORS.source("b") == ("{db}.events FINAL", ["b"])
+    assert ERRORS.source("b") == ("{db}.error_events FINAL", ["b"])
 
 
 @pytest.mark.parametrize("query, reads", [
-    ("", {"events", "transactions"}),
+    ("", {"error_events", "transactions"}),
     ("event.type:transaction", {"transactions"}),
     ("transaction.op:http.server event.type:transaction", {"transactions"}),
-    ("event.type:error", {"events"}),
-    ("event.type:[error, default]", {"events"}),
-    ("event.type:[error, transaction]", {"events", "transactions"}),
-    ("!event.type:transaction", {"events", "transactions"}),
-    ("event.type:trans*", {"events", "transactions"}),
-    ("event.type:transaction OR level:error", {"events", "transactions"}),
+    ("event.type:error", {"error_events"}),
+    ("event.type:[error, default]", {"error_events"}),
+    ("event.type:[error, transaction]", {"error_events", "transactions"}),
+    ("!event.type:transaction", {"error_events", "transactions"}),
+    ("event.type:trans*", {"error_events", "transactions"}),
+    ("event.type:transaction OR level:error", {"error_events", "transactions"}),
 ])
 def test_discover_reads_only_the_tables_its_event_type_filter_lets_through(query: str, reads: set[str]) -> None:
     q = table.parse({"field": ["id"], "query": [query]}, accessible={1: "a"}, now=NOW, offset=0, limit=51)
-    assert {t for t in ("events", "transactions") if f"{{db}}.{t} FINAL" in q.sql} == reads
+    assert {t for t in ("error_events", "transactions") if f"{{db}}.{t} FINAL" in q.sql} == reads
     if query:
         assert "type" in q.sql.rsplit(") WHERE ", 1)[1], "the filter still applies"

@@ -106,7 +106,7 @@ def test_project_stats() -> None:
 def test_team_always_counts_generated_events() -> None:
     query = q("team", stat="rejected", environment="prod")
     assert (query.stat, query.group, query.environment) == ("generated", "team", "prod")
-    assert "{db}.events" in sql(query, [1])[0]
+    assert "{db}.error_events" in sql(query, [1])[0]
     assert q("team", stat="nonsense").stat == "generated"
 
 
@@ -117,7 +117,7 @@ def test_organization_groups_and_stats() -> None:
     grouped = q("organization", group="project", stat="blacklisted", projectID=["3", "1"], id=["1"])
     assert (grouped.group, grouped.key_column, grouped.by_project) == ("project", "project_id", True)
     assert (grouped.project_filter, grouped.id_filter) == ((3, 1), (1,))
-    assert "{db}.events" in sql(q("organization", group="project", stat="generated"), [1])[0]
+    assert "{db}.error_events" in sql(q("organization", group="project", stat="generated"), [1])[0]
     assert error("organization", group="team") == "Invalid group: team"
     assert error("organization", stat="generated") == "Invalid group: organization, stat: generated"
     assert error("organization", stat="localhost") == "Invalid group: organization, stat: localhost"
@@ -163,7 +163,7 @@ def test_sql_for_the_organization_and_generated() -> None:
     text, params = sql(q("organization"), [7])
     assert "org_id IN {keys:Array(UInt64)}" in text and params["keys"] == [7]
     text, params = sql(q(stat="generated", environment="prod"), [5, 6])
-    assert "FROM {db}.events FINAL" in text and "count()" in text
+    assert "FROM {db}.error_events FINAL" in text and "count()" in text
     assert params["environment"] == "prod" and "categories" not in params
     assert "environment" not in sql(q(stat="generated"), [5])[1]
 

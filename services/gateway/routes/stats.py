@@ -1,6 +1,6 @@
 """Aggregate queries: usage statistics over outcomes (`stats_v2`, and the legacy `stats/` of
 organizations, teams and projects), release health (`sessions`) and Discover's table over
-events (`events`), each one bound query."""
+events (`error_events`), each one bound query."""
 
 from __future__ import annotations
 
