@@ -643,6 +643,25 @@ def load_events(store: Store, *, events: int, transactions: int, issues: int, or
     )
 
 
+def settle(store: Store, now: datetime) -> float:
+    """Bring `error_events` and `transactions` to where their forced merges take them within the
+    hour after loading (`min_age_to_force_merge_seconds`, migration 13): each day of errors before
+    today's merged into one part, each week of transactions too (the loader wrote every part at
+    once, so every part of a week is as old as the others). Returns the seconds it took."""
+    t = time.perf_counter()
+    today = now.date()
+    partitions = store.query(
+        "SELECT table, partition FROM system.parts WHERE database = {d:String} AND active"
+        " AND table IN ('error_events', 'transactions') GROUP BY table, partition HAVING count() > 1",
+        {"d": store.database})
+    for table, partition in partitions:
+        if table == "error_events" and partition >= today.isoformat():
+            continue
+        # (the partition's name as system.parts gives it: a date)
+        store.command(f"OPTIMIZE TABLE {{db}}.{table} PARTITION '{partition}' FINAL")
+    return time.perf_counter() - t
+
+
 def wait_for_merges(store: Store, limit_s: float = 120.0) -> None:
     """Until no merge of the store's tables runs (at most `limit_s`): timings taken during the
     merges that follow a bulk insert would measure the merges."""
@@ -737,6 +756,7 @@ class Timing:
     ms: list[float] = field(default_factory=list)  # query + response
     query_ms: list[float] = field(default_factory=list)  # the ClickHouse query alone
     target_ms: float | None = None
+    judged: bool = True  # False: shown, not held to its target
 
     @property
     def p50(self) -> float:
@@ -755,7 +775,7 @@ class Timing:
 
     @property
     def met(self) -> bool:
-        return self.p50 <= self.target
+        return not self.judged or self.p50 <= self.target
 
 
 def time_case(store: Store, case: Case, repeat: int) -> Timing:
@@ -788,10 +808,16 @@ def run_queries(store: Store, *, org: int, orgs: int, now: datetime, repeat: int
 
 
 def run_event_queries(store: Store, *, org: int, now: datetime, repeat: int, events: bool = True,
-                      transactions: bool = True, progress: Callable[[Timing], None] | None = None) -> list[Timing]:
+                      transactions: bool = True, progress: Callable[[Timing], None] | None = None,
+                      settled: bool = True) -> list[Timing]:
+    """The Discover and issue list cases; `settled`: the tables are as `settle` leaves them (else
+    as loaded: the timings are marked ` *` and not judged)."""
     out = []
     for c in event_cases(org=org, now=now, events=events, transactions=transactions):
         out.append(time_case(store, c, repeat))
+        if not settled:
+            out[-1].name += " *"
+            out[-1].judged = False
         if progress is not None:
             progress(out[-1])
     return out
@@ -936,8 +962,9 @@ def diagnose_events(store: Store, *, org: int, now: datetime, repeat: int, event
             out.append((f"EXPLAIN {c.name}", _read_stats(store, c.sql, c.params, 16), float("nan")))
     project = issue_project()
     if events:
-        ms, groups = _time_call(lambda: issues_read.groups(store, [project], statuses=["unresolved"]), repeat)
-        out.append(("issue list: issues_read.groups", f"{len(groups):,} unresolved issues read", ms))
+        ms, groups = _time_call(lambda: issues_read.groups(store, [project], statuses=["unresolved"],
+                                                           limit=ISSUE_PAGE + 1), repeat)
+        out.append(("issue list: issues_read.groups", f"{len(groups):,} unresolved issues read (a page and one)", ms))
         ids = [g.id for g in groups[:ISSUE_PAGE]]
         since = datetime.now(timezone.utc) - timedelta(hours=24)
         ms, _ = _time_call(lambda: issues_read.hourly_counts(store, [project], ids, since), repeat)
@@ -982,12 +1009,13 @@ def format_table(timings: Sequence[Timing]) -> str:
             f" {'sql p50':>9}  target")
     lines = [head, "-" * len(head)]
     for t in timings:
-        verdict = f"{'met' if t.met else 'MISSED'} (≤{t.target:.0f})"
+        verdict = f"{'met' if t.met else 'MISSED'} (≤{t.target:.0f})" if t.judged else "(not judged)"
         lines.append(f"{t.scope:11} {t.name:44} {t.rows:>6} {t.groups:>6} {t.p50:>9.1f} {t.p99:>9.1f}"
                      f" {min(t.ms):>9.1f} {max(t.ms):>9.1f} {statistics.median(t.query_ms):>9.1f}  {verdict}")
     lines.append("(ms; p50..max: query + response building, 'sql p50': the query alone (issue list: its two reads,"
                  " issues_read.groups and hourly_counts); 'all orgs': the builder SQL without its org condition;"
-                 " 'groups': groups, rows or issues in the response)")
+                 " 'groups': groups, rows or issues in the response; ' *': as loaded, before the merges the"
+                 " tables force within the hour)")
     return "\n".join(lines)
 
 
@@ -1060,8 +1088,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 " countIf(project_id IN {p:Array(UInt64)}), count() FROM {db}.error_events",
                 {"p": _org_projects(args.org), "s": now - timedelta(days=14)})[0]
             print(f"org {args.org}: {share[1]:,} of {share[2]:,} events, {share[0]:,} in the last 14 days", flush=True)
-            timings += run_event_queries(store, org=args.org, now=now, repeat=args.repeat, events=bool(args.events),
-                                         transactions=bool(args.transactions), progress=_print_done)
+            kinds = {"events": bool(args.events), "transactions": bool(args.transactions)}
+            timings += run_event_queries(store, org=args.org, now=now, repeat=args.repeat, progress=_print_done,
+                                         settled=False, **kinds)
+            print(f"settled (the forced merges of parts an hour old) in {settle(store, now):.1f} s", flush=True)
+            timings += run_event_queries(store, org=args.org, now=now, repeat=args.repeat, progress=_print_done,
+                                         **kinds)
         print(format_table(timings), flush=True)
         missed = [t for t in timings if not t.met]
         print(f"targets: {'all met' if not missed else f'{len(missed)} missed'}", flush=True)

@@ -84,6 +84,9 @@ def parse(params: Mapping[str, Sequence[str]], *, accessible: Mapping[int, str],
         + (f" HAVING {found.having}" if found.having else "")
         + " ORDER BY " + ", ".join(_order(params, fields))
         + f" LIMIT {binder.bind(limit, 'UInt32')} OFFSET {binder.bind(offset, 'UInt64')}"
+        # Both tables' partitions are functions of their keys (a row's copies share a partition),
+        # so FINAL may deduplicate partition by partition, and skip those merged into one part.
+        + " SETTINGS do_not_merge_across_partitions_select_final = 1"
     )
     return TableQuery(fields, sql, binder.params)
 

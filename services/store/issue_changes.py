@@ -18,7 +18,9 @@ _COLUMNS = ", ".join(EventRow._fields)
 # inserted later).
 _MOVE = (f"INSERT INTO {{db}}.error_events ({_COLUMNS}) SELECT "
          + ", ".join("{into:UInt64}" if c == "group_id" else c for c in EventRow._fields)
-         + " FROM {db}.error_events FINAL WHERE project_id = {p:UInt64} AND group_id = {g:UInt64}")
+         + " FROM {db}.error_events FINAL WHERE project_id = {p:UInt64} AND group_id = {g:UInt64}"
+         # an issue's events may span more days (partitions) than an insert may write by default
+         + " SETTINGS max_partitions_per_insert_block = 0")
 
 
 def move_events(store: Store, rows: Sequence[Sequence[Any]]) -> None:
