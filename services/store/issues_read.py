@@ -42,6 +42,8 @@ class Group:
     status_details: dict[str, Any] = field(default_factory=dict)
     assignee: str = ""  # "user:<id>", "team:<id>" or ""
     share_id: str = ""
+    # {hour start (epoch seconds): events} from `series_from` on, when `groups` was asked for it
+    hourly: dict[int, int] = field(default_factory=dict)
 
 
 # Each issue's status now: an ignore whose time is up reads unresolved (the next event makes it so
@@ -58,18 +60,27 @@ FROM (
 )"""
 
 # The issues that match, newest first: from when each was seen (by environment) and its status,
-# never from its events.
+# never from its events. `%(candidates)s`: only the newest issues seen, whatever their status.
+_SEEN = """
+SELECT group_id, min(first_seen) AS first, max(last_seen) AS last FROM {db}.group_seen
+WHERE project_id IN {projects:Array(UInt64)} %(seen_filter)s
+GROUP BY group_id %(having)s"""
 _MATCHING = """
 SELECT seen.group_id, seen.first, seen.last
-FROM (
-    SELECT group_id, min(first_seen) AS first, max(last_seen) AS last FROM {db}.group_seen
-    WHERE project_id IN {projects:Array(UInt64)} %(seen_filter)s
-    GROUP BY group_id %(having)s
-) AS seen
+FROM (%(seen)s) AS seen
 WHERE seen.group_id IN (SELECT group_id FROM (%(status)s) WHERE status NOT IN ('merged', 'deleted') %(status_filter)s)
 %(group_filter)s
 ORDER BY seen.last DESC, seen.group_id DESC
 %(limit)s"""
+_CANDIDATES = """
+SELECT seen.group_id, seen.first, seen.last FROM (%(seen)s) AS seen
+WHERE 1 %(group_filter)s
+ORDER BY seen.last DESC, seen.group_id DESC
+LIMIT {candidates:UInt64}"""
+# How many of the newest issues a page looks among first, per issue it shows: most of a project's
+# recent issues are in the status a list asks for (unresolved), so one look mostly suffices.
+CANDIDATES_PER_ROW = 4
+MIN_CANDIDATES = 100
 
 _DETAILS = """
 SELECT g.group_id, g.project_id, g.short_number, g.type, g.title, g.culprit, g.level, g.logger, g.platform,
@@ -79,13 +90,15 @@ LEFT JOIN (%(status)s) AS s ON s.group_id = g.group_id"""
 
 # Counters of issues `ids` over sealed hours from the rollup and the rest from recent events.
 # `{first_full}`: the first whole hour of the period (the period's start when it has none).
+# `%(users)s` and `%(user_states)s` are the users' merge and states, or zeros when not wanted
+# (merging exact user sets is most of the query's cost); `%(series)s` more aggregates.
 _COUNTS = """
-SELECT group_id, %(key)s, sum(c), uniqExactMerge(u) FROM (
-    SELECT group_id, hour, times_seen AS c, users AS u FROM {db}.group_hourly FINAL
+SELECT group_id, %(key)s, sum(c), %(users)s %(series)s FROM (
+    SELECT group_id, hour, times_seen AS c, %(user_states)s AS u FROM {db}.group_hourly FINAL
     WHERE project_id IN {projects:Array(UInt64)} AND group_id IN {ids:Array(UInt64)}
       AND hour < {horizon:DateTime('UTC')} AND hour >= {first_full:DateTime('UTC')} %(env)s
     UNION ALL
-    SELECT group_id, toStartOfHour(timestamp) AS hour, count() AS c, uniqExactStateIf(user_tag, user_tag != '') AS u
+    SELECT group_id, toStartOfHour(timestamp) AS hour, count() AS c, %(recent_user_states)s AS u
     FROM {db}.%(recent)s FINAL
     WHERE project_id IN {projects:Array(UInt64)} AND group_id IN {ids:Array(UInt64)}
       AND timestamp >= {since:DateTime64(3, 'UTC')}
@@ -101,9 +114,10 @@ RECENT_SPAN = timedelta(hours=36)
 def groups(store: Store, project_ids: list[int], *, group_ids: list[int] | None = None,
            short_number: int | None = None, statuses: list[str] | None = None,
            since: datetime | None = None, text: str | None = None, environments: list[str] | None = None,
-           limit: int | None = None, offset: int = 0) -> list[Group]:
+           limit: int | None = None, offset: int = 0, series_from: datetime | None = None) -> list[Group]:
     """Issues, most recently seen first (`limit` from `offset`): those seen since `since`, in
-    `environments` when given, with their counters over that period and those environments."""
+    `environments` when given, with their counters over that period and those environments, and
+    with `series_from` (an hour start within the period) their events per hour from it on."""
     params: dict[str, Any] = {"projects": project_ids}
     seen_filter = group_filter = status_filter = having = limit_sql = ""
     status_rows = ""
@@ -134,34 +148,59 @@ def groups(store: Store, project_ids: list[int], *, group_ids: list[int] | None 
     if limit is not None:
         limit_sql = "LIMIT {limit:UInt64} OFFSET {offset:UInt64}"
         params |= {"limit": limit, "offset": offset}
-    status = _STATUS % {"filter": status_rows}
-    matching = store.query(_MATCHING % {"seen_filter": seen_filter, "having": having, "status": status,
-                                        "status_filter": status_filter, "group_filter": group_filter,
-                                        "limit": limit_sql}, params)
+    seen = _SEEN % {"seen_filter": seen_filter, "having": having}
+    matching = _newest_matching(store, seen, group_filter, params, statuses, limit, offset) \
+        if limit is not None and group_ids is None else None
+    if matching is None:
+        status = _STATUS % {"filter": status_rows}
+        matching = store.query(_MATCHING % {"seen": seen, "status": status, "status_filter": status_filter,
+                                            "group_filter": group_filter, "limit": limit_sql}, params)
     if not matching:
         return []
     ids = [r[0] for r in matching]
     details = {r[0]: r for r in store.query(
         _DETAILS % {"status": _STATUS % {"filter": " AND group_id IN {ids:Array(UInt64)}"}},
         {"projects": project_ids, "ids": ids})}
-    counts = counters(store, project_ids, ids, since, environments)
+    counts = counters(store, project_ids, ids, since, environments, series_from)
     out = []
     for group_id, first, last in matching:
         r = details.get(group_id)
         if r is None:  # its events and status arrived before its row (a moment, at most)
             continue
-        count, users = counts.get(group_id, (0, 0))
+        count, users, hourly = counts.get(group_id, (0, 0, {}))
         out.append(Group(
             id=r[0], project_id=r[1], short_number=r[2], type=r[3], title=r[4], culprit=r[5], level=r[6],
             logger=r[7], platform=r[8], metadata=msgspec.json.decode(r[9]) if r[9] else {}, first_release=r[10],
             status=r[11] or "unresolved", substatus=r[12] or "", count=count, user_count=users,
             first_seen=first, last_seen=last, status_details=msgspec.json.decode(r[13]) if r[13] else {},
-            assignee=r[14] or "", share_id=r[15] or ""))
+            assignee=r[14] or "", share_id=r[15] or "", hourly=hourly))
     return out
 
 
+def _newest_matching(store: Store, seen: str, group_filter: str, params: dict[str, Any],
+                     statuses: list[str] | None, limit: int, offset: int) -> list[tuple[Any, ...]] | None:
+    """The page among the newest issues seen (CANDIDATES_PER_ROW per row of the page and those
+    before it), their statuses read for those only; None when they hold fewer matches than the
+    page needs and older issues exist (the caller then reads every status)."""
+    wanted = offset + limit
+    count = max(MIN_CANDIDATES, CANDIDATES_PER_ROW * wanted)
+    candidates = store.query(_CANDIDATES % {"seen": seen, "group_filter": group_filter},
+                             params | {"candidates": count})
+    if not candidates:
+        return []
+    status_of = {r[0]: r[1] for r in store.query(
+        _STATUS % {"filter": " AND group_id IN {candidate_ids:Array(UInt64)}"},
+        {"projects": params["projects"], "candidate_ids": [r[0] for r in candidates]})}
+    kept = [r for r in candidates if status_of.get(r[0], "") not in ("", "merged", "deleted")
+            and (not statuses or status_of[r[0]] in statuses)]
+    if len(kept) < wanted and len(candidates) == count:
+        return None
+    return kept[offset:wanted]
+
+
 def _counts_sql(store: Store, project_ids: list[int], ids: list[int], since: datetime | None,
-                environments: list[str] | None, key: str) -> tuple[str, dict[str, Any]]:
+                environments: list[str] | None, key: str, *, users: bool = True,
+                series: str = "") -> tuple[str, dict[str, Any]]:
     now = datetime.now(timezone.utc)
     top = horizon(store, GROUPS)
     since = utc(since) if since is not None else EPOCH
@@ -178,14 +217,31 @@ def _counts_sql(store: Store, project_ids: list[int], ids: list[int], since: dat
     if environments:
         env = " AND environment IN {envs:Array(String)}"
         params["envs"] = environments
-    return _COUNTS % {"key": key, "env": env, "recent": recent}, params
+    counted = {"users": "uniqExactMerge(u)", "user_states": "users",
+               "recent_user_states": "uniqExactStateIf(user_tag, user_tag != '')"} if users else \
+        {"users": "toUInt64(0)", "user_states": "toUInt8(0)", "recent_user_states": "toUInt8(0)"}
+    return _COUNTS % {"key": key, "env": env, "recent": recent, "series": series, **counted}, params
 
 
 def counters(store: Store, project_ids: list[int], ids: list[int], since: datetime | None = None,
-             environments: list[str] | None = None) -> dict[int, tuple[int, int]]:
-    """group id → (events, users) since `since` (all time without), in `environments`."""
-    sql, params = _counts_sql(store, project_ids, ids, since, environments, "toUInt8(0)")
-    return {group_id: (count, users) for group_id, _, count, users in store.query(sql, params)}
+             environments: list[str] | None = None,
+             series_from: datetime | None = None) -> dict[int, tuple[int, int, dict[int, int]]]:
+    """group id → (events, users, {hour: events}) since `since` (all time without), in
+    `environments`; the hours from `series_from` on (an hour start within the period: none
+    without), read in the same pass."""
+    series = ""
+    params_extra: dict[str, Any] = {}
+    if series_from is not None:
+        if since is not None and utc(since) > utc(series_from):
+            raise ValueError("the hourly series must start within the period")
+        series = ", sumMapIf([toUnixTimestamp(hour)], [toUInt64(c)], hour >= {series_from:DateTime('UTC')})"
+        params_extra["series_from"] = utc(series_from).replace(tzinfo=None)
+    sql, params = _counts_sql(store, project_ids, ids, since, environments, "toUInt8(0)", series=series)
+    out = {}
+    for row in store.query(sql, params | params_extra):
+        hours = dict(zip(*row[4])) if series else {}
+        out[row[0]] = (row[2], row[3], hours)
+    return out
 
 
 def group_project(store: Store, group_id: int) -> int | None:
@@ -195,7 +251,7 @@ def group_project(store: Store, group_id: int) -> int | None:
 
 def hourly_counts(store: Store, project_ids: list[int], group_ids: list[int], since: datetime) -> dict[int, dict[int, int]]:
     """group id → {hour start (epoch seconds) → events} since `since`."""
-    sql, params = _counts_sql(store, project_ids, group_ids, since, None, "toUnixTimestamp(hour)")
+    sql, params = _counts_sql(store, project_ids, group_ids, since, None, "toUnixTimestamp(hour)", users=False)
     out: dict[int, dict[int, int]] = {}
     for group_id, hour, count, _ in store.query(sql, params):
         out.setdefault(group_id, {})[hour] = count

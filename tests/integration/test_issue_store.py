@@ -182,6 +182,14 @@ def test_counters_come_from_sealed_hours_and_recent_events_alike(store: Store) -
     assert read(since=now - timedelta(hours=1)) == (1, 1)
     hourly = issues_read.hourly_counts(store, [project_id], [a], now - timedelta(hours=24))[a]
     assert sorted(hourly.values()) == [1, 3]
+    # The same hours read with the counters (a sealed one, the current one), in an environment too.
+    old_hour = old.replace(minute=0, second=0, microsecond=0)
+    [group] = issues_read.groups(store, [project_id], series_from=old_hour)
+    assert group.hourly == hourly and (group.count, group.user_count) == before
+    [group] = issues_read.groups(store, [project_id], environments=["prod"], series_from=old_hour)
+    assert sorted(group.hourly.values()) == [1, 2]
+    [group] = issues_read.groups(store, [project_id], series_from=old_hour + timedelta(hours=1))
+    assert list(group.hourly.values()) == [1]
 
     # A redelivered event counts once: its late hour is recounted from the deduplicated events.
     _timed_event(state, store, "counted", 101, old, "2")
@@ -212,3 +220,28 @@ def test_issue_lists_page_in_the_store_newest_first(store: Store) -> None:
     assert [g.id for g in issues_read.groups(store, [project_id], text="ISSUE DELTA")] == [ids[3]]
     assert [g.id for g in issues_read.groups(store, [project_id], short_number=2)] == [ids[1]]
     assert issues_read.groups(store, [project_id], environments=["nowhere"]) == []
+
+
+@pytest.mark.parametrize("look", [100, 1], ids=["among-the-newest", "then-every-status"])
+def test_a_page_of_a_status_is_the_same_whether_the_newest_hold_it_or_not(
+        store: Store, monkeypatch: pytest.MonkeyPatch, look: int) -> None:
+    """A page is first looked for among the newest issues; when they hold too few of its status,
+    every status is read: the same page either way."""
+    monkeypatch.setattr(issues_read, "MIN_CANDIDATES", look)
+    monkeypatch.setattr(issues_read, "CANDIDATES_PER_ROW", 1)
+    project_id = 44 + look
+    state = ProjectGroups(project_id)
+    now = datetime.now(timezone.utc)
+    names = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot"]
+    ids = [_timed_event(state, store, f"issue {name}", 300 + n + 10 * look, now - timedelta(minutes=50 - n), "1")
+           for n, name in enumerate(names)]
+    # the three newest resolved: a page of unresolved ones lies past them
+    _command(state, store, UpdateIssues(meta=_meta(500 + look), project_id=project_id, group_ids=tuple(ids[3:]),
+                                        status="resolved"))
+    unresolved = issues_read.groups(store, [project_id], statuses=["unresolved"], limit=2)
+    assert [g.id for g in unresolved] == [ids[2], ids[1]]
+    assert [g.id for g in issues_read.groups(store, [project_id], statuses=["unresolved"], limit=2, offset=2)] \
+        == [ids[0]]
+    assert [g.id for g in issues_read.groups(store, [project_id], statuses=["resolved"], limit=5)] \
+        == [ids[5], ids[4], ids[3]]
+    assert [g.id for g in issues_read.groups(store, [project_id], limit=3, offset=1)] == [ids[4], ids[3], ids[2]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -95,23 +96,37 @@ def test_an_event_that_is_not_there_is_404(world: World) -> None:
 
 
 def test_list_project_issues_defaults_to_unresolved(world: World) -> None:
-    world.rt.answer(issues_read.groups, [group(world)])
-    world.rt.answer(issues_read.hourly_counts, {77: {}})
+    hour = int(datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0).timestamp())
+    world.rt.answer(issues_read.groups, [replace(group(world), hourly={hour: 2, hour - 3600: 1})])
     response = world.get(ISSUES)
     assert response.status_code == 200
     [issue] = response.json()
     assert (issue["id"], issue["shortId"], issue["count"]) == ("77", short_id("api", 3), "4")
     assert issue["permalink"] == "http://picket.test/organizations/acme/issues/77/"
+    assert issue["stats"]["24h"][-2:] == [[hour - 3600, 1], [hour, 2]]
     [(args, kwargs)] = world.rt.reads_of(issues_read.groups)
     assert args == ([world.project.id],)
-    # The store reads a page and one more row (which says whether a next page exists).
+    # The store reads a page and one more row (which says whether a next page exists), and the
+    # 24 hourly buckets of the stats with the counters.
+    series_from = kwargs.pop("series_from")
     assert kwargs == {"statuses": ["unresolved"], "since": None, "text": None, "environments": None,
                       "limit": 101, "offset": 0}
+    assert int(series_from.timestamp()) == hour - 23 * 3600
+    assert world.rt.reads_of(issues_read.hourly_counts) == []
+
+
+def test_a_period_shorter_than_the_stats_reads_them_apart(world: World) -> None:
+    hour = int(datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0).timestamp())
+    world.rt.answer(issues_read.groups, [group(world)])
+    world.rt.answer(issues_read.hourly_counts, {77: {hour: 5}})
+    [issue] = world.get(ISSUES, params={"statsPeriod": "1h"}).json()
+    assert issue["stats"]["24h"][-1] == [hour, 5]
+    assert world.rt.reads_of(issues_read.groups)[0][1]["series_from"] is None
+    assert len(world.rt.reads_of(issues_read.hourly_counts)) == 1
 
 
 def test_list_project_issues_pages_in_the_store(world: World) -> None:
     world.rt.answer(issues_read.groups, [group(world, 77), group(world, 78)])
-    world.rt.answer(issues_read.hourly_counts, {})
     response = world.get(ISSUES, params={"per_page": "1", "cursor": "1:2:0"})
     assert [i["id"] for i in response.json()] == ["77"]
     assert 'rel="next"; results="true"' in response.headers["link"]
@@ -138,7 +153,8 @@ def test_list_project_issues_by_short_id(world: World) -> None:
     world.rt.answer(issues_read.hourly_counts, {})
     response = world.get(ISSUES, params={"query": short_id("api", 3), "shortIdLookup": "1"})
     assert [i["id"] for i in response.json()] == ["77"]
-    assert world.rt.reads_of(issues_read.groups)[0][1] == {"short_number": 3}
+    assert world.rt.reads_of(issues_read.groups)[0][1].keys() == {"short_number", "series_from"}
+    assert world.rt.reads_of(issues_read.groups)[0][1]["short_number"] == 3
 
 
 def test_a_short_id_of_another_project_finds_nothing(world: World) -> None:
