@@ -82,26 +82,26 @@ LIMIT {candidates:UInt64}"""
 CANDIDATES_PER_ROW = 4
 MIN_CANDIDATES = 100
 
-_DETAILS = """
-SELECT g.group_id, g.project_id, g.short_number, g.type, g.title, g.culprit, g.level, g.logger, g.platform,
-       g.metadata, g.first_release, s.status, s.substatus, s.status_details, s.assignee, s.share_id
-FROM (SELECT * FROM {db}.groups FINAL WHERE project_id IN {projects:Array(UInt64)} AND group_id IN {ids:Array(UInt64)}) AS g
-LEFT JOIN (%(status)s) AS s ON s.group_id = g.group_id"""
+_GROUP_ROWS = """
+SELECT group_id, project_id, short_number, type, title, culprit, level, logger, platform, metadata, first_release
+FROM {db}.groups FINAL PREWHERE project_id IN {projects:Array(UInt64)} AND group_id IN {ids:Array(UInt64)}"""
 
 # Counters of issues `ids` over sealed hours from the rollup and the rest from recent events.
 # `{first_full}`: the first whole hour of the period (the period's start when it has none).
 # `%(users)s` and `%(user_states)s` are the users' merge and states, or zeros when not wanted
-# (merging exact user sets is most of the query's cost); `%(series)s` more aggregates.
+# (merging exact user sets is most of the query's cost); `%(series)s` more aggregates. PREWHERE on
+# key columns only (every version of a row shares them, so FINAL still sees them all): the other
+# issues' rows of a granule are dropped before their user sets are read.
 _COUNTS = """
 SELECT group_id, %(key)s, sum(c), %(users)s %(series)s FROM (
     SELECT group_id, hour, times_seen AS c, %(user_states)s AS u FROM {db}.group_hourly FINAL
-    WHERE project_id IN {projects:Array(UInt64)} AND group_id IN {ids:Array(UInt64)}
-      AND hour < {horizon:DateTime('UTC')} AND hour >= {first_full:DateTime('UTC')} %(env)s
+    PREWHERE project_id IN {projects:Array(UInt64)} AND group_id IN {ids:Array(UInt64)}
+    WHERE hour < {horizon:DateTime('UTC')} AND hour >= {first_full:DateTime('UTC')} %(env)s
     UNION ALL
     SELECT group_id, toStartOfHour(timestamp) AS hour, count() AS c, %(recent_user_states)s AS u
     FROM {db}.%(recent)s FINAL
-    WHERE project_id IN {projects:Array(UInt64)} AND group_id IN {ids:Array(UInt64)}
-      AND timestamp >= {since:DateTime64(3, 'UTC')}
+    PREWHERE project_id IN {projects:Array(UInt64)} AND group_id IN {ids:Array(UInt64)}
+    WHERE timestamp >= {since:DateTime64(3, 'UTC')}
       AND (timestamp >= {horizon:DateTime('UTC')} OR timestamp < {first_full:DateTime('UTC')}) %(env)s
     GROUP BY group_id, hour
 ) GROUP BY group_id, %(key)s"""
@@ -149,24 +149,30 @@ def groups(store: Store, project_ids: list[int], *, group_ids: list[int] | None 
         limit_sql = "LIMIT {limit:UInt64} OFFSET {offset:UInt64}"
         params |= {"limit": limit, "offset": offset}
     seen = _SEEN % {"seen_filter": seen_filter, "having": having}
-    matching = _newest_matching(store, seen, group_filter, params, statuses, limit, offset) \
+    found = _newest_matching(store, seen, group_filter, params, statuses, limit, offset) \
         if limit is not None and group_ids is None else None
-    if matching is None:
+    if found is None:
         status = _STATUS % {"filter": status_rows}
         matching = store.query(_MATCHING % {"seen": seen, "status": status, "status_filter": status_filter,
                                             "group_filter": group_filter, "limit": limit_sql}, params)
+        status_of: dict[int, tuple[Any, ...]] = {}
+    else:
+        matching, status_of = found
     if not matching:
         return []
     ids = [r[0] for r in matching]
-    details = {r[0]: r for r in store.query(
-        _DETAILS % {"status": _STATUS % {"filter": " AND group_id IN {ids:Array(UInt64)}"}},
-        {"projects": project_ids, "ids": ids})}
+    ids_params = {"projects": project_ids, "ids": ids}
+    if any(i not in status_of for i in ids):
+        status_of = {r[0]: r for r in store.query(_STATUS % {"filter": " AND group_id IN {ids:Array(UInt64)}"},
+                                                  ids_params)}
+    details = {r[0]: r for r in store.query(_GROUP_ROWS, ids_params)}
     counts = counters(store, project_ids, ids, since, environments, series_from)
     out = []
     for group_id, first, last in matching:
-        r = details.get(group_id)
-        if r is None:  # its events and status arrived before its row (a moment, at most)
+        g = details.get(group_id)
+        if g is None:  # its events and status arrived before its row (a moment, at most)
             continue
+        r = g + status_of.get(group_id, (group_id, "", "", "", "", ""))[1:]
         count, users, hourly = counts.get(group_id, (0, 0, {}))
         out.append(Group(
             id=r[0], project_id=r[1], short_number=r[2], type=r[3], title=r[4], culprit=r[5], level=r[6],
@@ -178,24 +184,26 @@ def groups(store: Store, project_ids: list[int], *, group_ids: list[int] | None 
 
 
 def _newest_matching(store: Store, seen: str, group_filter: str, params: dict[str, Any],
-                     statuses: list[str] | None, limit: int, offset: int) -> list[tuple[Any, ...]] | None:
+                     statuses: list[str] | None, limit: int,
+                     offset: int) -> tuple[list[tuple[Any, ...]], dict[int, tuple[Any, ...]]] | None:
     """The page among the newest issues seen (CANDIDATES_PER_ROW per row of the page and those
-    before it), their statuses read for those only; None when they hold fewer matches than the
-    page needs and older issues exist (the caller then reads every status)."""
+    before it), with their status rows (`_STATUS`), read for those only; None when they hold
+    fewer matches than the page needs and older issues exist (the caller then reads every
+    status)."""
     wanted = offset + limit
     count = max(MIN_CANDIDATES, CANDIDATES_PER_ROW * wanted)
     candidates = store.query(_CANDIDATES % {"seen": seen, "group_filter": group_filter},
                              params | {"candidates": count})
     if not candidates:
-        return []
-    status_of = {r[0]: r[1] for r in store.query(
+        return [], {}
+    status_of = {r[0]: r for r in store.query(
         _STATUS % {"filter": " AND group_id IN {candidate_ids:Array(UInt64)}"},
         {"projects": params["projects"], "candidate_ids": [r[0] for r in candidates]})}
-    kept = [r for r in candidates if status_of.get(r[0], "") not in ("", "merged", "deleted")
-            and (not statuses or status_of[r[0]] in statuses)]
+    kept = [r for r in candidates if r[0] in status_of and status_of[r[0]][1] not in ("merged", "deleted")
+            and (not statuses or status_of[r[0]][1] in statuses)]
     if len(kept) < wanted and len(candidates) == count:
         return None
-    return kept[offset:wanted]
+    return kept[offset:wanted], status_of
 
 
 def _counts_sql(store: Store, project_ids: list[int], ids: list[int], since: datetime | None,
