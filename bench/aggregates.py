@@ -19,7 +19,10 @@ Tables are loaded the way the worker leaves them in steady state: rows in `outco
 `sessions`, every past hour sealed into `outcomes_hourly` and `sessions_hourly` by the same
 sealing passes the worker runs, and only the last two days in `outcomes_recent` (its TTL
 applied); events with their issues' `groups`, `group_hashes` and `group_status` rows as the
-events consumer writes them; transactions. Queries are timed once no merge runs.
+events consumer writes them, the issue counters' rollup sealed; transactions. Queries are timed
+once no merge runs. Discover and the issue list are timed twice: as loaded (not judged), then
+once `settle` has merged what the tables' forced merges of hour-old parts merge (every day of
+errors before today, every week of transactions), the state they live in.
 
 Data shape: organizations have a skewed share of the traffic (the first is the largest, about
 K^(-2/3) of all rows), each has 10 projects; outcome and session timestamps spread uniformly
@@ -947,7 +950,7 @@ def diagnose_events(store: Store, *, org: int, now: datetime, repeat: int, event
                     transactions: bool = True,
                     progress: Callable[[tuple[str, str, float]], None] = lambda _: None) -> list[tuple[str, str, float]]:
     """Where the time of Discover and the issue list goes: table sizes and parts, the granules
-    each Discover query reads, the issue list's two reads apart, and p50 (ms) of each once the
+    each Discover query reads, the issue list's reads apart, and p50 (ms) of each once the
     tables are fully merged (OPTIMIZE FINAL; mutates the store)."""
     out = _Reported(progress)
     all_cases = event_cases(org=org, now=now, events=events, transactions=transactions)

@@ -91,7 +91,8 @@ FROM {db}.groups FINAL PREWHERE project_id IN {projects:Array(UInt64)} AND group
 # `%(users)s` and `%(user_states)s` are the users' merge and states, or zeros when not wanted
 # (merging exact user sets is most of the query's cost); `%(series)s` more aggregates. PREWHERE on
 # key columns only (every version of a row shares them, so FINAL still sees them all): the other
-# issues' rows of a granule are dropped before their user sets are read.
+# issues' rows of a granule are dropped before their user sets are read. Not on `error_events`,
+# whose key has no issue (a moved event's copies differ in it).
 _COUNTS = """
 SELECT group_id, %(key)s, sum(c), %(users)s %(series)s FROM (
     SELECT group_id, hour, times_seen AS c, %(user_states)s AS u FROM {db}.group_hourly FINAL
@@ -100,8 +101,8 @@ SELECT group_id, %(key)s, sum(c), %(users)s %(series)s FROM (
     UNION ALL
     SELECT group_id, toStartOfHour(timestamp) AS hour, count() AS c, %(recent_user_states)s AS u
     FROM {db}.%(recent)s FINAL
-    PREWHERE project_id IN {projects:Array(UInt64)} AND group_id IN {ids:Array(UInt64)}
-    WHERE timestamp >= {since:DateTime64(3, 'UTC')}
+    %(recent_by_issue)s project_id IN {projects:Array(UInt64)} AND group_id IN {ids:Array(UInt64)}
+    %(recent_then)s timestamp >= {since:DateTime64(3, 'UTC')}
       AND (timestamp >= {horizon:DateTime('UTC')} OR timestamp < {first_full:DateTime('UTC')}) %(env)s
     GROUP BY group_id, hour
 ) GROUP BY group_id, %(key)s"""
@@ -228,7 +229,9 @@ def _counts_sql(store: Store, project_ids: list[int], ids: list[int], since: dat
     counted = {"users": "uniqExactMerge(u)", "user_states": "users",
                "recent_user_states": "uniqExactStateIf(user_tag, user_tag != '')"} if users else \
         {"users": "toUInt64(0)", "user_states": "toUInt8(0)", "recent_user_states": "toUInt8(0)"}
-    return _COUNTS % {"key": key, "env": env, "recent": recent, "series": series, **counted}, params
+    by_issue = {"recent_by_issue": "PREWHERE", "recent_then": "WHERE"} if recent == "events_recent" else \
+        {"recent_by_issue": "WHERE", "recent_then": "AND"}
+    return _COUNTS % {"key": key, "env": env, "recent": recent, "series": series, **counted, **by_issue}, params
 
 
 def counters(store: Store, project_ids: list[int], ids: list[int], since: datetime | None = None,
