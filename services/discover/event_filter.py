@@ -1,5 +1,5 @@
 """The filters of an event list (a project's events, an issue's events) as one condition on
-`events`: `query` in Sentry's search syntax (the fields of `picket.discover.fields`),
+`error_events`: `query` in Sentry's search syntax (the fields of `picket.discover.fields`),
 `environment` (repeated) and, when given, `statsPeriod` or `start`/`end`. Pure."""
 
 from __future__ import annotations

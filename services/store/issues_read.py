@@ -60,7 +60,8 @@ FROM (
 )"""
 
 # The issues that match, newest first: from when each was seen (by environment) and its status,
-# never from its events. `%(candidates)s`: only the newest issues seen, whatever their status.
+# never from its events: every issue's status read (`_MATCHING`), or first only the newest issues
+# seen, whatever their status (`_CANDIDATES`, see `_newest_matching`).
 _SEEN = """
 SELECT group_id, min(first_seen) AS first, max(last_seen) AS last FROM {db}.group_seen
 WHERE project_id IN {projects:Array(UInt64)} %(seen_filter)s

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import datetime, timezone
 
@@ -98,9 +99,9 @@ def test_migrations_that_replace_a_table_move_its_rows(store: Store) -> None:
     assert not {"outcomes", "sessions_raw"} & tables
 
 
-def _event(event_id: str, at: datetime, received: datetime) -> tuple:
+def _event(event_id: str, at: datetime, received: datetime, project_id: int = 3) -> tuple:
     row = dict.fromkeys(EVENT_COLUMNS, "") | {
-        "project_id": 3, "event_id": event_id, "group_id": 30, "timestamp": at, "received": received,
+        "project_id": project_id, "event_id": event_id, "group_id": 30, "timestamp": at, "received": received,
         "tags_key": [], "tags_value": [], "size": 1, "environment": "prod"}
     return tuple(row[c] for c in EVENT_COLUMNS)
 
@@ -122,9 +123,14 @@ def test_migration_13_moves_events_into_the_table_keyed_by_time_and_may_run_twic
     assert store.query(ids) == [("a" * 32,), ("b" * 32,)]
     tables = {r[0] for r in store.query("SELECT name FROM system.tables WHERE database = {d:String}",
                                         {"d": store.database})}
-    assert "events" not in tables and not {"group_seen_mv", "events_recent_mv"} & tables
+    assert "events" not in tables and not {"group_seen_mv", "events_recent_mv", "project_activity_events"} & tables
+    views = store.query("SELECT name, as_select FROM system.tables WHERE database = {d:String}"
+                        " AND engine = 'MaterializedView'", {"d": store.database})
+    assert not [name for name, select in views if re.search(r"\.events\b", select)], "no view reads `events`"
     now = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
     store.insert("error_events", [_event("c" * 32, now, now)], EVENT_COLUMNS)
     assert store.query("SELECT max(last_seen) FROM {db}.group_seen WHERE project_id = 3 AND group_id = 30") \
         == [(now,)]
     assert store.query("SELECT event_id FROM {db}.events_recent WHERE project_id = 3") == [("c" * 32,)]
+    store.insert("error_events", [_event("d" * 32, now, now, project_id=5)], EVENT_COLUMNS)
+    assert store.query("SELECT min(first_event) FROM {db}.project_activity WHERE project_id = 5") == [(now,)]

@@ -16,7 +16,8 @@
 -- `error_events` (the copy is deduplicated by its key; first and last seen are min and max).
 -- Processes of the previous version must be stopped first: what they write to `events` after the
 -- copy is not moved. The rows are copied before the views over the new table exist:
--- `group_seen` and `events_recent` already hold them.
+-- `group_seen`, `events_recent` and `project_activity` already hold them; every view that read
+-- `events` reads `error_events` instead.
 -- migrate:up
 CREATE TABLE IF NOT EXISTS {db}.error_events
 (
@@ -61,8 +62,15 @@ FROM {db}.error_events GROUP BY project_id, group_id, environment;
 CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.error_events_recent_mv TO {db}.events_recent AS
 SELECT project_id, group_id, event_id, environment, user_tag, timestamp, received FROM {db}.error_events;
 
+CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.error_project_activity_mv TO {db}.project_activity AS
+SELECT project_id, min(timestamp) AS first_event, groupUniqArrayIf(environment, environment != '') AS environments,
+       groupUniqArrayIf(platform, platform != '') AS platforms, toUInt8(0) AS has_sessions,
+       toUInt8(0) AS has_user_reports, toUInt8(0) AS has_transactions
+FROM {db}.error_events GROUP BY project_id;
+
 DROP TABLE IF EXISTS {db}.group_seen_mv;
 DROP TABLE IF EXISTS {db}.events_recent_mv;
+DROP TABLE IF EXISTS {db}.project_activity_events;
 
 DROP TABLE IF EXISTS {db}.events;
 
@@ -77,7 +85,13 @@ SELECT project_id, group_id, environment, min(timestamp) AS first_seen, max(time
 FROM {db}.events GROUP BY project_id, group_id, environment;
 CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.events_recent_mv TO {db}.events_recent AS
 SELECT project_id, group_id, event_id, environment, user_tag, timestamp, received FROM {db}.events;
+CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.project_activity_events TO {db}.project_activity AS
+SELECT project_id, min(timestamp) AS first_event, groupUniqArrayIf(environment, environment != '') AS environments,
+       groupUniqArrayIf(platform, platform != '') AS platforms, toUInt8(0) AS has_sessions,
+       toUInt8(0) AS has_user_reports, toUInt8(0) AS has_transactions
+FROM {db}.events GROUP BY project_id;
 DROP TABLE IF EXISTS {db}.error_group_seen_mv;
 DROP TABLE IF EXISTS {db}.error_events_recent_mv;
+DROP TABLE IF EXISTS {db}.error_project_activity_mv;
 INSERT INTO {db}.events SELECT * FROM {db}.error_events SETTINGS max_partitions_per_insert_block = 0;
 DROP TABLE IF EXISTS {db}.error_events
