@@ -10,7 +10,7 @@ from datetime import datetime
 from picket.discover.conditions import conditions
 from picket.discover.fields import Binder
 from picket.search import syntax as search
-from picket.stats.periods import InvalidParams, date_range, param, param_list
+from picket.stats.periods import InvalidParams, date_range, param, param_list, storable
 from picket.store.issues_read import Condition
 
 
@@ -23,8 +23,8 @@ def event_condition(params: Mapping[str, Sequence[str]], *, projects: Mapping[in
     if any(param(params, name) for name in ("statsPeriod", "start", "end", "statsPeriodStart", "statsPeriodEnd")):
         start, end = date_range(params, now)
         utc = "DateTime64(3, 'UTC')"
-        parts.append(f"timestamp >= {binder.bind(start.replace(tzinfo=None), utc)}"
-                     f" AND timestamp < {binder.bind(end.replace(tzinfo=None), utc)}")
+        parts.append(f"timestamp >= {binder.bind(storable(start), utc)}"
+                     f" AND timestamp < {binder.bind(storable(end), utc)}")
     environments = param_list(params, "environment")
     if environments:
         parts.append(f"environment IN {binder.bind(environments, 'Array(String)')}")

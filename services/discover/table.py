@@ -27,7 +27,7 @@ from picket.discover.datasets import DATASETS
 from picket.discover.fields import MAX_FIELDS, Binder, Selected, selected
 from picket.search import syntax as search
 from picket.stats.periods import (
-    InvalidParams, accessible_projects, date_range, param, param_list, requested_projects)
+    InvalidParams, accessible_projects, date_range, param, param_list, requested_projects, storable)
 
 DEFAULT_PERIOD = "14d"
 
@@ -51,7 +51,7 @@ def parse(params: Mapping[str, Sequence[str]], *, accessible: Mapping[int, str],
     start, end = date_range(params, now, DEFAULT_PERIOD)
     project_ids = accessible_projects(requested_projects(params), list(accessible))
     binder = Binder({"project_ids": list(project_ids), "project_slugs": [accessible[p] for p in project_ids],
-                     "start": start.replace(tzinfo=None), "end": end.replace(tzinfo=None)})
+                     "start": storable(start), "end": storable(end)})
     dataset = DATASETS.get(param(params, "dataset") or "discover")
     if dataset is None:
         raise InvalidParams(f"dataset must be one of: {', '.join(DATASETS)}")

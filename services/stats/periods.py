@@ -188,6 +188,18 @@ def constrained_date_range(params: Params, now: datetime, *, minute_resolution: 
     return start, end, interval
 
 
+# What ClickHouse's DateTime holds (1970 to 2106): a bound beyond is moved to the edge, where no
+# row lies beyond either, so a period wholly outside reads nothing instead of failing.
+_STORABLE_FIRST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_STORABLE_LAST = datetime(2106, 1, 1, tzinfo=timezone.utc)
+
+
+def storable(at: datetime) -> datetime:
+    """`at` as a naive UTC datetime ClickHouse's DateTime and DateTime64 hold, for a bound of a
+    time range (`[start, end)` keeps what it holds of stored rows)."""
+    return min(max(_utc(at), _STORABLE_FIRST), _STORABLE_LAST).replace(tzinfo=None)
+
+
 def isoformat_z(at: datetime) -> str:
     """`2024-01-01T00:00:00Z`: whole seconds, UTC."""
     return _utc(at).replace(microsecond=0, tzinfo=None).isoformat() + "Z"

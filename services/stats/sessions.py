@@ -59,6 +59,7 @@ from typing import Any, Union
 from picket.search import syntax as search
 from picket.stats.periods import (
     accessible_projects,
+    storable,
     requested_projects,
     MAX_POINTS,
     ONE_DAY,
@@ -490,8 +491,8 @@ def sql(q: SessionsQuery, *, horizon: datetime | None = None, now: datetime | No
     covered = hourly and horizon is not None and now is not None and horizon > now
     parts = [] if covered else [exact]
     if hourly:
-        params["start"] = q.start.astimezone(timezone.utc).replace(tzinfo=None)
-        params["end"] = q.end.astimezone(timezone.utc).replace(tzinfo=None)
+        params["start"] = storable(q.start)
+        params["end"] = storable(q.end)
         sealed_where = "\n  AND ".join([
             *filters,
             "hour >= {start:DateTime('UTC')}", "hour < {end:DateTime('UTC')}",

@@ -32,6 +32,7 @@ from picket.ingest.outcomes import CATEGORY_NAMES, Category, OutcomeKind
 from picket.stats.outcome_source import outcome_rows
 from picket.stats.periods import (
     ALL_PROJECTS,
+    storable,
     accessible_projects,
     requested_projects,
     InvalidParams,
@@ -215,8 +216,8 @@ def sql(q: StatsQuery) -> tuple[str, dict[str, Any]]:
     where = ["org_id = {org_id:UInt64}"]
     params: dict[str, Any] = {
         "org_id": q.org_id,
-        "start": q.start.astimezone(timezone.utc).replace(tzinfo=None),
-        "end": q.end.astimezone(timezone.utc).replace(tzinfo=None),
+        "start": storable(q.start),
+        "end": storable(q.end),
     }
     if q.timeseries:
         params["interval"] = int(q.interval.total_seconds())

@@ -28,7 +28,8 @@ def fuzz_target(kafka, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tup
         event = {
             "message": "fuzz seed", "user": {"id": "7", "email": "seed@example.com"}, "tags": {"seed": "yes"},
             "exception": {"values": [{"type": "SeedError", "value": "seeded", "stacktrace": {"frames": [
-                {"function": "seed", "module": "fuzz.seed", "lineno": 3, "in_app": True}]}}]},
+                {"function": "seed", "module": "fuzz.seed", "filename": "fuzz/seed.py", "lineno": 3,
+                 "in_app": True}]}}]},
         }
         url = f"{proc.url}/api/{key['projectId']}/store/?sentry_key={key['public']}"
         assert httpx.post(url, json=event).status_code == 200
