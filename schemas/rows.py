@@ -274,3 +274,60 @@ class MonitorDeadlineRow(NamedTuple):
     open_timeouts: datetime | None
     version: int
     deleted: int
+
+
+class ReleaseRow(NamedTuple):
+    """One version of a release in `releases` (ReplacingMergeTree on `agg_version`)."""
+
+    org_id: int
+    version: str
+    release_id: int
+    agg_version: int
+    deleted: int
+    status: str
+    date_created: datetime
+    project_ids: list[int]
+    body: str
+
+
+class ReleaseCommitRow(NamedTuple):
+    """A commit of a release's commit set `commits_version`, at `position` (0: newest)."""
+
+    org_id: int
+    version: str
+    commits_version: int
+    position: int
+    repository: str
+    commit_id: str
+    body: str
+
+
+class CommitRow(NamedTuple):
+    """A commit of an organization's repository in `commits` (as a repository's commits list it)."""
+
+    org_id: int
+    repository: str
+    commit_id: str
+    date_added: datetime
+    body: str
+
+
+class RepositoryRow(NamedTuple):
+    """A repository named by a release's commits; the first row of a name says when it came."""
+
+    org_id: int
+    name: str
+    repository_id: int
+    date_created: datetime
+
+
+class DeployRow(NamedTuple):
+    """A deploy of the release `release_id`."""
+
+    org_id: int
+    version: str
+    release_id: int
+    deploy_id: int
+    environment: str
+    date_finished: datetime
+    body: str

@@ -22,6 +22,7 @@ from picket.schemas.ingest import IngestItem, Outcome
 from picket.schemas.monitors import MonitorCommand, MonitorEvent, monitor_key
 from picket.schemas.events import TenancyEvent
 from picket.schemas.issues import IssueCommand, IssueEvent, issues_key
+from picket.schemas.releases import ReleaseCommand, ReleaseEvent, release_key
 from picket.schemas.replies import Reply
 
 DAY_MS = 24 * 3600 * 1000
@@ -280,6 +281,47 @@ ISSUES_COMMANDS_DLQ = _dead_letters(
     "Issue commands that could not be decoded or decided; headers carry the reason.",
 )
 
+def _release(command: Any) -> str:
+    return release_key(command.org_id, command.version)
+
+
+RELEASES_COMMANDS = Topic(
+    "releases-commands",
+    partitions=4,
+    key="release:<org id>:<version>",
+    value_type=ReleaseCommand,
+    retention_ms=7 * DAY_MS,
+    dead_letter="releases-commands-dlq",
+    key_of=_release,
+    groups=("",),  # the Faust app's own group: its deciding agent
+    doc="Release changes: create or add projects, update, finalize, archive, commits, deploys, delete.",
+)
+
+RELEASES_EVENTS = Topic(
+    "releases-events",
+    partitions=4,
+    key="release:<org id>:<version>",
+    value_type=ReleaseEvent,
+    retention_ms=-1,
+    public=True,
+    dead_letter="releases-events-dlq",
+    key_of=_aggregate,
+    groups=("releases-projector",),
+    doc="Domain events of releases: created, updated, finalized, archived, restored, commits set, "
+        "deployed, deleted; each carries the whole release as it is after the event.",
+)
+
+RELEASES_COMMANDS_DLQ = _dead_letters(
+    "releases-commands-dlq",
+    "Release commands that could not be decoded or decided; headers carry the reason.",
+)
+
+RELEASES_EVENTS_DLQ = _dead_letters(
+    "releases-events-dlq",
+    "Release events the projector could not decode or store; headers carry the reason.",
+)
+
+
 OUTCOMES = Topic(
     "outcomes",
     partitions=4,
@@ -325,6 +367,10 @@ ALL_TOPICS: tuple[Topic, ...] = (
     ISSUES_COMMANDS,
     ISSUES_EVENTS,
     ISSUES_COMMANDS_DLQ,
+    RELEASES_COMMANDS,
+    RELEASES_EVENTS,
+    RELEASES_COMMANDS_DLQ,
+    RELEASES_EVENTS_DLQ,
 )
 BY_NAME = {topic.name: topic for topic in ALL_TOPICS}
 PUBLIC_TOPICS = tuple(topic for topic in ALL_TOPICS if topic.public)

@@ -1,5 +1,5 @@
-"""A worker: the agents that decide commands (a Faust agent per command for tenancy, a batch
-consumer for the high-volume monitors), the batch consumers that write ClickHouse (the projector
+"""A worker: the agents that decide commands (a Faust agent per command for tenancy and
+releases, a batch consumer for the high-volume monitors), the batch consumers that write ClickHouse (the projector
 of each context, the ingest consumers, the outcomes consumer), and the sealer of the hourly
 rollups.
 
@@ -16,6 +16,7 @@ import logging
 from picket.application.aggregates import Context, LoadHistory, StateCache
 from picket.schemas import topics as t
 from picket.agents import aggregate, monitors
+from picket.agents.releases import RELEASES
 from picket.agents.tenancy import TENANCY
 from picket.agents.faust_app import create_app
 from picket.runtime.consumer import BatchConsumer
@@ -36,7 +37,7 @@ from picket.store.migrate import migrate
 log = logging.getLogger(__name__)
 
 # The event-sourced contexts this worker decides and projects.
-CONTEXTS = (TENANCY, monitors.MONITORS)
+CONTEXTS = (TENANCY, monitors.MONITORS, RELEASES)
 # Contexts decided in batches (high volume: every SDK check-in is a command); the others by a
 # Faust agent per command.
 BATCH_DECIDED = (monitors.MONITORS,)

@@ -22,7 +22,8 @@ from picket.schemas import monitors
 from picket.schemas.commands import CommandMeta
 from picket.schemas.replies import Reply
 from picket.schemas.issues import IssueCommand
-from picket.schemas.topics import ISSUES_COMMANDS, MONITORS_COMMANDS, TENANCY_COMMANDS, Topic
+from picket.schemas.releases import ReleaseCommand
+from picket.schemas.topics import ISSUES_COMMANDS, MONITORS_COMMANDS, RELEASES_COMMANDS, TENANCY_COMMANDS, Topic
 
 # Seconds to get the broker's ack of a command.
 SEND_TIMEOUT = 10.0
@@ -62,6 +63,8 @@ def command_topic(command: Any) -> Topic:
         return MONITORS_COMMANDS
     if isinstance(command, IssueCommand.__args__):  # type: ignore[attr-defined]
         return ISSUES_COMMANDS
+    if isinstance(command, ReleaseCommand.__args__):  # type: ignore[attr-defined]
+        return RELEASES_COMMANDS
     return TENANCY_COMMANDS
 
 

@@ -36,7 +36,8 @@ from picket.gateway.keys import KeyCache
 from picket.gateway.rate_limits import RateLimiter
 from picket.gateway.request_body import Budget
 from picket.gateway.routes import (
-    events, feedback, ingest, issue_changes, keys, members, monitors, organizations, projects, stats, teams,
+    events, feedback, ingest, issue_changes, keys, members, monitors, organizations, projects, releases, stats,
+    teams,
 )
 from picket.gateway.runtime import Runtime
 from picket.gateway.tenancy_follower import TenancyFollower, accepted, apply
@@ -60,6 +61,7 @@ ROUTES: list[Any] = [
     *issue_changes.routes,
     *feedback.routes,
     *monitors.routes,
+    *releases.routes,
     *stats.routes,
 ]
 

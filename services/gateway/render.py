@@ -115,8 +115,10 @@ def _project_base(p: Project, teams_by_id: dict[int, Team], viewer: Member | Non
 
 
 def project_summary(p: Project, teams_by_id: dict[int, Team], viewer: Member | None,
-                    scopes: Iterable[str], seen: Activity = NO_ACTIVITY) -> dict[str, Any]:
-    """A project in organization and team project lists (`seen`: what it has received)."""
+                    scopes: Iterable[str], seen: Activity = NO_ACTIVITY, latest_release: str | None = None
+                    ) -> dict[str, Any]:
+    """A project in organization and team project lists (`seen`: what it has received,
+    `latest_release`: the version of its newest release)."""
     teams = [teams_by_id[i] for i in p.team_ids if i in teams_by_id]
     return {
         **_project_base(p, teams_by_id, viewer, seen),
@@ -127,7 +129,7 @@ def project_summary(p: Project, teams_by_id: dict[int, Team], viewer: Member | N
         "platforms": _platforms(p, seen),
         "hasUserReports": seen.has_user_reports,
         "environments": list(seen.environments),
-        "latestRelease": None,
+        "latestRelease": {"version": latest_release} if latest_release else None,
         "latestDeploys": None,
     }
 
@@ -169,7 +171,9 @@ def project_in_list(p: Project, org: Organization, viewer: Member | None,
 
 
 def project_detail(p: Project, org: Organization, teams_by_id: dict[int, Team],
-                   viewer: Member | None, seen: Activity = NO_ACTIVITY) -> dict[str, Any]:
+                   viewer: Member | None, seen: Activity = NO_ACTIVITY,
+                   latest_release: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A project; `latest_release`: its newest release, rendered."""
     teams = [teams_by_id[i] for i in p.team_ids if i in teams_by_id]
     primary = teams[0] if teams else None
     return {
@@ -184,7 +188,7 @@ def project_detail(p: Project, org: Organization, teams_by_id: dict[int, Team],
         "digestsMinDelay": 300,
         "isInternal": False,
         "isPublic": False,
-        "latestRelease": None,
+        "latestRelease": latest_release,
         "options": {
             "feedback:branding": True,
             "filters:blacklisted_ips": "",

@@ -611,3 +611,17 @@ def release_seen(store: Store, project_id: int, version: str) -> ReleaseSeen | N
         return None
     first, last, _, new_groups = rows[0]
     return ReleaseSeen(version, utc(first), utc(last), new_groups)
+
+
+def resolved_in(store: Store, project_id: int, version: str, next_after: list[str]) -> list[int]:
+    """The project's issues resolved in release `version`: in it by name, or in the next release
+    when the release current at resolution is one of `next_after` (those `version` follows)."""
+    rows = store.query(
+        "SELECT group_id FROM {db}.group_status FINAL WHERE project_id = {p:UInt64} AND status = 'resolved'"
+        " AND (JSONExtractString(status_details, 'in_release') = {v:String}"
+        " OR (JSONExtractBool(status_details, 'in_next_release')"
+        " AND JSONExtractString(status_details, 'current_release') IN {after:Array(String)}))"
+        " ORDER BY group_id",
+        {"p": project_id, "v": version, "after": next_after},
+    )
+    return [g for (g,) in rows]

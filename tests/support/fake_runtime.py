@@ -48,7 +48,7 @@ from picket.gateway.monitor_cache import MonitorCache
 from picket.gateway.rate_limits import RateLimiter
 from picket.gateway.request_body import Budget
 from picket.ingest.limits import DEFAULT_LIMITS, Limits
-from picket.store import entities, issues_read, monitors_read, project_activity
+from picket.store import entities, issues_read, monitors_read, project_activity, releases_read
 
 NOW = datetime(2026, 3, 4, 5, 6, 7, tzinfo=timezone.utc)
 PUBLIC_URL = "http://picket.test"
@@ -229,6 +229,8 @@ class FakeRuntime:
         self.answer(issues_read.user_report_count, 0)
         self.answer(issues_read.group_redirect, None)
         self.answer(issues_read.release_seen, None)
+        # Nor made releases.
+        self.answer(releases_read.latest_releases, {})
 
     # -- the Runtime interface -------------------------------------------------------------------
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -14,7 +16,8 @@ from picket.gateway.pagination import paginate
 from picket.gateway.access import PROJECT_ADMIN, PROJECT_READ, PROJECT_WRITE, project_access
 from picket.gateway.runtime import runtime
 from picket.gateway.validation import Count, body, checked_name, checked_slug
-from picket.store import entities, project_activity
+from picket.gateway.routes import releases
+from picket.store import entities, project_activity, releases_read
 
 ORG_READ = ("org:read", "org:write", "org:admin")
 
@@ -36,8 +39,10 @@ async def list_org_projects(request: Request) -> JSONResponse:
     teams_by_id = {t.id: t for t in rec["team"]}
     page, link = paginate(request, projects)
     seen = await rt.read(project_activity.activity, [p.id for p in page])
+    latest = await rt.read(releases_read.latest_releases, access.organization.id, [p.id for p in page])
     return JSONResponse(
-        [render.project_summary(p, teams_by_id, access.member, access.scopes, seen.get(p.id, project_activity.NONE))
+        [render.project_summary(p, teams_by_id, access.member, access.scopes, seen.get(p.id, project_activity.NONE),
+                                latest[p.id].version if p.id in latest else None)
          for p in page],
         headers={"Link": link},
     )
@@ -63,11 +68,17 @@ async def list_all_projects(request: Request) -> JSONResponse:
     )
 
 
+async def _latest_release(rt: Any, org_id: int, project_id: int) -> dict[str, Any] | None:
+    latest = (await rt.read(releases_read.latest_releases, org_id, [project_id])).get(project_id)
+    return None if latest is None else (await releases.rendered(rt, org_id, [latest]))[0]
+
+
 async def get_project(request: Request) -> JSONResponse:
     rt, access, project, rec = await project_access(request, PROJECT_READ)
     teams_by_id = {t.id: t for t in rec["team"]}
     seen = (await rt.read(project_activity.activity, [project.id])).get(project.id, project_activity.NONE)
-    return JSONResponse(render.project_detail(project, access.organization, teams_by_id, access.member, seen))
+    return JSONResponse(render.project_detail(project, access.organization, teams_by_id, access.member, seen,
+                                              await _latest_release(rt, access.organization.id, project.id)))
 
 
 class ProjectUpdate(msgspec.Struct, rename="camel"):
@@ -121,7 +132,8 @@ async def update_project(request: Request) -> JSONResponse:
     project = next(p for p in rec["project"] if p.id == project.id)
     teams_by_id = {t.id: t for t in rec["team"]}
     seen = (await rt.read(project_activity.activity, [project.id])).get(project.id, project_activity.NONE)
-    return JSONResponse(render.project_detail(project, access.organization, teams_by_id, access.member, seen))
+    return JSONResponse(render.project_detail(project, access.organization, teams_by_id, access.member, seen,
+                                              await _latest_release(rt, access.organization.id, project.id)))
 
 
 async def delete_project(request: Request) -> Response:

@@ -16,7 +16,7 @@ from picket.gateway.pagination import paginate
 from picket.gateway.runtime import Runtime, runtime
 from picket.gateway.validation import body, checked_name, checked_slug
 from picket.ids import new_id, new_key_pair
-from picket.store import project_activity
+from picket.store import project_activity, releases_read
 
 ORG_READ = ("org:read", "org:write", "org:admin")
 TEAM_CREATE = ("org:write", "org:admin", "team:write", "team:admin")
@@ -132,8 +132,10 @@ async def list_team_projects(request: Request) -> JSONResponse:
     projects = sorted((p for p in rec["project"] if team.id in p.team_ids), key=lambda p: p.slug)
     page, link = paginate(request, projects)
     seen = await rt.read(project_activity.activity, [p.id for p in page])
+    latest = await rt.read(releases_read.latest_releases, access.organization.id, [p.id for p in page])
     return JSONResponse(
-        [render.project_summary(p, teams_by_id, access.member, access.scopes, seen.get(p.id, project_activity.NONE))
+        [render.project_summary(p, teams_by_id, access.member, access.scopes, seen.get(p.id, project_activity.NONE),
+                                latest[p.id].version if p.id in latest else None)
          for p in page],
         headers={"Link": link},
     )
