@@ -148,7 +148,8 @@ def test_release_seen_in_events(picket: PicketProcess) -> None:
         sentry_sdk.init()
     deadline = time.monotonic() + 60
     release = _release(picket, version)
-    while release["newGroups"] == 0 and time.monotonic() < deadline:
+    # the issue and the event are written by separate inserts: wait for both views
+    while (release["newGroups"] == 0 or release["lastEvent"] is None) and time.monotonic() < deadline:
         time.sleep(0.5)
         release = _release(picket, version)
     assert release["newGroups"] == 1
@@ -210,6 +211,8 @@ def test_bad_release_input_is_a_400_with_a_detail(picket: PicketProcess) -> None
         assert call(client, "PUT", f"{org}/releases/no-such-release/", json={"ref": "x"}).status_code == 404
         assert call(client, "POST", f"{org}/releases/no-such-release/deploys/", json=once).status_code == 404
         assert call(client, "GET", f"{org}/releases/", params={"sort": "nonsense"}).status_code == 400
+        assert call(client, "GET", f"{org}/releases/", params={"project": "9" * 5000}).status_code == 200
+        assert call(client, "GET", f"{org}/releases/%01%7F/").status_code == 404
 
 
 def test_release_lists_filter_sort_and_page(picket: PicketProcess) -> None:
@@ -232,3 +235,34 @@ def test_release_lists_filter_sort_and_page(picket: PicketProcess) -> None:
         assert len(in_project) == 4
         # the environment filter keeps releases with events in that environment: none here
         assert call(client, "GET", f"{org}/releases/", params={"query": tag, "environment": "prod"}).json() == []
+
+
+def test_resolved_lists_issues_resolved_in_the_release(picket: PicketProcess) -> None:
+    first, fixed = f"res-{uuid.uuid4().hex[:8]}", f"res-fix-{uuid.uuid4().hex[:8]}"
+    message = f"resolved event {first}"
+    org, project = f"/api/0/organizations/{picket.org}", f"/api/0/projects/{picket.org}/default"
+    with picket.client() as client:
+        for version in (first, fixed):
+            assert call(client, "POST", f"{org}/releases/", json={"version": version, "projects": ["default"]}).status_code == 201
+        sentry_sdk.init(dsn=picket.dsn, release=first, default_integrations=False, auto_session_tracking=False)
+        try:
+            sentry_sdk.capture_message(message)
+            sentry_sdk.flush()
+        finally:
+            sentry_sdk.get_client().close()
+            sentry_sdk.init()
+        deadline = time.monotonic() + 60
+        issues: list = []
+        while not issues and time.monotonic() < deadline:
+            time.sleep(0.5)
+            issues = [i for i in call(client, "GET", f"{project}/issues/", params={"query": ""}).json()
+                      if i["title"] == message]
+        assert issues, "the event did not become an issue"
+        assert call(client, "GET", f"{project}/releases/{fixed}/resolved/").json() == []
+        resolved = call(client, "PUT", f"/api/0/issues/{issues[0]['id']}/",
+                        json={"status": "resolved", "statusDetails": {"inRelease": fixed}})
+        assert resolved.status_code == 200, resolved.text
+        listed = call(client, "GET", f"{project}/releases/{fixed}/resolved/").json()
+        assert [i["id"] for i in listed] == [issues[0]["id"]]
+        assert call(client, "GET", f"{project}/releases/{first}/resolved/").json() == []
+        assert call(client, "GET", f"/api/0/projects/{picket.org}/default/releases/no-such/resolved/").status_code == 404

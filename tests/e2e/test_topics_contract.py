@@ -35,7 +35,8 @@ SECRET_NAME = re.compile(r"secret|password|token_hash", re.IGNORECASE)
 def picket(kafka, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PicketProcess]:  # type: ignore[no-untyped-def]
     """A Picket where something happened on every public topic: an organization, a team, a
     project with its key, a second key, a token (tenancy-events); a monitor and its check-in
-    (monitors-events); an event (outcomes)."""
+    (monitors-events); a release with commits and a deploy (releases-events); an event
+    (outcomes)."""
     p = PicketProcess(kafka.bootstrap, tmp_path_factory.mktemp("topics"), org="subscribed").start()
     try:
         with p.client() as http:
@@ -47,10 +48,15 @@ def picket(kafka, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PicketPr
                        "config": {"schedule_type": "crontab", "schedule": "0 * * * *"}}
             call(http, "POST", "/api/0/organizations/subscribed/monitors/", json=monitor)
             call(http, "POST", "/api/0/organization/subscribed/monitors/nightly/checkins/", json={"status": "ok"})
+            release = {"version": "feed@1.0", "projects": ["feed"],
+                       "commits": [{"id": "a" * 40, "repository": "acme/feed", "author_email": "dev@example.com",
+                                    "patch_set": [{"path": "app.py", "type": "M"}]}]}
+            call(http, "POST", "/api/0/organizations/subscribed/releases/", json=release)
+            call(http, "POST", "/api/0/organizations/subscribed/releases/feed@1.0/deploys/", json={"environment": "prod"})
             stored = httpx.post(f"{p.url}/api/{key['projectId']}/store/?sentry_key={key['public']}",
                                 json={"message": "for subscribers"})
             assert stored.status_code == 200, stored.text
-        p.wait_drained(("outcomes", "tenancy-projector", "monitors-projector"))
+        p.wait_drained(("outcomes", "tenancy-projector", "monitors-projector", "releases-projector"))
         yield p
     finally:
         p.stop()

@@ -245,8 +245,9 @@ async def _list(request: Request, rt: Runtime, access: Any, project_ids: tuple[i
     if status not in ("open", "archived", "any"):
         raise bad_request('Invalid status: "open", "archived" or "any".')
     records = await rt.org_records(org_id, "project")
+    # (ids of at most 19 digits: longer ones name no project, and int() of thousands of digits fails)
     chosen = project_ids or tuple(int(v) for v in params.getlist("project") if v.isascii() and v.isdigit()
-                                  and int(v) < 2**63)
+                                  and len(v) <= 19 and int(v) < 2**63)
     f = releases_read.ReleaseFilter(
         query=_text(params.get("query", "").strip(), "query", 200) or "", status=None if status == "any" else status,
         project_ids=chosen, environments=tuple(params.getlist("environment")),
