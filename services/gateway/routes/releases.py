@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from picket.gateway import render_events, render_releases
+from picket.gateway.access import project_access
 from picket.gateway.commands import CommandRejected
 from picket.gateway.errors import bad_request, not_found
 from picket.gateway.pagination import page_of, paginate, window
@@ -365,21 +366,11 @@ async def list_release_commits(request: Request) -> JSONResponse:
 async def _project_release(request: Request) -> tuple[Runtime, Any, Project, r.Release]:
     """(runtime, access, project, release) of a project-level release path; 404 unless the
     release is the project's."""
-    rt = runtime(request)
-    access = await rt.auth.organization(request, request.path_params["organization_slug"], READ)
-    project = await _project(rt, access.organization.id, request.path_params["project_slug"])
+    rt, access, project, _ = await project_access(request, READ)
     found = await _one(rt, access.organization.id, request.path_params["version"])
     if project.id not in found.project_ids:
         raise not_found()
     return rt, access, project, found
-
-
-async def _project(rt: Runtime, org_id: int, slug: str) -> Project:
-    records = await rt.org_records(org_id, "project")
-    project = next((p for p in records["project"] if p.slug == slug), None)
-    if project is None:
-        raise not_found()
-    return project
 
 
 async def list_project_release_commits(request: Request) -> JSONResponse:
@@ -492,16 +483,12 @@ async def list_repository_commits(request: Request) -> JSONResponse:
 # --- project releases ---
 
 async def list_project_releases(request: Request) -> JSONResponse:
-    rt = runtime(request)
-    access = await rt.auth.organization(request, request.path_params["organization_slug"], READ)
-    project = await _project(rt, access.organization.id, request.path_params["project_slug"])
+    rt, access, project, _ = await project_access(request, READ)
     return await _list(request, rt, access, (project.id,))
 
 
 async def create_project_release(request: Request) -> JSONResponse:
-    rt = runtime(request)
-    access = await rt.auth.organization(request, request.path_params["organization_slug"], WRITE)
-    project = await _project(rt, access.organization.id, request.path_params["project_slug"])
+    rt, access, project, _ = await project_access(request, WRITE)
     return await _create(request, rt, access, project)
 
 
