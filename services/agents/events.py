@@ -8,7 +8,9 @@ project shows up after start or after a rebalance, and kept in memory after that
 on copies, kept once the batch is written; a project one of whose messages failed is forgotten,
 and loaded again from what was stored (group ids derive from the project and the hash, so a
 group made again is the same group). The issue events a batch causes go to the public
-`issues-events` once its rows are written; a command's caller is answered then too.
+`issues-events` once its rows are written; a command's caller is answered then too. The first
+event of a release in a project sends the releases context the command that creates it
+(`picket.releases.sightings`).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from picket.ingest.processed import parse_json
 from picket.issues import decide, evolve
 from picket.issues.project import IssueRows, project
 from picket.issues.state import GroupState, ProjectGroups, Snooze, parse_assignee
+from picket.releases.sightings import Sightings, sighting
 from picket.agents.ingest import ITEMS_LINGER_SECONDS, decode_item
 from picket.store import issue_changes, issues_read
 from picket.store.client import Store
@@ -101,6 +104,7 @@ class EventProjection:
         self._commands = topics.name(t.ISSUES_COMMANDS)
         self._projects: dict[int, issues.ProjectGroups] = {}
         self._touched: dict[int, issues.ProjectGroups] = {}
+        self._sightings = Sightings()
 
     def forget(self) -> None:
         """Drop what is known of projects: after a rebalance another worker may have written."""
@@ -114,6 +118,8 @@ class EventProjection:
             for msg in failed:
                 self._projects.pop(self._project_of(msg), None)
         self._touched.clear()
+        # A failed message's records were not sent: announce the batch's releases again.
+        self._sightings.commit(done and not failed)
 
     def _project_of(self, msg: Any) -> int:
         try:
@@ -204,6 +210,10 @@ class EventProjection:
         out.add_rows(GROUPS, rows.groups).add_rows(EVENTS, rows.events)
         _add_issue_rows(out, rows)
         out.records += [self._topics.record(t.ISSUES_EVENTS, event) for event in rows.domain]
+        if self._sightings.first(item.project_id, event.release):
+            command = sighting(item.org_id, item.project_id, event.release, item.received)
+            if command is not None:
+                out.records.append(self._topics.record(t.RELEASES_COMMANDS, command))
         return out
 
 

@@ -278,10 +278,7 @@ class IssuePage:
     seen_by: list[tuple[int, datetime]] = field(default_factory=list)
     participants: list[int] = field(default_factory=list)
     last_release: str = ""
-
-
-def _release_ref(version: str) -> dict[str, Any] | None:
-    return {"version": version, "shortVersion": version} if version else None
+    releases: dict[str, dict[str, Any]] = field(default_factory=dict)  # version → as the issue shows it
 
 
 def issue_detail(group: Group, project: Project, org: Organization, public_url: str, page: IssuePage,
@@ -300,8 +297,8 @@ def issue_detail(group: Group, project: Project, org: Organization, public_url: 
             *(activity_item(a, people) for a in page.activity),
             {"id": "0", "type": "first_seen", "data": {}, "dateCreated": iso(group.first_seen), "user": None},
         ],
-        "firstRelease": _release_ref(group.first_release),
-        "lastRelease": _release_ref(page.last_release),
+        "firstRelease": page.releases.get(group.first_release),
+        "lastRelease": page.releases.get(page.last_release),
         "participants": [user_ref(u, people) for u in page.participants],
         "pluginActions": [],
         "pluginContexts": [],

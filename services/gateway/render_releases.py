@@ -103,3 +103,29 @@ def release(r: Release, projects: Mapping[int, Project], seen: Mapping[tuple[str
         "currentProjectMeta": {},
         "userAgent": None,
     }
+
+
+def issue_release(version: str, r: Release | None, project: Project, seen: Seen, fallback: Any) -> dict[str, Any]:
+    """An issue's `firstRelease` / `lastRelease`: the release as the issue's project knows it,
+    in the reference's types (authors by email, the last commit and deploy by id). `r` is None
+    for a release not (yet) in the releases projection; `fallback` dates what nothing else does."""
+    first = seen.first_event or (r.date_created if r else fallback)
+    return {
+        "version": version,
+        "shortVersion": parse_release(version).description,
+        "ref": r.ref if r else None,
+        "url": r.url if r else None,
+        "dateCreated": iso(r.date_created if r else first),
+        "dateReleased": iso(r.date_released) if r else None,
+        "data": {},
+        "owner": None,
+        "commitCount": r.commit_count if r else 0,
+        "lastCommit": r.last_commit.id if r and r.last_commit else None,
+        "deployCount": r.deploy_count if r else 0,
+        "lastDeploy": str(r.last_deploy.id) if r and r.last_deploy else None,
+        "authors": [a.email for a in r.authors] if r else [],
+        "newGroups": seen.new_groups,
+        "firstEvent": iso(first),
+        "lastEvent": iso(seen.last_event or first),
+        "projects": [{"name": project.name, "slug": project.slug}],
+    }

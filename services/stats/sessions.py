@@ -598,6 +598,15 @@ def cursors(q: SessionsQuery, rows: Sequence[Sequence[Any] | Mapping[str, Any]])
     }
 
 
+def totals(q: SessionsQuery, rows: Sequence[Sequence[Any] | Mapping[str, Any]]) -> dict[tuple[Any, ...], dict[str, Any]]:
+    """Every group's totals of `q.fields` (no page), keyed by the group's dimension values: for
+    callers that order something else by them (the release list's health sorts)."""
+    if q.empty:
+        return {}
+    return {g.key: {f: _value(f, g.totals, None, q.status_filter) for f in q.fields}
+            for g in _ordered_groups(q, rows, q.num_intervals)}
+
+
 def _ordered_groups(q: SessionsQuery, rows: Sequence[Any], count: int) -> list[_Group]:
     groups: dict[tuple[Any, ...], _Group] = {}
     dims = len(q.dimensions)

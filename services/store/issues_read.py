@@ -527,10 +527,10 @@ def group_redirect(store: Store, group_id: int) -> int | None:
 
 
 def latest_releases(store: Store, project_id: int, group_ids: list[int]) -> dict[int, str]:
-    """Each issue's release of its latest event that has one."""
+    """Each issue's release of its latest event that has one (kept by a view of the events)."""
     rows = store.query(
-        "SELECT group_id, argMax(release, timestamp) FROM {db}.error_events FINAL WHERE project_id = {p:UInt64}"
-        " AND group_id IN {g:Array(UInt64)} AND release != '' GROUP BY group_id",
+        "SELECT group_id, argMaxMerge(last_release) FROM {db}.group_last_release WHERE project_id = {p:UInt64}"
+        " AND group_id IN {g:Array(UInt64)} GROUP BY group_id",
         {"p": project_id, "g": group_ids},
     )
     return dict(rows)

@@ -129,17 +129,21 @@ def repository_commits(store: Store, org_id: int, repository: str, offset: int, 
     return [(_commit.decode(b), _utc(at)) for b, at in rows]
 
 
+def with_health(store: Store, org_id: int, project_ids: Sequence[int], versions: Sequence[str]) -> set[tuple[str, int]]:
+    """(version, project id) of the releases' projects that received sessions of them (the
+    rollup holds sealed hours, `sessions` the rest)."""
+    if not project_ids or not versions:
+        return set()
+    params = {"o": org_id, "ps": list(project_ids), "vs": list(versions)}
+    where = "org_id = {o:UInt64} AND project_id IN {ps:Array(UInt64)} AND release IN {vs:Array(String)}"
+    rows = store.query(f"SELECT DISTINCT release, project_id FROM {{db}}.sessions_hourly WHERE {where}"
+                       f" UNION DISTINCT SELECT DISTINCT release, project_id FROM {{db}}.sessions WHERE {where}", params)
+    return {(v, int(p)) for v, p in rows}
+
+
 def has_health_data(store: Store, org_id: int, project_ids: Sequence[int], version: str) -> bool:
     """Whether sessions of the release were received (Sentry keeps such a release)."""
-    if not project_ids:
-        return False
-    params = {"o": org_id, "ps": list(project_ids), "v": version}
-    for table in ("sessions", "sessions_hourly"):
-        rows = store.query(f"SELECT 1 FROM {{db}}.{table} WHERE org_id = {{o:UInt64}}"
-                           " AND project_id IN {ps:Array(UInt64)} AND release = {v:String} LIMIT 1", params)
-        if rows:
-            return True
-    return False
+    return bool(with_health(store, org_id, project_ids, [version]))
 
 
 def has_new_groups(store: Store, project_ids: Sequence[int], version: str) -> bool:

@@ -9,7 +9,9 @@ import time
 import uuid
 from pathlib import Path
 
+import httpx
 import sentry_sdk
+from sentry_sdk.envelope import Envelope, Item, PayloadRef
 
 from tests.e2e.test_sentry_cli import _sentry_cli
 from tests.support.api import call
@@ -134,18 +136,81 @@ def test_deploys_new_list_and_delete_refused(picket: PicketProcess) -> None:
     assert refused.returncode == 1 and "has deploys and cannot be removed" in refused.stderr
 
 
+def _capture(picket: PicketProcess, release: str, message: str) -> None:
+    sentry_sdk.init(dsn=picket.dsn, release=release, default_integrations=False, auto_session_tracking=False)
+    try:
+        sentry_sdk.capture_message(message)
+        sentry_sdk.flush()
+    finally:
+        sentry_sdk.get_client().close()
+        sentry_sdk.init()
+
+
+def _issue(picket: PicketProcess, message: str, check=lambda issue: True) -> dict:
+    """The issue titled `message` once `check` holds of it (its detail)."""
+    deadline = time.monotonic() + 60
+    with picket.client() as client:
+        while True:
+            found = [i for i in call(client, "GET", f"/api/0/projects/{picket.org}/default/issues/").json()
+                     if i["title"] == message]
+            if found:
+                detail = call(client, "GET", f"/api/0/issues/{found[0]['id']}/").json()
+                if check(detail):
+                    return detail
+            assert time.monotonic() < deadline, f"no issue {message!r} as expected"
+            time.sleep(0.5)
+
+
+def test_an_sdk_event_creates_its_release_and_the_issue_shows_its_releases(picket: PicketProcess) -> None:
+    """As Sentry's ingestion: the first event of an unknown release creates it with the event's
+    project; the issue's firstRelease and lastRelease are the releases of its first and latest
+    events, with what the project's events say of them."""
+    old, new = f"auto-{uuid.uuid4().hex[:8]}", f"auto-next-{uuid.uuid4().hex[:8]}"
+    message = f"auto release {old}"
+    _capture(picket, old, message)
+    deadline = time.monotonic() + 60
+    with picket.client() as client:
+        while (listed := call(client, "GET", f"/api/0/organizations/{picket.org}/releases/",
+                              params={"query": old}).json()) == [] and time.monotonic() < deadline:
+            time.sleep(0.5)
+    assert [r["version"] for r in listed] == [old]
+    assert [p["slug"] for p in listed[0]["projects"]] == ["default"]
+    assert _release(picket, old)["status"] == "open"
+
+    _capture(picket, new, message)
+    detail = _issue(picket, message, lambda d: (d["lastRelease"] or {}).get("version") == new
+                    and d["firstRelease"]["newGroups"] == 1)
+    assert detail["firstRelease"]["version"] == old and detail["firstRelease"]["projects"][0]["slug"] == "default"
+    assert detail["firstRelease"]["firstEvent"] is not None and detail["lastRelease"]["newGroups"] == 0
+    assert old in _cli(picket, "releases", "info", old).stdout
+
+
+def test_resolved_in_next_release_is_listed_by_the_release_after(picket: PicketProcess) -> None:
+    """`resolvedInNextRelease` counts from the project's latest release at that moment: the
+    release made after it lists the issue as resolved; neither that one nor others do."""
+    current, following = f"nxt-a-{uuid.uuid4().hex[:8]}", f"nxt-b-{uuid.uuid4().hex[:8]}"
+    message = f"next release event {current}"
+    org, project = f"/api/0/organizations/{picket.org}", f"/api/0/projects/{picket.org}/default"
+    with picket.client() as client:
+        assert call(client, "POST", f"{org}/releases/", json={"version": current, "projects": ["default"]}).status_code == 201
+        _capture(picket, current, message)
+        issue = _issue(picket, message)
+        resolved = call(client, "PUT", f"/api/0/issues/{issue['id']}/", json={"status": "resolvedInNextRelease"})
+        assert resolved.status_code == 200, resolved.text
+        assert resolved.json()["statusDetails"]["inNextRelease"] is True
+        assert call(client, "GET", f"{project}/releases/{current}/resolved/").json() == []
+        assert call(client, "POST", f"{org}/releases/", json={"version": following, "projects": ["default"]}).status_code == 201
+        listed = call(client, "GET", f"{project}/releases/{following}/resolved/").json()
+        assert [i["id"] for i in listed] == [issue["id"]]
+        assert call(client, "GET", f"{project}/releases/{current}/resolved/").json() == []
+
+
 def test_release_seen_in_events(picket: PicketProcess) -> None:
     """firstEvent, lastEvent and newGroups come from the event stream; the project shows its
     latest release; a release issues were first seen in cannot be deleted."""
     version = f"seen-{uuid.uuid4().hex[:8]}"
     _cli(picket, "releases", "new", version)
-    sentry_sdk.init(dsn=picket.dsn, release=version, default_integrations=False, auto_session_tracking=False)
-    try:
-        sentry_sdk.capture_message(f"release event {version}")
-        sentry_sdk.flush()
-    finally:
-        sentry_sdk.get_client().close()
-        sentry_sdk.init()
+    _capture(picket, version, f"release event {version}")
     deadline = time.monotonic() + 60
     release = _release(picket, version)
     # the issue and the event are written by separate inserts: wait for both views
@@ -244,20 +309,8 @@ def test_resolved_lists_issues_resolved_in_the_release(picket: PicketProcess) ->
     with picket.client() as client:
         for version in (first, fixed):
             assert call(client, "POST", f"{org}/releases/", json={"version": version, "projects": ["default"]}).status_code == 201
-        sentry_sdk.init(dsn=picket.dsn, release=first, default_integrations=False, auto_session_tracking=False)
-        try:
-            sentry_sdk.capture_message(message)
-            sentry_sdk.flush()
-        finally:
-            sentry_sdk.get_client().close()
-            sentry_sdk.init()
-        deadline = time.monotonic() + 60
-        issues: list = []
-        while not issues and time.monotonic() < deadline:
-            time.sleep(0.5)
-            issues = [i for i in call(client, "GET", f"{project}/issues/", params={"query": ""}).json()
-                      if i["title"] == message]
-        assert issues, "the event did not become an issue"
+        _capture(picket, first, message)
+        issues = [_issue(picket, message)]
         assert call(client, "GET", f"{project}/releases/{fixed}/resolved/").json() == []
         resolved = call(client, "PUT", f"/api/0/issues/{issues[0]['id']}/",
                         json={"status": "resolved", "statusDetails": {"inRelease": fixed}})
@@ -266,3 +319,46 @@ def test_resolved_lists_issues_resolved_in_the_release(picket: PicketProcess) ->
         assert [i["id"] for i in listed] == [issues[0]["id"]]
         assert call(client, "GET", f"{project}/releases/{first}/resolved/").json() == []
         assert call(client, "GET", f"/api/0/projects/{picket.org}/default/releases/no-such/resolved/").status_code == 404
+
+
+def test_release_lists_sort_by_release_health(picket: PicketProcess) -> None:
+    """sort=sessions|users|crash_free_sessions|crash_free_users: the releases with sessions in
+    the summary period, by that figure; only with flatten=1, as Sentry; hasHealthData marks the
+    projects that received sessions of the release."""
+    tag = uuid.uuid4().hex[:8]
+    many, few, none = f"hl-many-{tag}", f"hl-few-{tag}", f"hl-none-{tag}"
+    org = f"/api/0/organizations/{picket.org}"
+    project_id = picket.dsn.rsplit("/", 1)[1]
+    key = picket.dsn.split("//")[1].split("@")[0]
+    minute = time.strftime("%Y-%m-%dT%H:%M:00Z", time.gmtime())
+    with picket.client() as client:
+        for version in (many, few, none):
+            assert call(client, "POST", f"{org}/releases/", json={"version": version, "projects": ["default"]}).status_code == 201
+        # many: 10 sessions, 5 crashed (crash free 0.5); few: 2 sessions, none crashed (1.0)
+        for version, exited, crashed in ((many, 5, 5), (few, 2, 0)):
+            env = Envelope(headers={"sent_at": f"{minute[:-1]}.{tag[:3]}Z"})
+            env.add_item(Item(type="sessions", payload=PayloadRef(json={
+                "attrs": {"release": version, "environment": "prod"},
+                "aggregates": [{"started": minute, "exited": exited, "crashed": crashed}]})))
+            sent = httpx.post(f"{picket.url}/api/{project_id}/envelope/?sentry_key={key}", content=env.serialize())
+            assert sent.status_code == 200
+
+        def listed(sort: str) -> list[str]:
+            answer = call(client, "GET", f"{org}/releases/", params={"query": "hl-", "sort": sort, "flatten": "1",
+                                                                      "summaryStatsPeriod": "24h"})
+            assert answer.status_code == 200, answer.text
+            return [r["version"] for r in answer.json() if tag in r["version"]]
+
+        deadline = time.monotonic() + 60
+        while listed("sessions") != [many, few] and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert listed("sessions") == [many, few]  # the release without sessions is left out
+        assert listed("crash_free_sessions") == [few, many]
+        assert sorted(listed("users")) == sorted([many, few])  # 0 users each (aggregates carry none), still listed
+        by_date = call(client, "GET", f"{org}/releases/", params={"query": f"-{tag}"}).json()
+        health = {r["version"]: r["projects"][0]["hasHealthData"] for r in by_date}
+        assert health == {many: True, few: True, none: False}
+        for params in ({"sort": "sessions"}, {"sort": "sessions", "flatten": "1", "summaryStatsPeriod": "5d"},
+                       {"sort": "bogus"}):
+            refused = call(client, "GET", f"{org}/releases/", params=params)
+            assert refused.status_code == 400 and refused.json()["detail"], params

@@ -231,6 +231,9 @@ class FakeRuntime:
         self.answer(issues_read.release_seen, None)
         # Nor made releases.
         self.answer(releases_read.latest_releases, {})
+        self.answer(releases_read.seen, {})
+        self.answer(releases_read.release, None)
+        self.answer(releases_read.with_health, set())
 
     # -- the Runtime interface -------------------------------------------------------------------
 

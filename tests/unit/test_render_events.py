@@ -22,6 +22,9 @@ from picket.gateway.render_events import (
     since,
 )
 from picket.gateway.render_issue_state import People
+from picket.gateway.render_releases import issue_release
+from picket.schemas.releases import Author, Commit, Deploy, Release
+from picket.store.releases_read import Seen
 from picket.schemas.entities import Team, User
 from picket.store.issues_read import Activity, ReleaseSeen
 from picket.ingest.grouping import metadata
@@ -426,6 +429,15 @@ def test_issue_details_show_activity_seen_by_participants_and_releases():
     page = IssuePage({}, [], 0, people=People(users={7: JANE}),
                      activity=[Activity("c:0", "assigned", 7, {"assignee": "7", "assigneeType": "user"}, at)],
                      seen_by=[(7, at)], participants=[7], last_release="web@2")
+    # the first release is in the releases projection (with a commit, a deploy, an author), the
+    # last is known from events only
+    first = Release(id=5, org_id=ORG.id, version=ERROR.release, date_created=at, project_ids=(WEB.id,),
+                    commit_count=1, last_commit=Commit(id="a" * 40, repository="acme/web"),
+                    authors=(Author(name="Jane", email="jane@example.com"),), deploy_count=1,
+                    last_deploy=Deploy(id=77, environment="prod", date_finished=at))
+    seen = Seen(first_event=at, last_event=at + timedelta(hours=1), new_groups=2)
+    page.releases[ERROR.release] = issue_release(ERROR.release, first, WEB, seen, at)
+    page.releases["web@2"] = issue_release("web@2", None, WEB, Seen(), at)
     body = issue_detail(_group(ERROR), WEB, ORG, PUBLIC_URL, page, NOW)
     validate_response("GET", ISSUE_PATH, 200, body)
     assert body["activity"][0] == {"id": "c:0", "type": "assigned", "dateCreated": "2024-05-01T09:00:00.000Z",
@@ -436,4 +448,13 @@ def test_issue_details_show_activity_seen_by_participants_and_releases():
     assert [u["id"] for u in body["seenBy"]] == ["7"] and body["seenBy"][0]["lastSeen"] == "2024-05-01T09:00:00.000Z"
     assert [u["id"] for u in body["participants"]] == ["7"]
     assert body["firstRelease"]["version"] == ERROR.release
-    assert body["lastRelease"] == {"version": "web@2", "shortVersion": "web@2"}
+    assert (body["firstRelease"]["lastCommit"], body["firstRelease"]["lastDeploy"]) == ("a" * 40, "77")
+    assert body["firstRelease"]["authors"] == ["jane@example.com"]
+    assert (body["firstRelease"]["newGroups"], body["firstRelease"]["lastEvent"]) == (2, "2024-05-01T10:00:00.000Z")
+    assert body["firstRelease"]["projects"] == [{"name": WEB.name, "slug": WEB.slug}]
+    last = body["lastRelease"]
+    assert (last["version"], last["shortVersion"], last["commitCount"], last["lastCommit"]) == ("web@2", "2", 0, None)
+    assert last["firstEvent"] == last["dateCreated"] == "2024-05-01T09:00:00.000Z"
+    # an issue whose events name no release has neither
+    bare = issue_detail(_group(ERROR), WEB, ORG, PUBLIC_URL, IssuePage({}, [], 0), NOW)
+    assert (bare["firstRelease"], bare["lastRelease"]) == (None, None)

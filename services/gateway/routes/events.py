@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from picket.gateway import render_events
+from picket.gateway import render_events, render_releases
 from picket.gateway.access import EVENT_READ, project_access
 from picket.search import syntax as search
 from picket.gateway.errors import bad_request, not_found
@@ -22,7 +22,7 @@ from picket.gateway.runtime import path_int, runtime
 from picket.gateway.validation import query_lists
 from picket.ingest.grouping import parse_short_id
 from picket.stats.periods import InvalidParams
-from picket.store import entities, issues_read
+from picket.store import entities, issues_read, releases_read
 
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")
 
@@ -183,6 +183,21 @@ async def people(rt: Any, org_id: int, assignees: list[str], details: list[dict[
     return People(users={u.id: u for u in users if u is not None}, teams={t.id: t for t in teams if t.id in team_ids})
 
 
+async def _issue_releases(rt: Any, org_id: int, project: Any, group: issues_read.Group,
+                          last: str) -> dict[str, dict[str, Any]]:
+    """The issue's first and last releases by version, as its detail shows them."""
+    versions = sorted({v for v in (group.first_release, last) if v})
+    if not versions:
+        return {}
+    seen = await rt.read(releases_read.seen, [project.id], versions)
+    out = {}
+    for v in versions:
+        found = await rt.read(releases_read.release, org_id, v)
+        out[v] = render_releases.issue_release(v, found, project, seen.get((v, project.id), releases_read.Seen()),
+                                               group.first_seen)
+    return out
+
+
 async def issue_page(rt: Any, access: Any, project: Any, group: issues_read.Group) -> dict[str, Any]:
     """An issue's detail as its viewer sees it."""
     now = datetime.now(timezone.utc)
@@ -193,7 +208,7 @@ async def issue_page(rt: Any, access: Any, project: Any, group: issues_read.Grou
     activity = await rt.read(issues_read.activity, project.id, group.id)
     seen_by = await rt.read(issues_read.flagged_users, project.id, group.id, "has_seen")
     participants = [u for u, _ in await rt.read(issues_read.flagged_users, project.id, group.id, "is_subscribed")]
-    releases = await rt.read(issues_read.latest_releases, project.id, [group.id])
+    last = (await rt.read(issues_read.latest_releases, project.id, [group.id])).get(group.id, "")
     reports = await rt.read(issues_read.user_report_count, project.id, group.id)
     named = {a.user_id for a in activity if a.user_id} | {u for u, _ in seen_by} | set(participants)
     named |= {int(a.data["assignee"]) for a in activity
@@ -201,7 +216,8 @@ async def issue_page(rt: Any, access: Any, project: Any, group: issues_read.Grou
     page = render_events.IssuePage(
         stats=counts.get(group.id, {}), tags=tags, user_reports=reports, flags=flags.get(group.id, {}),
         people=await people(rt, access.organization.id, [group.assignee], [group.status_details], named), activity=activity, seen_by=seen_by,
-        participants=participants, last_release=releases.get(group.id, ""))
+        participants=participants, last_release=last,
+        releases=await _issue_releases(rt, access.organization.id, project, group, last))
     return render_events.issue_detail(group, project, access.organization, rt.settings.public_url, page, now)
 
 

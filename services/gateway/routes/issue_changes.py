@@ -22,7 +22,7 @@ from picket.gateway.routes.events import issue_access, issue_page, issue_statuse
 from picket.gateway.runtime import Runtime
 from picket.gateway.validation import Count, body
 from picket.schemas.issues import Assignee, DeleteIssues, MergeIssues, StatusDetails, UpdateIssues
-from picket.store import issues_read
+from picket.store import issues_read, releases_read
 
 # At most this many issues change in one request chosen by a query (as Sentry).
 BULK_LIMIT = 1000
@@ -100,6 +100,15 @@ async def _assignee(rt: Runtime, org_id: int, value: str | int | None) -> Assign
     raise bad_request(f"Unknown actor: {text!r} is not a member of this organization.")
 
 
+async def _current_releases(rt: Runtime, org_id: int, project_id: int, group_ids: list[int]) -> dict[int, str]:
+    """The release current for each issue, as Sentry's: the project's most recent release;
+    without one (none made yet, or not projected yet) the issue's last release seen."""
+    latest = (await rt.read(releases_read.latest_releases, org_id, [project_id])).get(project_id)
+    if latest is not None:
+        return {g: latest.version for g in group_ids}
+    return await rt.read(issues_read.latest_releases, project_id, group_ids)
+
+
 async def _update(rt: Runtime, access: Any, project: Any, groups: list[Any], change: IssueChange) -> UpdateIssues:
     """The command a change asks for, for `groups` of `project`."""
     status = None
@@ -113,7 +122,7 @@ async def _update(rt: Runtime, access: Any, project: Any, groups: list[Any], cha
         if change.status == "resolvedInNextRelease":
             details = msgspec.structs.replace(details, in_next_release=True)
         if status == "resolved" and (details.in_release or details.in_next_release or details.in_commit):
-            current = await rt.read(issues_read.latest_releases, project.id, [g.id for g in groups])
+            current = await _current_releases(rt, access.organization.id, project.id, [g.id for g in groups])
             if details.in_release == "latest":
                 if not current:
                     raise bad_request("Invalid inRelease: the issue was not seen in any release.")

@@ -26,7 +26,10 @@ from picket.ids import new_id
 from picket.releases.versions import parse_release, sort_key_semver, validate_version
 from picket.schemas import releases as r
 from picket.schemas.entities import Project
+from picket.stats import release_sorts, sessions
+from picket.stats.periods import InvalidParams
 from picket.store import issues_read, releases_read
+from picket.store.rollups import SESSIONS
 
 READ = ("project:read", "project:write", "project:admin", "project:releases", "org:ci")
 WRITE = ("project:write", "project:admin", "project:releases", "org:ci")
@@ -213,7 +216,10 @@ async def rendered(rt: Runtime, org_id: int, releases: list[r.Release]) -> list[
     seen = await rt.read(releases_read.seen, list(projects), [x.version for x in releases]) if releases else {}
     repos = {x.name: x for x in await rt.read(releases_read.repositories, org_id)} if any(
         x.last_commit for x in releases) else {}
-    return [render_releases.release(x, projects, seen, repos) for x in releases]
+    health = await rt.read(releases_read.with_health, org_id, list(projects), [x.version for x in releases]) \
+        if releases else set()
+    return [render_releases.release(x, projects, seen, repos, [p for v, p in health if v == x.version])
+            for x in releases]
 
 
 async def _one(rt: Runtime, org_id: int, version: str) -> r.Release:
@@ -223,9 +229,28 @@ async def _one(rt: Runtime, org_id: int, version: str) -> r.Release:
     return found
 
 
+async def _by_health(request: Request, rt: Runtime, org_id: int, releases: list[r.Release],
+                     project_ids: tuple[int, ...], environments: tuple[str, ...]) -> list[r.Release]:
+    """The releases with sessions in the summary period, by the health figure `sort` names."""
+    params = request.query_params
+    sort = params["sort"]
+    if params.get("flatten") != "1":
+        raise bad_request("sorting by crash statistics requires flattening (flatten=1)")
+    if not project_ids:
+        return []
+    now = datetime.now(timezone.utc)
+    try:
+        q = release_sorts.health_query(sort, org_id=org_id, project_ids=project_ids, environments=environments,
+                                       period=params.get("summaryStatsPeriod"), now=now)
+    except InvalidParams as exc:
+        raise bad_request(exc.detail) from None
+    sql, sql_params = sessions.sql(q, horizon=await rt.horizons.get(SESSIONS), now=now)
+    return release_sorts.rank(sort, releases, q, await rt.query(sql, sql_params))
+
+
 def _ordered(request: Request, releases: list[r.Release]) -> list[r.Release]:
     """Sentry's `sort` of a release list: `date` (created, newest first), `semver` and `build`
-    (only releases that have one, highest first)."""
+    (only releases that have one, highest first); the health sorts are `_by_health`'s."""
     sort = request.query_params.get("sort", "date")
     if sort == "date":
         return releases
@@ -236,7 +261,8 @@ def _ordered(request: Request, releases: list[r.Release]) -> list[r.Release]:
     if sort == "build":
         built = [(parse_release(x.version).build_number, x) for x in releases]
         return [x for n, x in sorted(((n, x) for n, x in built if n is not None), key=lambda nx: nx[0], reverse=True)]
-    raise bad_request(f"Invalid sort: {sort[:50]!r} (date, semver or build).")
+    raise bad_request(f"Invalid sort: {sort[:50]!r} (date, semver, build, sessions, users, "
+                      "crash_free_sessions or crash_free_users).")
 
 
 async def _list(request: Request, rt: Runtime, access: Any, project_ids: tuple[int, ...]) -> JSONResponse:
@@ -253,7 +279,12 @@ async def _list(request: Request, rt: Runtime, access: Any, project_ids: tuple[i
         query=_text(params.get("query", "").strip(), "query", 200) or "", status=None if status == "any" else status,
         project_ids=chosen, environments=tuple(params.getlist("environment")),
         org_project_ids=tuple(p.id for p in records["project"]))
-    found = _ordered(request, await rt.read(releases_read.releases, org_id, f))
+    every = await rt.read(releases_read.releases, org_id, f)
+    if params.get("sort") in release_sorts.HEALTH_SORTS:
+        mine = tuple(p for p in chosen if p in f.org_project_ids) if chosen else f.org_project_ids
+        found = await _by_health(request, rt, org_id, every, mine, f.environments)
+    else:
+        found = _ordered(request, every)
     page, link = paginate(request, found, default_per_page=25)
     return JSONResponse(await rendered(rt, org_id, page), headers={"Link": link})
 

@@ -8,7 +8,8 @@ from datetime import timedelta
 import pytest
 
 from picket.schemas.issues import Assignee, DeleteIssues, MergeIssues, StatusDetails, UpdateIssues
-from picket.store import issues_read
+from picket.schemas.releases import Release
+from picket.store import issues_read, releases_read
 from picket.store.issues_read import Group
 from tests.support.contract import validate_response
 from tests.support.fake_runtime import NOW
@@ -158,6 +159,19 @@ def test_resolve_in_the_latest_release_names_it(issues: World) -> None:
     command = _sent(issues)
     assert command.status_details == StatusDetails(in_release="web@3")
     assert command.current_releases == {77: "web@3"}
+
+
+def test_next_release_is_counted_from_the_projects_latest_release(issues: World) -> None:
+    """The project's most recent release is current, not the release the issue was last seen in
+    (that one is used only while the project has no release)."""
+    issues.rt.answer(issues_read.latest_releases, {77: "web@3"})
+    issues.rt.answer(releases_read.latest_releases, {
+        int(issues.project.id): Release(id=1, org_id=1, version="web@5", date_created=NOW, project_ids=()),
+    })
+    response = issues.put(ISSUE, {"status": "resolvedInNextRelease"})
+    assert response.status_code == 200
+    command = _sent(issues)
+    assert command.status_details.in_next_release and command.current_releases == {77: "web@5"}
 
 
 def test_delete_one_issue_is_202(issues: World) -> None:
