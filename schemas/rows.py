@@ -331,3 +331,93 @@ class DeployRow(NamedTuple):
     environment: str
     date_finished: datetime
     body: str
+
+
+class ReleaseFileRow(NamedTuple):
+    """One version of a release file in `release_files` (ReplacingMergeTree on `agg_version`)."""
+
+    org_id: int
+    release: str
+    file_id: int
+    agg_version: int
+    deleted: int
+    name: str
+    dist: str
+    sha1: str
+    size: int
+    date_created: datetime
+    body: str
+
+
+class ArtifactBundleRow(NamedTuple):
+    org_id: int
+    checksum: str
+    bundle_id: int
+    agg_version: int
+    project_ids: list[int]
+    release: str
+    dist: str
+    date_created: datetime
+    body: str
+
+
+class ArtifactIndexRow(NamedTuple):
+    """One file of a bundle, found by release/dist/URL or by debug id."""
+
+    org_id: int
+    bundle_id: int
+    checksum: str
+    project_ids: list[int]
+    release: str
+    dist: str
+    url: str
+    debug_id: str
+    type: str
+    path: str
+    date_created: datetime
+    body: str
+
+
+class DebugFileRow(NamedTuple):
+    org_id: int
+    project_id: int
+    file_id: int
+    agg_version: int
+    deleted: int
+    debug_id: str
+    code_id: str
+    object_name: str
+    cpu_name: str
+    file_format: str
+    checksum: str
+    sha1: str
+    size: int
+    date_created: datetime
+    body: str
+
+
+class BlobRefRow(NamedTuple):
+    """A chunk a record holds (`deleted` once the record is gone): a chunk no record holds may go."""
+
+    sha1: str
+    record: str  # `<kind>:<id>`
+    deleted: int
+    at: datetime
+
+
+class AssembleStatusRow(NamedTuple):
+    """Where the assembly of an upload stands (the latest row of org/scope/checksum wins)."""
+
+    org_id: int
+    scope: str  # `bundle` or `dif:<project id>`
+    checksum: str
+    state: str  # assembling, ok, error
+    detail: str
+    at: datetime
+
+
+class BlobGcRow(NamedTuple):
+    """A chunk a deleted record held: the sweeper removes it once no record holds it."""
+
+    sha1: str
+    at: datetime

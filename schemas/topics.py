@@ -23,6 +23,8 @@ from picket.schemas.monitors import MonitorCommand, MonitorEvent, monitor_key
 from picket.schemas.events import TenancyEvent
 from picket.schemas.issues import IssueCommand, IssueEvent, issues_key
 from picket.schemas.releases import ReleaseCommand, ReleaseEvent, release_key
+from picket.schemas.artifacts import ArtifactCommand, ArtifactEvent, AssemblyJob, assembly_key
+from picket.schemas.artifacts import command_key as artifact_command_key
 from picket.schemas.replies import Reply
 
 DAY_MS = 24 * 3600 * 1000
@@ -349,6 +351,70 @@ INGEST_TOPICS = (
     INGEST_FEEDBACK,
 )
 
+def _command_key(command: Any) -> str:
+    return artifact_command_key(command)
+
+
+def _assembly_key(job: Any) -> str:
+    return assembly_key(job)
+
+
+ARTIFACTS_ASSEMBLY = Topic(
+    "artifacts-assembly",
+    partitions=4,
+    key="<org id>:<scope>:<checksum> (scope: bundle or dif:<project id>)",
+    value_type=AssemblyJob,
+    retention_ms=DAY_MS,
+    dead_letter="artifacts-assembly-dlq",
+    key_of=_assembly_key,
+    groups=("artifacts-assembler",),
+    doc="Uploads whose chunks are all there, to assemble: check the checksum, open the bundle or "
+        "debug file, keep its files as blobs, register the result (bytes never travel here).",
+)
+
+ARTIFACTS_COMMANDS = Topic(
+    "artifacts-commands",
+    partitions=4,
+    key="release-files:<org id>:<version>, bundle:<org id>:<checksum> or debug-files:<org id>:<project id>",
+    value_type=ArtifactCommand,
+    retention_ms=7 * DAY_MS,
+    dead_letter="artifacts-commands-dlq",
+    key_of=_command_key,
+    groups=("",),  # the Faust app's own group: its deciding agent
+    doc="Release files (create, rename, delete), assembled bundles and debug files to register, "
+        "debug files to delete.",
+)
+
+ARTIFACTS_EVENTS = Topic(
+    "artifacts-events",
+    partitions=4,
+    key="the aggregate, as on artifacts-commands",
+    value_type=ArtifactEvent,
+    retention_ms=-1,
+    public=True,
+    dead_letter="artifacts-events-dlq",
+    key_of=_aggregate,
+    groups=("artifacts-projector",),
+    doc="Domain events of artifacts: release files created, updated, deleted; bundles registered; "
+        "debug files created, deleted. Each carries the record (checksums and chunk names, no bytes).",
+)
+
+ARTIFACTS_ASSEMBLY_DLQ = _dead_letters(
+    "artifacts-assembly-dlq",
+    "Assembly jobs that could not be decoded or processed; headers carry the reason.",
+)
+
+ARTIFACTS_COMMANDS_DLQ = _dead_letters(
+    "artifacts-commands-dlq",
+    "Artifact commands that could not be decoded or decided; headers carry the reason.",
+)
+
+ARTIFACTS_EVENTS_DLQ = _dead_letters(
+    "artifacts-events-dlq",
+    "Artifact events the projector could not apply; headers carry the reason.",
+)
+
+
 ALL_TOPICS: tuple[Topic, ...] = (
     TENANCY_COMMANDS,
     TENANCY_LOG,
@@ -371,6 +437,12 @@ ALL_TOPICS: tuple[Topic, ...] = (
     RELEASES_EVENTS,
     RELEASES_COMMANDS_DLQ,
     RELEASES_EVENTS_DLQ,
+    ARTIFACTS_ASSEMBLY,
+    ARTIFACTS_COMMANDS,
+    ARTIFACTS_EVENTS,
+    ARTIFACTS_ASSEMBLY_DLQ,
+    ARTIFACTS_COMMANDS_DLQ,
+    ARTIFACTS_EVENTS_DLQ,
 )
 BY_NAME = {topic.name: topic for topic in ALL_TOPICS}
 PUBLIC_TOPICS = tuple(topic for topic in ALL_TOPICS if topic.public)

@@ -70,6 +70,15 @@ class Settings:
     # Request-body bytes a gateway process holds at once (received, or decoded when compressed);
     # a request that would pass it is answered 503 with Retry-After.
     body_budget: int = 256 * 1024 * 1024
+    # Where uploaded files' chunks are kept (`picket.blobs.store.open_blob_store`): a directory
+    # (the default: `<data dir>/blobs`) or `s3://bucket/prefix?endpoint=...`.
+    blob_store: str = ""
+    # Seconds a deleted artifact's chunks stay before the sweeper may remove them.
+    blob_gc_grace: float = 600.0
+
+    @property
+    def blob_store_url(self) -> str:
+        return self.blob_store or str(self.data_dir / "blobs")
 
     @property
     def app_id(self) -> str:
@@ -108,5 +117,7 @@ def from_env(data_dir: str | None = None, host: str | None = None, port: int | N
         metrics_listen=env.get("PICKET_METRICS_LISTEN") or None,
         reuse_port=env.get("PICKET_REUSE_PORT") == "1",
         body_budget=int(env.get("PICKET_BODY_BUDGET") or 256 * 1024 * 1024),
+        blob_store=env.get("PICKET_BLOB_STORE", ""),
+        blob_gc_grace=float(env.get("PICKET_BLOB_GC_GRACE") or 600),
     )
 

@@ -16,7 +16,11 @@ import logging
 from picket.application.aggregates import Context, LoadHistory, StateCache
 from picket.schemas import topics as t
 from picket.agents import aggregate, monitors
+from picket.agents.artifacts import ARTIFACTS
+from picket.agents.assembler import assembler_consumer
+from picket.agents.blob_sweeper import BlobSweeper
 from picket.agents.releases import RELEASES
+from picket.blobs.store import open_blob_store
 from picket.agents.tenancy import TENANCY
 from picket.agents.faust_app import create_app
 from picket.runtime.consumer import BatchConsumer
@@ -37,7 +41,7 @@ from picket.store.migrate import migrate
 log = logging.getLogger(__name__)
 
 # The event-sourced contexts this worker decides and projects.
-CONTEXTS = (TENANCY, monitors.MONITORS, RELEASES)
+CONTEXTS = (TENANCY, monitors.MONITORS, RELEASES, ARTIFACTS)
 # Contexts decided in batches (high volume: every SDK check-in is a command); the others by a
 # Faust agent per command.
 BATCH_DECIDED = (monitors.MONITORS,)
@@ -54,6 +58,8 @@ class Worker:
         self._consumers: list[BatchConsumer] = []
         self._ticker: monitors.Ticker | None = None
         self._sealer: Sealer | None = None
+        self._sweeper: BlobSweeper | None = None
+        self._blobs = open_blob_store(settings.blob_store_url)
 
     async def start(self) -> None:
         await ensure_topics(self.kafka, self.settings.topic_prefix)
@@ -82,6 +88,7 @@ class Worker:
             *ingest_consumers(w),
             monitors.raw_check_in_consumer(w),
             monitors.clock_consumer(w, stages),
+            assembler_consumer(w, self._blobs),
         ]
         for consumer in self._consumers:
             await consumer.start()
@@ -95,6 +102,9 @@ class Worker:
             self._ticker.start()
         self._sealer = Sealer(self.store, self.settings.seal_interval)
         self._sealer.start()
+        self._sweeper = BlobSweeper(self.store, self._blobs, self.settings.seal_interval,
+                                    self.settings.blob_gc_grace)
+        self._sweeper.start()
 
     async def _watermark(self, topics: Topics, topic: t.Topic, group: str) -> GroupWatermark:
         """The progress of `group` on `topic`: one watermark each, shared (the clock and the state
@@ -120,6 +130,8 @@ class Worker:
     async def stop(self) -> None:
         if self._sealer:
             await self._sealer.stop()
+        if self._sweeper:
+            await self._sweeper.stop()
         if self._ticker:
             await self._ticker.stop()
         if self._app:

@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from picket.schemas.monitors import DeleteMonitor, UpsertMonitor
 from picket.schemas.topics import COMMAND_REPLIES, TENANCY_LOG
+from picket.blobs.store import open_blob_store
 from picket.bus.commands import CommandClient, is_tenancy_command
 from picket.bus.connection import KafkaConnection
 from picket.bus.kafka import producer as make_producer
@@ -36,7 +37,7 @@ from picket.gateway.keys import KeyCache
 from picket.gateway.rate_limits import RateLimiter
 from picket.gateway.request_body import Budget
 from picket.gateway.routes import (
-    events, feedback, ingest, issue_changes, keys, members, monitors, organizations, projects, releases, stats,
+    artifacts, events, feedback, ingest, issue_changes, keys, members, monitors, organizations, projects, releases, stats,
     teams,
 )
 from picket.gateway.runtime import Runtime
@@ -62,6 +63,7 @@ ROUTES: list[Any] = [
     *feedback.routes,
     *monitors.routes,
     *releases.routes,
+    *artifacts.routes,
     *stats.routes,
 ]
 
@@ -113,7 +115,7 @@ def create_app(settings: Settings, kafka: KafkaConnection, store: Store) -> Star
         app.state.runtime = Runtime(
             settings=settings, store=store, auth=auth, bus=bus, producer=producer, publisher=publisher,
             keys=key_cache, rate_limiter=RateLimiter(), horizons=Horizons(store),
-            body_budget=Budget(settings.body_budget),
+            body_budget=Budget(settings.body_budget), blobs=open_blob_store(settings.blob_store_url),
         )
         try:
             yield

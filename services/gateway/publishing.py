@@ -29,6 +29,11 @@ def _topics(prefix: str, app_id: str) -> Topics:
     return Topics(prefix, app_id)
 
 
+def topics_of(rt: Runtime) -> Topics:
+    """The topic names of the gateway's deployment."""
+    return _topics(rt.settings.topic_prefix, rt.settings.app_id)
+
+
 async def publish(rt: Runtime, messages: list[tuple[t.Topic, IngestItem]], outcomes: list[Outcome]) -> None:
     """Publish a request's items and outcomes, all or nothing (one Kafka transaction), and answer
     once the broker has them; 503 with `Retry-After` if it does not take them within

@@ -40,6 +40,7 @@ class Runtime:
     horizons: Horizons
     body_budget: Budget
     limits: Limits = DEFAULT_LIMITS
+    blobs: Any = None  # picket.blobs.store.BlobStore: uploaded files' chunks
     monitors: MonitorCache = field(init=False)
 
     def __post_init__(self) -> None:

@@ -142,6 +142,11 @@ class Pipeline:
             self._after(True, [item.msg for item in batch.items if item.failed])
 
 
+class Unavailable(Exception):
+    """Raised by a processor that found a dependency other than the store failing (the blob
+    store): like a store error, the batch pauses and is tried again; nothing is dead-lettered."""
+
+
 class ProcessEach:
     """Each message through `process`, on its own."""
 
@@ -160,8 +165,8 @@ class ProcessEach:
         except msgspec.DecodeError as exc:
             return Item(msg, Output(), failed=f"undecodable message: {exc}"[:MAX_REASON])
         except Exception as exc:  # a defect or hostile input: this message alone fails
-            if isinstance(exc, StoreError):
-                raise  # a processor that reads found the store failing: pause, do not dead-letter
+            if isinstance(exc, (StoreError, Unavailable)):
+                raise  # a processor found the store failing: pause, do not dead-letter
             log.warning("%s: %s failed: %r", self._name, origin(msg), exc)
             return Item(msg, Output(), failed=f"processing failed: {type(exc).__name__}: {exc}"[:MAX_REASON])
 

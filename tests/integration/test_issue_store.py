@@ -50,8 +50,8 @@ def _write(store: Store, rows: IssueRows) -> None:
 
 
 def _event(state: ProjectGroups, store: Store, message: str, n: int, user: str = "1",
-           received: datetime = NOW - timedelta(minutes=1)) -> int:
-    raw = {"message": message, "user": {"id": user}, "release": "web@1"}
+           received: datetime = NOW - timedelta(minutes=1), release: str = "web@1") -> int:
+    raw = {"message": message, "user": {"id": user}, "release": release}
     event = normalize_event(raw, project_id=PROJECT, received=received, event_id=f"{n:032x}", size=10)
     out = EventRows()
     group_id = add_event(state, event, grouping_hash(event), metadata(event), int(received.timestamp() * 1000), out)
@@ -128,8 +128,11 @@ def test_merge_moves_events_and_delete_removes_them(store: Store) -> None:
     project_id = PROJECT
     state = load_project(store, project_id)
     old = _event(state, store, "old one", 10, received=NOW - timedelta(minutes=5))
-    new = _event(state, store, "new one", 11)
+    new = _event(state, store, "new one", 11, release="web@2")
+    assert issues_read.latest_releases(store, project_id, [old, new]) == {old: "web@1", new: "web@2"}
     _command(state, store, MergeIssues(meta=_meta(10), project_id=project_id, group_ids=(new, old)))
+    # the moved events bring their release: the merged issue was last seen in web@2
+    assert issues_read.latest_releases(store, project_id, [old]) == {old: "web@2"}
 
     assert _group(store, new) is None
     merged = _group(store, old)

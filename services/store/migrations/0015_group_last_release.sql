@@ -1,6 +1,7 @@
 -- The release of each issue's latest event that names one (an issue's `lastRelease`), kept from
 -- the event stream. argMax over the event's time: an event written twice changes nothing, and
 -- the events a merge moves into an issue are inserted again under it, so it gets their release.
+-- migrate:up
 CREATE TABLE IF NOT EXISTS {db}.group_last_release
 (
     project_id   UInt64,

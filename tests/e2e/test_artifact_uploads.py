@@ -1,0 +1,224 @@
+"""Uploads against a running Picket: release files and dSYMs by raw multipart (checked against
+the reference contract), the chunk-upload protocol by raw HTTP, and the real `sentry-cli`
+(`debug-files upload`) — what each answers, and what the API then returns."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import subprocess
+import time
+import uuid
+import zipfile
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.test_sentry_cli_releases import _cli
+from tests.support.api import call
+from tests.support.picket import PicketProcess
+
+C_PROGRAM = "int answer(void) { return 42; }\nint main(void) { return answer() - 42; }\n"
+
+
+def _release(picket: PicketProcess) -> str:
+    version = f"files-{uuid.uuid4().hex[:8]}"
+    with picket.client() as client:
+        created = call(client, "POST", f"/api/0/organizations/{picket.org}/releases/",
+                       json={"version": version, "projects": ["default"]})
+    assert created.status_code == 201
+    return version
+
+
+def _elf(tmp_path: Path, name: str = "answer") -> Path:
+    source = tmp_path / f"{name}.c"
+    source.write_text(C_PROGRAM)
+    out = tmp_path / name
+    subprocess.run(["cc", "-g", "-O0", "-Wl,--build-id=sha1", "-o", str(out), str(source)], check=True)
+    return out
+
+
+def test_release_files_upload_list_download_rename_delete(picket: PicketProcess) -> None:
+    version = _release(picket)
+    org_files = f"/api/0/organizations/{picket.org}/releases/{version}/files/"
+    project_files = f"/api/0/projects/{picket.org}/default/releases/{version}/files/"
+    content = b"function f(){throw new Error('x')}\n//# sourceMappingURL=app.min.js.map\n" * 100
+    form = {"name": "~/static/app.min.js", "dist": "web", "header": "Sourcemap: app.min.js.map"}
+    with picket.client() as client:
+        created = call(client, "POST", org_files, data=form, files={"file": ("app.min.js", content, "text/javascript")})
+        assert created.status_code == 201, created.text
+        made = created.json()
+        assert (made["name"], made["dist"], made["size"]) == ("~/static/app.min.js", "web", len(content))
+        assert made["sha1"] == hashlib.sha1(content).hexdigest()
+        assert made["headers"] == {"Content-Type": "text/javascript", "Sourcemap": "app.min.js.map"}
+        # the same name and dist again: 409; another dist is another file
+        again = call(client, "POST", org_files, data=form, files={"file": ("app.min.js", b"other", "text/plain")})
+        assert again.status_code == 409 and "already exists" in again.json()["detail"]
+        other = call(client, "POST", project_files, data={**form, "dist": "ios"}, files={"file": ("a.js", b"x")})
+        assert other.status_code == 201
+
+        assert sorted(f["dist"] for f in call(client, "GET", org_files).json()) == ["ios", "web"]
+        assert len(call(client, "GET", project_files).json()) == 2
+        detail = call(client, "GET", f"{org_files}{made['id']}/").json()
+        assert detail == made
+        download = client.get(f"{project_files}{made['id']}/", params={"download": "1"})
+        assert download.status_code == 200 and download.content == content
+        assert "attachment" in download.headers["content-disposition"]
+
+        renamed = call(client, "PUT", f"{project_files}{made['id']}/", json={"name": "~/static/renamed.js"})
+        assert renamed.status_code == 200 and renamed.json()["name"] == "~/static/renamed.js"
+        assert renamed.json()["dist"] == "web"
+        assert call(client, "GET", f"{org_files}{made['id']}/").json()["name"] == "~/static/renamed.js"
+        clash = call(client, "PUT", f"{org_files}{other.json()['id']}/", json={"name": "~/static/renamed.js",
+                                                                               "dist": "web"})
+        assert clash.status_code == 409
+
+        assert call(client, "DELETE", f"{org_files}{made['id']}/").status_code == 204
+        assert call(client, "GET", f"{org_files}{made['id']}/").status_code == 404
+        assert call(client, "DELETE", f"{org_files}{made['id']}/").status_code == 404
+        assert [f["dist"] for f in call(client, "GET", org_files).json()] == ["ios"]
+
+
+@pytest.mark.parametrize(("data", "files", "status", "detail"), [
+    ({"name": "x.js"}, None, 400, "Missing uploaded file"),
+    ({}, {"file": ("file", b"x")}, 400, "File name must be specified"),
+    ({"name": "a\tb.js"}, {"file": ("a.js", b"x")}, 400, "special whitespace"),
+    ({"name": "a.js", "header": "no colon"}, {"file": ("a.js", b"x")}, 400, "not formatted correctly"),
+])
+def test_bad_release_file_uploads_are_4xx_with_a_detail(picket: PicketProcess, data: dict, files: dict | None,
+                                                        status: int, detail: str) -> None:
+    version = _release(picket)
+    path = f"/api/0/organizations/{picket.org}/releases/{version}/files/"
+    with picket.client() as client:
+        answer = call(client, "POST", path, data=data, files=files or {"other": ("x", b"x")})
+        assert answer.status_code == status and detail in answer.json()["detail"]
+        assert call(client, "GET", path).json() == []  # nothing partial was kept
+
+
+def test_release_file_paths_answer_404_401_and_refuse_other_bodies(picket: PicketProcess) -> None:
+    version = _release(picket)
+    path = f"/api/0/organizations/{picket.org}/releases/{version}/files/"
+    with picket.client() as client:
+        assert call(client, "GET", f"/api/0/organizations/{picket.org}/releases/nope/files/").status_code == 404
+        assert call(client, "GET", f"{path}123/").status_code == 404
+        assert call(client, "GET", f"{path}abc/").status_code == 404
+        not_form = call(client, "POST", path, json={"name": "x"})
+        assert not_form.status_code == 400 and "multipart" in not_form.json()["detail"]
+        broken = client.post(path, content=b"--x\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a\"\r\n\r\nab",
+                             headers={"Content-Type": "multipart/form-data; boundary=x"})
+        assert broken.status_code == 400 and broken.json()["detail"]
+        assert call(client, "GET", path).json() == []
+    assert httpx.get(f"{picket.url}{path}").status_code == 401
+
+
+def _chunk_upload(picket: PicketProcess, client: httpx.Client, chunks: dict[str, bytes], *, gzipped: bool = False) -> httpx.Response:
+    field = "file_gzip" if gzipped else "file"
+    parts = [(field, (name, gzip.compress(data) if gzipped else data, "application/octet-stream"))
+             for name, data in chunks.items()]
+    return client.post(f"/api/0/organizations/{picket.org}/chunk-upload/", files=parts)
+
+
+def _bundle(files: dict[str, bytes], manifest: dict | None = None) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        if manifest is not None:
+            zf.writestr("manifest.json", __import__("json").dumps(manifest))
+        for name, data in files.items():
+            zf.writestr(name, data)
+    return out.getvalue()
+
+
+def _assemble(picket: PicketProcess, client: httpx.Client, data: bytes, **extra: object) -> dict:
+    checksum = hashlib.sha1(data).hexdigest()
+    body = {"checksum": checksum, "chunks": [checksum], "projects": ["default"], **extra}
+    answer = client.post(f"/api/0/organizations/{picket.org}/artifactbundle/assemble/", json=body)
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def _until_done(picket: PicketProcess, client: httpx.Client, data: bytes, **extra: object) -> dict:
+    deadline = time.monotonic() + 60
+    while (state := _assemble(picket, client, data, **extra))["state"] not in ("ok", "error"):
+        assert time.monotonic() < deadline, f"assembly never finished: {state}"
+        time.sleep(0.3)
+    return state
+
+
+def test_chunk_upload_and_bundle_assembly(picket: PicketProcess) -> None:
+    with picket.client() as client:
+        options = call(client, "GET", f"/api/0/organizations/{picket.org}/chunk-upload/").json()
+        assert options["hashAlgorithm"] == "sha1" and options["chunkSize"] >= 1024 * 1024
+        assert options["url"].endswith(f"/organizations/{picket.org}/chunk-upload/")
+        manifest = {"files": {"files/_/_/app.min.js": {"type": "minified_source", "url": "~/app.min.js",
+                                                         "headers": {"Sourcemap": "app.min.js.map"}}}}
+        bundle = _bundle({"files/_/_/app.min.js": b"function a(){}" + uuid.uuid4().bytes.hex().encode()}, manifest)
+        checksum = hashlib.sha1(bundle).hexdigest()
+
+        first = _assemble(picket, client, bundle)
+        assert first == {"state": "not_found", "missingChunks": [checksum], "detail": None}
+        wrong = _chunk_upload(picket, client, {checksum: bundle + b"!"})
+        assert wrong.status_code == 400 and "mismatch" in wrong.json()["detail"].lower()
+        assert _assemble(picket, client, bundle)["state"] == "not_found"  # the bad chunk was not kept
+        assert _chunk_upload(picket, client, {checksum: bundle}, gzipped=True).status_code == 200
+        assert _until_done(picket, client, bundle)["state"] == "ok"
+        assert _assemble(picket, client, bundle)["state"] == "ok"  # again: ok at once
+
+        bad_name = _chunk_upload(picket, client, {"../../etc/passwd": b"x"})
+        assert bad_name.status_code == 400 and bad_name.json()["detail"]
+        unknown = client.post(f"/api/0/organizations/{picket.org}/artifactbundle/assemble/",
+                              json={"checksum": checksum, "chunks": [checksum], "projects": ["nope"]})
+        assert unknown.status_code == 400 and unknown.json()["detail"] == "One or more projects are invalid"
+
+
+@pytest.mark.parametrize(("files", "manifest", "detail"), [
+    ({"x.js": b"x"}, None, "manifest"),
+    ({"../evil.js": b"x"}, {"files": {"../evil.js": {"type": "source", "url": "~/evil.js"}}}, "outside"),
+    ({"big.js": b"\0" * (64 * 1024 * 1024)}, {"files": {"big.js": {"type": "source", "url": "~/big.js"}}}, "expands"),
+    ({"a.js": b"x"}, {"files": {"missing.js": {"type": "source", "url": "~/m.js"}}}, "missing.js"),
+])
+def test_hostile_bundles_end_in_error_with_a_detail(picket: PicketProcess, files: dict, manifest: dict | None,
+                                                    detail: str) -> None:
+    bundle = _bundle({**files, f"salt-{uuid.uuid4().hex}": b""}, manifest)
+    checksum = hashlib.sha1(bundle).hexdigest()
+    with picket.client() as client:
+        assert _chunk_upload(picket, client, {checksum: bundle}).status_code == 200
+        state = _until_done(picket, client, bundle)
+    assert state["state"] == "error" and detail in state["detail"], state
+
+
+def test_sentry_cli_debug_files_upload_and_dsyms(picket: PicketProcess, tmp_path: Path) -> None:
+    elf = _elf(tmp_path)
+    out = _cli(picket, "debug-files", "upload", "--wait", str(elf))
+    assert "answer" in out.stdout + out.stderr
+    dsyms = f"/api/0/projects/{picket.org}/default/files/dsyms/"
+    with picket.client() as client:
+        listed = call(client, "GET", dsyms).json()
+        mine = [f for f in listed if f["sha1"] == hashlib.sha1(elf.read_bytes()).hexdigest()]
+        assert len(mine) == 1, listed
+        dif = mine[0]
+        assert (dif["objectName"], dif["cpuName"], dif["symbolType"]) == ("answer", "x86_64", "elf")
+        assert {"debug", "symtab"} <= set(dif["data"]["features"])
+        assert dif["debugId"] in out.stdout + out.stderr or dif["debugId"][:36] in out.stdout + out.stderr
+        assert [f["id"] for f in call(client, "GET", dsyms, params={"query": dif["debugId"][:8]}).json()] == [dif["id"]]
+        download = client.get(dsyms, params={"id": dif["id"]})
+        assert download.status_code == 200 and download.content == elf.read_bytes()
+
+        # a zip of two objects through the seed's upload; garbage is a 400
+        second = _elf(tmp_path, "second")
+        archive = io.BytesIO()
+        with zipfile.ZipFile(archive, "w") as zf:
+            zf.write(second, "second")
+            zf.writestr("README", "not a debug file")
+        uploaded = call(client, "POST", dsyms, files={"file": ("symbols.zip", archive.getvalue())})
+        assert uploaded.status_code == 201, uploaded.text
+        assert [f["objectName"] for f in uploaded.json()] == ["second"]
+        garbage = call(client, "POST", dsyms, files={"file": ("junk", uuid.uuid4().bytes * 100)})
+        assert garbage.status_code == 400 and "debug information file" in garbage.json()["detail"]
+        missing = call(client, "POST", dsyms, files={"other": ("x", b"x")})
+        assert missing.status_code == 400
+
+        assert call(client, "DELETE", dsyms, params={"id": dif["id"]}).status_code == 204
+        assert dif["id"] not in [f["id"] for f in call(client, "GET", dsyms).json()]
+        assert call(client, "DELETE", dsyms, params={"id": dif["id"]}).status_code == 404
