@@ -64,6 +64,7 @@ class StackFrame(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
     pre_context: list[str] = []
     post_context: list[str] = []
     vars: dict[str, Any] = {}
+    data: dict[str, Any] = {}  # what processing says of the frame (`sourcemap`, `resolved_with`)
 
 
 class ExceptionValue(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
@@ -72,6 +73,16 @@ class ExceptionValue(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=Tr
     module: str | None = None
     mechanism: dict[str, Any] | None = None
     frames: list[StackFrame] = []
+    raw_frames: list[StackFrame] = []  # the frames as sent, when processing changed them (source maps)
+
+
+class DebugImage(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """An entry of the event's `debug_meta.images`: for JavaScript, `sourcemap` images name the
+    debug id of each minified file (`code_file`) the stack may point at."""
+
+    type: str
+    code_file: str | None = None
+    debug_id: str | None = None
 
 
 class EventUser(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
@@ -113,4 +124,5 @@ class NormalizedEvent(msgspec.Struct, kw_only=True, frozen=True):
     breadcrumbs: list[dict[str, Any]] = []
     modules: dict[str, str] = {}
     errors: list[dict[str, Any]] = []  # normalization problems, as Sentry reports them
+    debug_images: list[DebugImage] = []
     size: int = 0  # bytes of the raw payload

@@ -64,6 +64,9 @@ class Worker:
     async def start(self) -> None:
         await ensure_topics(self.kafka, self.settings.topic_prefix)
         await asyncio.to_thread(migrate, self.store)
+        make_bucket = getattr(self._blobs, "create_bucket_if_missing", None)
+        if make_bucket is not None:  # an S3 store: its bucket, the first time
+            await asyncio.to_thread(make_bucket)
         self._producer = make_producer(self.kafka, idempotent=self.settings.idempotent_producer)
         await self._producer.start()
         guards = await asyncio.to_thread(TableGuards.load, self.store)
@@ -84,7 +87,7 @@ class Worker:
         self._consumers = [
             *(aggregate.projector(ctx, w) for ctx in CONTEXTS),
             aggregate.decider(monitors.MONITORS, w, states[monitors.MONITORS.name], monitors.check_in_intake(topics)),
-            events_consumer(w),
+            events_consumer(w, self._blobs),
             *ingest_consumers(w),
             monitors.raw_check_in_consumer(w),
             monitors.clock_consumer(w, stages),
@@ -140,5 +143,6 @@ class Worker:
             await watermark.stop()
         for consumer in self._consumers:
             await consumer.stop()
+        self._blobs.close()
         if self._producer:
             await self._producer.stop()

@@ -20,7 +20,7 @@ import msgspec
 
 from picket.agents.wiring import Wiring
 from picket.artifacts.assembly import AssemblyFailed, assemble_bundle, assemble_debug_files
-from picket.blobs.store import BlobStore
+from picket.blobs.store import OUTAGES, BlobStore
 from picket.runtime.consumer import BatchConsumer
 from picket.runtime.steps import Output, Table, Unavailable
 from picket.schemas import topics as t
@@ -39,13 +39,6 @@ from picket.store.client import Store
 log = logging.getLogger(__name__)
 
 STATUS = Table("assemble_status", AssembleStatusRow._fields)
-
-try:  # S3's client errors, when that backend is installed
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    _OUTAGES: tuple[type[BaseException], ...] = (OSError, BotoCoreError, ClientError)
-except ImportError:  # pragma: no cover
-    _OUTAGES = (OSError,)
 
 
 class Assembler:
@@ -68,7 +61,7 @@ class Assembler:
             log.info("assembly of %s failed: %s", assembly_key(job), exc.detail)
             return Output().add_rows(STATUS, [AssembleStatusRow(
                 org_id=job.org_id, scope=scope, checksum=job.checksum, state="error", detail=exc.detail, at=now)])
-        except _OUTAGES as exc:
+        except OUTAGES as exc:
             raise Unavailable(f"blob store: {exc!r}") from exc
         out = Output()
         if command is not None:

@@ -16,6 +16,7 @@ event of a release in a project sends the releases context the command that crea
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -25,7 +26,11 @@ from picket.application.aggregates import answer
 from picket.schemas import topics as t
 from picket.schemas.issues import IssueMerged, StatusDetails
 from picket.runtime.consumer import BatchConsumer
-from picket.runtime.steps import Output, Pipeline, Table, item_pipeline
+from picket.runtime.steps import Output, Pipeline, Table, Unavailable, item_pipeline
+from picket.artifacts import js_processing
+from picket.artifacts.resolver import CachedResolver
+from picket.blobs.store import OUTAGES, BlobStore
+from picket.store.errors import StoreError
 from picket.agents.wiring import Wiring
 from picket.bus.publisher import Record
 from picket.bus.topics import Topics
@@ -58,6 +63,7 @@ EVENT_DELETES = Table("error_events", ("project_id", "group_id"), issue_changes.
 ORDER = (GROUP_HASHES, GROUPS, GROUP_STATUS, EVENTS, ACTIVITY, USER_FLAGS, EVENT_MOVES, EVENT_DELETES)
 
 _details = msgspec.json.Decoder(StatusDetails)
+log = logging.getLogger(__name__)
 
 
 def load_project(store: Store, project_id: int) -> ProjectGroups:
@@ -98,8 +104,9 @@ def _now() -> datetime:
 
 
 class EventProjection:
-    def __init__(self, store: Store, topics: Topics) -> None:
+    def __init__(self, store: Store, topics: Topics, resolver: CachedResolver | None = None) -> None:
         self._store = store
+        self._resolver = resolver
         self._topics = topics
         self._commands = topics.name(t.ISSUES_COMMANDS)
         self._projects: dict[int, issues.ProjectGroups] = {}
@@ -196,6 +203,8 @@ class EventProjection:
             return Output(outcomes=[outcome(kind=OutcomeKind.INVALID, reason="invalid_json", category=Category.ERROR,
                                             id=f"{item.item_id}:0" if item.item_id else None, **common)],
                           refused=f"invalid_json: {problem}")
+        if self._resolver is not None and js_processing.is_js(event):
+            event = await self._map_sources(item.org_id, item.project_id, event)
         hash_ = grouping_hash(event)
         meta = metadata(event)
         rows = issues.EventRows()
@@ -217,15 +226,32 @@ class EventProjection:
         return out
 
 
+    async def _map_sources(self, org_id: int, project_id: int, event: Any) -> Any:
+        """The event with source maps applied; unchanged if that fails (a broken source map
+        must not lose the event), but for an outage of the store or the blob store (pause)."""
+        assert self._resolver is not None
+        resolver = self._resolver.for_project(org_id, project_id)
+        try:
+            return await asyncio.to_thread(js_processing.process, event, resolver)
+        except StoreError:
+            raise
+        except OUTAGES as exc:
+            raise Unavailable(f"blob store: {exc!r}") from exc
+        except Exception:
+            log.warning("applying source maps to %s failed; stored as sent", event.event_id, exc_info=True)
+            return event
+
+
 def _add_issue_rows(out: Output, rows: IssueRows) -> None:
     out.add_rows(GROUP_HASHES, rows.hashes).add_rows(GROUP_STATUS, rows.statuses)
     out.add_rows(ACTIVITY, rows.activity).add_rows(USER_FLAGS, rows.flags)
     out.add_rows(EVENT_MOVES, rows.moves).add_rows(EVENT_DELETES, rows.deletes)
 
 
-def events_consumer(w: Wiring) -> BatchConsumer:
-    """Reads ingest-events and issues-commands together in the group `ingest-events`."""
-    projection = EventProjection(w.store, w.topics)
+def events_consumer(w: Wiring, blobs: BlobStore | None = None) -> BatchConsumer:
+    """Reads ingest-events and issues-commands together in the group `ingest-events`; with a
+    blob store, applies source maps to JavaScript events."""
+    projection = EventProjection(w.store, w.topics, CachedResolver(w.store, blobs) if blobs is not None else None)
     name = "ingest-events-consumer"
     read = [t.INGEST_EVENTS, t.ISSUES_COMMANDS]
     handler: Pipeline = item_pipeline(

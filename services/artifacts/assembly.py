@@ -60,7 +60,7 @@ def assemble_bundle(blobs: BlobStore, job: AssembleBundle, workdir: Path, now: d
                 for f in opened.files:
                     data = bundles.read_file(zf, f)
                     ref = files.write_file(blobs, io.BytesIO(data), max_size=MAX_FILE_SIZE)
-                    kept.append(BundleFile(path=f.path, type=f.type, url=f.url, debug_id=f.debug_id,
+                    kept.append(BundleFile(path=f.path, type=f.type or "", url=f.url, debug_id=f.debug_id,
                                            headers=dict(f.headers), file=ref))
         except zips.BadArchive as exc:
             raise AssemblyFailed(f"Invalid bundle: {exc}") from None

@@ -76,7 +76,7 @@ def decide(key: str, state: ArtifactState, command: Any) -> Decision:
                     seen.add(k)
                     emit(DebugFileCreated, debug_file=f, checksum=command.checksum)
         case DeleteDebugFiles():
-            found = [state.debug_files[i] for i in command.ids if i in state.debug_files]
+            found = [state.debug_files[i] for i in dict.fromkeys(command.ids) if i in state.debug_files]
             if not found:
                 return Rejected("not_found", NOT_FOUND)
             for f in found:

@@ -5,7 +5,7 @@
 - `artifact_bundles` and `artifact_index` (each file of a bundle, by release/dist/URL and by
   debug id): what source map processing looks up.
 - `blob_refs`: which record holds which chunks; `blob_gc`: the chunks of deleted records, which
-  the sweeper (`picket.artifacts.sweeper`) removes once no record holds them.
+  the sweeper (`picket.agents.blob_sweeper`) removes once no record holds them.
 - `assemble_status`: an assembled upload is `ok` once its records are projected.
 Projecting an event twice writes the same rows.
 """
@@ -38,13 +38,15 @@ from picket.schemas.rows import (
 
 _json = msgspec.json.Encoder()
 
+# In the order they are written: a bundle is listed (and an upload `ok`) only once what finds
+# its files is there, and chunks are held (blob_refs) before anything says the record exists.
 COLUMNS: dict[str, tuple[str, ...]] = {
-    "release_files": ReleaseFileRow._fields,
-    "artifact_bundles": ArtifactBundleRow._fields,
-    "artifact_index": ArtifactIndexRow._fields,
-    "debug_files": DebugFileRow._fields,
     "blob_refs": BlobRefRow._fields,
     "blob_gc": BlobGcRow._fields,
+    "artifact_index": ArtifactIndexRow._fields,
+    "artifact_bundles": ArtifactBundleRow._fields,
+    "release_files": ReleaseFileRow._fields,
+    "debug_files": DebugFileRow._fields,
     "assemble_status": AssembleStatusRow._fields,
 }
 

@@ -85,3 +85,15 @@ def _open_s3(url: str) -> BlobStore:
     # The netloc, not `hostname`, which would lowercase the bucket name.
     return S3BlobStore(parts.netloc, prefix=unquote(parts.path).strip("/"),
                        endpoint_url=options.get("endpoint", [None])[0], region=options.get("region", [None])[0])
+
+
+def _outages() -> tuple[type[BaseException], ...]:
+    try:  # S3's client errors, when boto3 is installed
+        from botocore.exceptions import BotoCoreError, ClientError
+    except ImportError:  # pragma: no cover
+        return (OSError,)
+    return (OSError, BotoCoreError, ClientError)
+
+
+# What a blob store raises when it, not the data, fails: callers pause and try again.
+OUTAGES = _outages()

@@ -80,6 +80,7 @@ def _frame(f: Any) -> dict[str, Any]:
         "symbol": None,
         "trust": None,
         "errors": None,
+        **({"data": dict(f.data)} if f.data else {}),
     }
 
 
@@ -100,7 +101,13 @@ def _exception_entry(event: NormalizedEvent) -> dict[str, Any]:
                 "registers": None,
                 "hasSystemFrames": system,
             } if ex.frames else None,
-            "rawStacktrace": None,
+            # the frames as sent, when source maps changed them (Sentry's raw stack trace)
+            "rawStacktrace": {
+                "frames": [_frame(f) for f in ex.raw_frames],
+                "framesOmitted": None,
+                "registers": None,
+                "hasSystemFrames": system,
+            } if ex.raw_frames else None,
             "threadId": None,
         })
     return {"type": "exception", "data": {"values": values, "hasSystemFrames": system, "excOmitted": None}}

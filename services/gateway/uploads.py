@@ -73,13 +73,17 @@ class _Collector:
         self._header_value = b""
         self._headers: dict[bytes, bytes] = {}
         self._part: Part | None = None
+        self.ended = False  # the closing boundary was read
 
     def callbacks(self) -> dict[str, Any]:
         return {
             "on_part_begin": self._begin, "on_part_data": self._data, "on_part_end": self._end,
             "on_header_field": self._field, "on_header_value": self._value, "on_header_end": self._header_end,
-            "on_headers_finished": self._headers_done,
+            "on_headers_finished": self._headers_done, "on_end": self._body_end,
         }
+
+    def _body_end(self) -> None:
+        self.ended = True
 
     def _begin(self) -> None:
         if len(self.form.parts) >= self._max_parts:
@@ -161,7 +165,7 @@ async def read_form(request: Request, *, max_body: int, max_parts: int = 100, sp
     except BaseException:
         collector.form.close()
         raise
-    if collector._part is not None:  # the body ended inside a part
+    if not collector.ended:  # the parser does not check that the closing boundary came
         collector.form.close()
-        raise bad_request("Malformed multipart body: it ends inside a part.")
+        raise bad_request("Malformed multipart body: it ends before its closing boundary.")
     return collector.form

@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from picket.schemas.ingest import EventUser, ExceptionValue, NormalizedEvent, StackFrame
+from picket.schemas.ingest import DebugImage, EventUser, ExceptionValue, NormalizedEvent, StackFrame
 
 MAX_SECS_IN_PAST = timedelta(days=30)
 MAX_SECS_IN_FUTURE = timedelta(minutes=1)
@@ -60,6 +60,8 @@ MAX_TAG_VALUE = 200
 MAX_ENVIRONMENT = 64
 MAX_RELEASE = 200
 MAX_DIST = 64
+MAX_DEBUG_IMAGES = 1000
+MAX_DEBUG_FIELD = 1000
 MAX_LOGGER = 64
 MAX_TRANSACTION = 200
 MAX_MESSAGE = 8192
@@ -181,6 +183,7 @@ def normalize_event(
         _first_present(raw, "breadcrumbs", "sentry.interfaces.Breadcrumbs"), errors
     )
     modules = _modules(raw.get("modules", _MISSING), errors)
+    debug_images = _debug_images(raw.get("debug_meta", _MISSING), errors)
     fingerprint = _fingerprint(raw.get("fingerprint", _MISSING), errors)
 
     title = compute_title(event_type, exceptions, message)
@@ -233,6 +236,7 @@ def normalize_event(
         breadcrumbs=breadcrumbs,
         modules=modules,
         errors=errors.items,
+        debug_images=debug_images,
         size=size,
     )
 
@@ -615,6 +619,25 @@ def _stacktrace_frames(value: Any, path: str, errors: _Errors) -> list[StackFram
             continue
         result.append(_frame(frame, f"{path}.frames.{index}", errors))
     return result
+
+
+def _debug_images(value: Any, errors: _Errors) -> list[DebugImage]:
+    """`debug_meta.images`: the first MAX_DEBUG_IMAGES entries with a string `type`; other
+    fields kept only when they are strings of at most MAX_DEBUG_FIELD characters."""
+    if value is _MISSING or value is None:
+        return []
+    images = value.get("images") if isinstance(value, dict) else None
+    if not isinstance(images, list):
+        errors.invalid("debug_meta", value, reason="expected an object with a list of images")
+        return []
+    out = []
+    for image in images[:MAX_DEBUG_IMAGES]:
+        if not isinstance(image, dict) or not isinstance(image.get("type"), str):
+            continue
+        fields = {k: v for k in ("code_file", "debug_id")
+                  if isinstance(v := image.get(k), str) and 0 < len(v) <= MAX_DEBUG_FIELD}
+        out.append(DebugImage(type=image["type"][:MAX_DEBUG_FIELD], **fields))
+    return out
 
 
 def _frame(raw: dict, path: str, errors: _Errors) -> StackFrame:

@@ -88,7 +88,8 @@ class Found:
 
     url: str
     debug_id: str
-    type: str
+    type: str  # the bundle file's; "" for a release file
+    dist: str
     file: BundleFile | ReleaseFile
 
 
@@ -97,23 +98,26 @@ def by_debug_ids(store: Store, org_id: int, project_id: int, debug_ids: Sequence
     if not debug_ids:
         return []
     rows = store.query(
-        "SELECT url, debug_id, type, body FROM {db}.artifact_index WHERE org_id = {o:UInt64}"
+        "SELECT url, debug_id, type, dist, body FROM {db}.artifact_index WHERE org_id = {o:UInt64}"
         " AND debug_id IN {d:Array(String)} AND has(project_ids, {p:UInt64}) ORDER BY date_created DESC LIMIT 1000",
         {"o": org_id, "p": project_id, "d": list(debug_ids)})
-    return [Found(u, d, ty, _bundle_file.decode(b)) for u, d, ty, b in rows]
+    return [Found(u, d, ty, di, _bundle_file.decode(b)) for u, d, ty, di, b in rows]
 
 
-def by_urls(store: Store, org_id: int, project_id: int, release: str, dist: str, urls: Sequence[str]) -> list[Found]:
-    """Bundle files and release files of the release (and dist) under these URLs, newest first."""
+def by_urls(store: Store, org_id: int, project_id: int, release: str, dist: str | None,
+            urls: Sequence[str]) -> list[Found]:
+    """Bundle files and release files of the release under these URLs, newest first: of the
+    dist given (none: "" ), or of any dist when `dist` is None."""
     if not urls or not release:
         return []
-    params = {"o": org_id, "p": project_id, "r": release, "dist": dist, "u": list(urls)}
+    params = {"o": org_id, "p": project_id, "r": release, "dist": dist or "", "u": list(urls)}
+    same_dist = "" if dist is None else " AND dist = {dist:String}"
     bundled = store.query(
-        "SELECT url, debug_id, type, body FROM {db}.artifact_index WHERE org_id = {o:UInt64} AND release = {r:String}"
-        " AND dist = {dist:String} AND url IN {u:Array(String)} AND has(project_ids, {p:UInt64})"
+        "SELECT url, debug_id, type, dist, body FROM {db}.artifact_index WHERE org_id = {o:UInt64}"
+        f" AND release = {{r:String}}{same_dist} AND url IN {{u:Array(String)}} AND has(project_ids, {{p:UInt64}})"
         " ORDER BY date_created DESC LIMIT 1000", params)
     legacy = store.query(
-        "SELECT name, body FROM {db}.release_files FINAL WHERE org_id = {o:UInt64} AND release = {r:String}"
-        " AND dist = {dist:String} AND name IN {u:Array(String)} AND deleted = 0 ORDER BY date_created DESC", params)
-    return ([Found(u, d, ty, _bundle_file.decode(b)) for u, d, ty, b in bundled]
-            + [Found(n, "", "", _release_file.decode(b)) for n, b in legacy])
+        "SELECT name, dist, body FROM {db}.release_files FINAL WHERE org_id = {o:UInt64} AND release = {r:String}"
+        f"{same_dist} AND name IN {{u:Array(String)}} AND deleted = 0 ORDER BY date_created DESC", params)
+    return ([Found(u, d, ty, di, _bundle_file.decode(b)) for u, d, ty, di, b in bundled]
+            + [Found(n, "", "", di, _release_file.decode(b)) for n, di, b in legacy])

@@ -13,12 +13,14 @@ import uuid
 import zipfile
 from pathlib import Path
 
+import boto3
 import httpx
 import pytest
 
 from tests.e2e.test_sentry_cli_releases import _cli
 from tests.support.api import call
 from tests.support.picket import PicketProcess
+from tests.support.s3_server import s3_server
 
 C_PROGRAM = "int answer(void) { return 42; }\nint main(void) { return answer() - 42; }\n"
 
@@ -222,3 +224,59 @@ def test_sentry_cli_debug_files_upload_and_dsyms(picket: PicketProcess, tmp_path
         assert call(client, "DELETE", dsyms, params={"id": dif["id"]}).status_code == 204
         assert dif["id"] not in [f["id"] for f in call(client, "GET", dsyms).json()]
         assert call(client, "DELETE", dsyms, params={"id": dif["id"]}).status_code == 404
+
+
+def test_a_picket_on_an_s3_store_keeps_uploads_there(kafka, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The scaled-out shape: gateway and worker share an S3-compatible store (the worker makes
+    the bucket); a release file and a debug file go through it and come back whole."""
+    with s3_server() as endpoint:
+        env = {"PICKET_BLOB_STORE": f"s3://picket-blobs/uploads?endpoint={endpoint}&region=us-east-1",
+               "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+               "AWS_CONFIG_FILE": str(tmp_path / "none"), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")}
+        p = PicketProcess(kafka.bootstrap, tmp_path / "picket", env=env).start()
+        try:
+            version = _release(p)
+            content = uuid.uuid4().bytes * 1000
+            files_path = f"/api/0/organizations/{p.org}/releases/{version}/files/"
+            with p.client() as client:
+                made = call(client, "POST", files_path, data={"name": "~/a.js"}, files={"file": ("a.js", content)})
+                assert made.status_code == 201, made.text
+                download = client.get(f"{files_path}{made.json()['id']}/", params={"download": "1"})
+                assert download.content == content
+            out = _cli(p, "debug-files", "upload", "--wait", str(_elf(tmp_path)))
+            assert out.returncode == 0
+            s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
+                              aws_secret_access_key="testing")
+            keys = [o["Key"] for o in s3.list_objects_v2(Bucket="picket-blobs").get("Contents", [])]
+            assert f"uploads/{hashlib.sha1(content).hexdigest()}" in keys
+            assert not (tmp_path / "picket" / "blobs").exists()  # nothing went to the local directory
+        finally:
+            p.stop()
+
+
+@pytest.mark.parametrize("body", [
+    {"checksum": "A" * 40, "chunks": [], "projects": ["default"]},
+    {"checksum": "a" * 40, "chunks": ["../x"], "projects": ["default"]},
+    {"checksum": "a" * 40, "chunks": ["a" * 40] * 100_000, "projects": ["default"]},
+    {"checksum": "a" * 40, "chunks": "a" * 40, "projects": ["default"]},
+    {"checksum": "a" * 40, "chunks": [], "projects": []},
+    {"checksum": "a" * 40, "chunks": [], "projects": ["default"], "version": "a/b"},
+    {"checksum": 2 ** 70, "chunks": []},
+])
+def test_bad_assemble_requests_are_400(picket: PicketProcess, body: dict) -> None:
+    with picket.client() as client:
+        answer = call(client, "POST", f"/api/0/organizations/{picket.org}/artifactbundle/assemble/", json=body)
+    assert answer.status_code in (400, 413) and answer.json()["detail"]
+
+
+@pytest.mark.parametrize("body", [
+    {"a" * 40: {"name": "x", "chunks": ["nope"]}},
+    {"not-a-checksum": {"name": "x", "chunks": []}},
+    {"a" * 40: {"name": "", "chunks": []}},
+    {"a" * 40: {"chunks": []}},
+    [],
+])
+def test_bad_dif_assemble_requests_are_400(picket: PicketProcess, body: object) -> None:
+    with picket.client() as client:
+        answer = call(client, "POST", f"/api/0/projects/{picket.org}/default/files/difs/assemble/", json=body)
+    assert answer.status_code == 400 and answer.json()["detail"]

@@ -35,8 +35,8 @@ SECRET_NAME = re.compile(r"secret|password|token_hash", re.IGNORECASE)
 def picket(kafka, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PicketProcess]:  # type: ignore[no-untyped-def]
     """A Picket where something happened on every public topic: an organization, a team, a
     project with its key, a second key, a token (tenancy-events); a monitor and its check-in
-    (monitors-events); a release with commits and a deploy (releases-events); an event
-    (outcomes)."""
+    (monitors-events); a release with commits and a deploy (releases-events); a release file
+    (artifacts-events); an event (outcomes)."""
     p = PicketProcess(kafka.bootstrap, tmp_path_factory.mktemp("topics"), org="subscribed").start()
     try:
         with p.client() as http:
@@ -53,10 +53,14 @@ def picket(kafka, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PicketPr
                                     "patch_set": [{"path": "app.py", "type": "M"}]}]}
             call(http, "POST", "/api/0/organizations/subscribed/releases/", json=release)
             call(http, "POST", "/api/0/organizations/subscribed/releases/feed@1.0/deploys/", json={"environment": "prod"})
+            uploaded = call(http, "POST", "/api/0/organizations/subscribed/releases/feed@1.0/files/",
+                            data={"name": "~/app.js"}, files={"file": ("app.js", b"console.log(1)")})
+            assert uploaded.status_code == 201, uploaded.text
             stored = httpx.post(f"{p.url}/api/{key['projectId']}/store/?sentry_key={key['public']}",
                                 json={"message": "for subscribers"})
             assert stored.status_code == 200, stored.text
-        p.wait_drained(("outcomes", "tenancy-projector", "monitors-projector", "releases-projector"))
+        p.wait_drained(("outcomes", "tenancy-projector", "monitors-projector", "releases-projector",
+                        "artifacts-projector"))
         yield p
     finally:
         p.stop()

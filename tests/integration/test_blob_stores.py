@@ -14,11 +14,11 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto.server import ThreadedMotoServer
 
 from picket.blobs.directory import DirectoryBlobStore
 from picket.blobs.s3 import S3BlobStore
 from picket.blobs.store import BlobMissing, BlobStore, open_blob_store
+from tests.support.s3_server import s3_server
 
 REGION = "us-east-1"
 
@@ -27,28 +27,10 @@ def sha1(data: bytes) -> str:
     return hashlib.sha1(data).hexdigest()
 
 
-def one_request_at_a_time(app):
-    """Serve a WSGI app's requests one after the other. Moto's threaded server closes the buffer
-    of an object overwritten or deleted while another request still reads it (a 500, "I/O
-    operation on closed file"); S3 serves each request against one consistent version. Clients
-    stay concurrent: only the server's handling of each request is serialized."""
-    lock = threading.Lock()
-
-    def serve(environ, start_response):
-        with lock:
-            return app(environ, start_response)
-
-    return serve
-
-
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    server._server.app = one_request_at_a_time(server._server.app)  # read per request by werkzeug
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with s3_server() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture

@@ -23,11 +23,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from picket.artifacts import assembly, ownership
+from picket.artifacts import assembly, js_processing, ownership, sourcemaps
+from picket.artifacts.resolver import StoreArtifacts
 from picket.blobs import files
 from picket.bus.publisher import PublishFailed
 from picket.gateway import render_artifacts
-from picket.gateway.access import project_access
+from picket.gateway.access import EVENT_READ, project_access
 from picket.gateway.errors import ApiError, bad_request, not_found
 from picket.gateway.pagination import paginate
 from picket.gateway.publishing import topics_of
@@ -39,7 +40,7 @@ from picket.ids import new_id
 from picket.releases.versions import validate_version
 from picket.schemas import artifacts as a
 from picket.schemas import topics as t
-from picket.store import artifacts_read, releases_read
+from picket.store import artifacts_read, issues_read, releases_read
 
 # What chunk-upload offers (Sentry's defaults but the concurrency: each request holds one chunk
 # in memory at a time, so 4 parallel requests stay within 40 MiB).
@@ -468,6 +469,58 @@ async def delete_debug_file(request: Request) -> Response:
     return Response(status_code=204)
 
 
+# --- source map debugging ---
+
+def _index(request: Request, name: str) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        raise bad_request(f"Query parameter '{name}' is required")
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 9:
+        raise bad_request(f"Query parameter '{name}' must be a non-negative integer")
+    return int(raw)
+
+
+def _explain(rt: Runtime, org_id: int, project_id: int, event: Any, exception_idx: int,
+             frame_idx: int) -> list[dict[str, Any]]:
+    """Why the frame was not mapped (nothing when it was, or would be now)."""
+    exceptions = event.exceptions
+    if exception_idx >= len(exceptions):
+        raise bad_request("Query parameter 'exception_idx' is out of range")
+    ex = exceptions[exception_idx]
+    frames = ex.raw_frames or ex.frames
+    if frame_idx >= len(frames):
+        raise bad_request("Query parameter 'frame_idx' is out of range")
+    if ex.raw_frames and ex.frames[frame_idx].data.get("symbolicated"):
+        return []
+    frame = frames[frame_idx]
+    artifacts = StoreArtifacts(rt.store, rt.blobs, org_id, project_id)
+    found = js_processing.resolve(artifacts, frame.abs_path, event.release, event.dist,
+                                  js_processing.debug_ids_of(event))
+    if isinstance(found, js_processing.Resolution):
+        if js_processing.map_frame(frame, found) is not None:
+            return []  # an artifact uploaded since the event maps it now
+        found = sourcemaps.DebugError.of(sourcemaps.UNKNOWN_ERROR, {"absPath": frame.abs_path,
+                                                                      "lineno": frame.lineno, "colno": frame.colno})
+    return [{"type": found.type, "message": found.message, "data": found.data}]
+
+
+async def source_map_debug(request: Request) -> JSONResponse:
+    """Why a frame of an event's exception was not mapped by a source map, with Sentry's error
+    types (`errors` empty when it was)."""
+    rt, access, project, _ = await project_access(request, EVENT_READ)
+    frame_idx, exception_idx = _index(request, "frame_idx"), _index(request, "exception_idx")
+    event_id = request.path_params["event_id"].replace("-", "").lower()
+    if not _HEX32.fullmatch(event_id):
+        raise not_found()
+    found = await rt.read(issues_read.events, [project.id], event_id=event_id, limit=1)
+    if not found:
+        raise not_found()
+    errors = await asyncio.to_thread(_explain, rt, access.organization.id, project.id, found[0].event,
+                                     exception_idx, frame_idx)
+    return JSONResponse({"errors": errors})
+
+
+_HEX32 = re.compile(r"[0-9a-f]{32}")
 _ORG = "/api/0/organizations/{organization_slug}"
 _PROJECT = "/api/0/projects/{organization_slug}/{project_slug}"
 
@@ -479,6 +532,7 @@ routes = [
     Route(f"{_PROJECT}/files/dsyms/", list_debug_files, methods=["GET"]),
     Route(f"{_PROJECT}/files/dsyms/", upload_debug_files, methods=["POST"]),
     Route(f"{_PROJECT}/files/dsyms/", delete_debug_file, methods=["DELETE"]),
+    Route(f"{_PROJECT}/events/{{event_id}}/source-map-debug/", source_map_debug, methods=["GET"]),
     *(Route(f"{base}/releases/{{version}}/files/", list_release_files, methods=["GET"]) for base in (_ORG, _PROJECT)),
     *(Route(f"{base}/releases/{{version}}/files/", upload_release_file, methods=["POST"]) for base in (_ORG, _PROJECT)),
     *(Route(f"{base}/releases/{{version}}/files/{{file_id}}/", get_release_file, methods=["GET"])
