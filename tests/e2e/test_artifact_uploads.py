@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import socket
 import subprocess
 import time
 import uuid
@@ -280,3 +281,19 @@ def test_bad_dif_assemble_requests_are_400(picket: PicketProcess, body: object) 
     with picket.client() as client:
         answer = call(client, "POST", f"/api/0/projects/{picket.org}/default/files/difs/assemble/", json=body)
     assert answer.status_code == 400 and answer.json()["detail"]
+
+
+def test_a_chunk_request_over_the_advertised_size_is_413_before_it_is_read(picket: PicketProcess) -> None:
+    """Only the headers are sent: the answer comes without the body being read."""
+    with picket.client() as client:
+        limit = call(client, "GET", f"/api/0/organizations/{picket.org}/chunk-upload/").json()["maxRequestSize"]
+    host, port = picket.url.removeprefix("http://").split(":")
+    head = (f"POST /api/0/organizations/{picket.org}/chunk-upload/ HTTP/1.1\r\nHost: {host}\r\n"
+            f"Authorization: Bearer {picket.token}\r\nContent-Type: multipart/form-data; boundary=x\r\n"
+            f"Content-Length: {limit + 2 * 1024 * 1024}\r\n\r\n--x\r\n")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(head.encode())
+        answer = sock.recv(65536).decode(errors="replace")
+    status_line, _, rest = answer.partition("\r\n")
+    assert " 413 " in status_line, answer
+    assert "connection: close" in rest.lower() and '"detail"' in rest
