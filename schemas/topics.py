@@ -25,6 +25,9 @@ from picket.schemas.issues import IssueCommand, IssueEvent, issues_key
 from picket.schemas.releases import ReleaseCommand, ReleaseEvent, release_key
 from picket.schemas.artifacts import ArtifactCommand, ArtifactEvent, AssemblyJob, assembly_key
 from picket.schemas.artifacts import command_key as artifact_command_key
+from picket.schemas.integrations import SECRET_FIELDS as INTEGRATION_SECRETS
+from picket.schemas.integrations import Delivery, IntegrationCommand, IntegrationEvent
+from picket.schemas.integrations import command_key as integration_command_key
 from picket.schemas.replies import Reply
 
 DAY_MS = 24 * 3600 * 1000
@@ -178,7 +181,7 @@ MONITORS_EVENTS = Topic(
     public=True,
     dead_letter="monitors-events-dlq",
     key_of=_aggregate,
-    groups=("monitors-projector",),
+    groups=("monitors-projector", "hooks-fanout"),
     doc="Domain events of cron monitors: monitor changes, check-ins, environment status changes.",
 )
 
@@ -274,6 +277,8 @@ ISSUES_EVENTS = Topic(
     retention_ms=-1,
     public=True,
     key_of=issues_key,
+    dead_letter="issues-events-dlq",
+    groups=("hooks-fanout",),  # webhook deliveries (services/agents/hooks_fanout.py)
     doc="Domain events of issues: created, status changed, regressed, assigned, a user's flags, "
         "shared, merged, deleted.",
 )
@@ -308,7 +313,7 @@ RELEASES_EVENTS = Topic(
     public=True,
     dead_letter="releases-events-dlq",
     key_of=_aggregate,
-    groups=("releases-projector",),
+    groups=("releases-projector", "hooks-fanout"),
     doc="Domain events of releases: created, updated, finalized, archived, restored, commits set, "
         "deployed, deleted; each carries the whole release as it is after the event.",
 )
@@ -415,6 +420,86 @@ ARTIFACTS_EVENTS_DLQ = _dead_letters(
 )
 
 
+def _integration_key(command: Any) -> str:
+    return integration_command_key(command)
+
+
+def _delivery_target(delivery: Any) -> str:
+    return delivery.target_id  # type: ignore[no-any-return]
+
+
+INTEGRATIONS_COMMANDS = Topic(
+    "integrations-commands",
+    partitions=4,
+    key="hooks:<org id>:<project id> or apps:<org id>",
+    value_type=IntegrationCommand,
+    retention_ms=7 * DAY_MS,
+    dead_letter="integrations-commands-dlq",
+    key_of=_integration_key,
+    groups=("",),  # the Faust app's own group: its deciding agent
+    doc="Service hooks (create, update, delete), Sentry apps to install, external issues to link or unlink.",
+)
+
+INTEGRATIONS_LOG = Topic(
+    "integrations-log",
+    partitions=4,
+    key="the aggregate, as on integrations-commands",
+    value_type=IntegrationEvent,
+    retention_ms=-1,
+    dead_letter="integrations-log-dlq",
+    key_of=_aggregate,
+    groups=("integrations-projector",),
+    doc="The integrations context's event log, whole (hook secrets and app client secrets "
+        "included): internal; subscribers read integrations-events.",
+)
+
+INTEGRATIONS_EVENTS = Topic(
+    "integrations-events",
+    partitions=4,
+    key="the aggregate, as on integrations-commands",
+    value_type=IntegrationEvent,
+    retention_ms=-1,
+    public=True,
+    key_of=_aggregate,
+    redact=INTEGRATION_SECRETS,
+    doc="Domain events of integrations: service hooks created, updated, deleted; Sentry apps "
+        "installed; external issues linked, unlinked. Secrets are left out.",
+)
+
+HOOK_DELIVERIES = Topic(
+    "hook-deliveries",
+    partitions=4,
+    key="the hook's id or the installation's uuid (a target's deliveries keep their order)",
+    value_type=Delivery,
+    retention_ms=7 * DAY_MS,
+    dead_letter="hook-deliveries-dlq",
+    key_of=_delivery_target,
+    groups=("hooks-deliverer",),
+    doc="Webhook requests to make (service hooks and Sentry app webhooks), signed when sent.",
+)
+
+ISSUES_EVENTS_DLQ = _dead_letters(
+    "issues-events-dlq",
+    "Issue events the webhook fan-out could not process; headers carry the reason.",
+)
+
+INTEGRATIONS_COMMANDS_DLQ = _dead_letters(
+    "integrations-commands-dlq",
+    "Integration commands that could not be decoded or decided; headers carry the reason.",
+)
+
+INTEGRATIONS_LOG_DLQ = _dead_letters(
+    "integrations-log-dlq",
+    "Integration events the projector could not apply; headers carry the reason.",
+)
+
+HOOK_DELIVERIES_DLQ = _dead_letters(
+    "hook-deliveries-dlq",
+    "Webhook deliveries given up on (the receiver failed every try, or refused for good); "
+    "headers carry the last reason.",
+)
+
+
 ALL_TOPICS: tuple[Topic, ...] = (
     TENANCY_COMMANDS,
     TENANCY_LOG,
@@ -443,6 +528,14 @@ ALL_TOPICS: tuple[Topic, ...] = (
     ARTIFACTS_ASSEMBLY_DLQ,
     ARTIFACTS_COMMANDS_DLQ,
     ARTIFACTS_EVENTS_DLQ,
+    INTEGRATIONS_COMMANDS,
+    INTEGRATIONS_LOG,
+    INTEGRATIONS_EVENTS,
+    HOOK_DELIVERIES,
+    INTEGRATIONS_COMMANDS_DLQ,
+    INTEGRATIONS_LOG_DLQ,
+    HOOK_DELIVERIES_DLQ,
+    ISSUES_EVENTS_DLQ,
 )
 BY_NAME = {topic.name: topic for topic in ALL_TOPICS}
 PUBLIC_TOPICS = tuple(topic for topic in ALL_TOPICS if topic.public)

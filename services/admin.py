@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from picket.schemas import commands as c
+from picket.schemas import integrations as c_integrations
 from picket.config import Settings
 from picket.bus.commands import CommandClient, CommandRejected
 from picket.ids import new_id, new_key_pair, new_token
+from picket.integrations.apps import new_app
 from picket.store import entities
 from picket.store.client import Store
 from picket.tenancy.credentials import dsn, hash_token
@@ -114,6 +116,20 @@ class Admin:
             )
             project = await self._find("project", org_id=org.id, id=project_id)
         return project
+
+
+    async def create_app(self, org_slug: str, name: str, webhook_url: str, events: list[str]) -> tuple[Any, Any]:
+        """An internal integration of the organization, installed there: (app, installation)."""
+        org = await self._find("organization", slug=org_slug)
+        if org is None:
+            raise AdminError(f"no organization {org_slug!r}")
+        made = new_app(org.id, name, webhook_url, events, allow_private=os.environ.get("PICKET_HOOKS_ALLOW_PRIVATE") == "1")
+        if isinstance(made, str):
+            raise AdminError(made)
+        app, installation = made
+        await self.bus.execute(c_integrations.CreateSentryApp(meta=self.bus.meta(), org_id=org.id, app=app,
+                                                              installation=installation))
+        return app, installation
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@
     picket admin create-user --email E [--name N]
     picket admin create-org --slug S --owner-email E [--name N]
     picket admin create-token --email E [--scopes a,b] [--org SLUG]
+    picket tail TOPIC [--from-beginning] [--org SLUG] [--type EVENT] [--data-dir D] [--bootstrap HOST:PORT]
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import sys
 from collections.abc import Coroutine
 from typing import Any
 
-from picket import stack
+from picket import stack, tail
 from picket.config import from_env
 
 
@@ -49,8 +50,14 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--email", required=True)
     t.add_argument("--scopes", help="comma-separated; default: all scopes")
     t.add_argument("--org", help="restrict the token to this organization slug")
-    for a in (u, o, t):
+    app = admin.add_parser("create-app", help="an internal integration (Sentry app) installed in an organization")
+    app.add_argument("--org", required=True)
+    app.add_argument("--name", required=True)
+    app.add_argument("--webhook-url", required=True)
+    app.add_argument("--events", default="issue,error", help="comma-separated resources: issue, error")
+    for a in (u, o, t, app):
         a.add_argument("--data-dir", default=None)
+    tail.add_arguments(sub.add_parser("tail", help="follow a public topic, one JSON object a line"))
     return p
 
 
@@ -73,6 +80,8 @@ def main(argv: list[str] | None = None) -> None:
         _run(stack.run_gateway(settings, migrate_store=not args.no_migrate))
     elif args.cmd == "worker":
         _run(stack.run_worker(settings))
+    elif args.cmd == "tail":
+        sys.exit(tail.main(settings, args))
     else:
         print(asyncio.run(stack.run_admin(settings, _admin_action(args))))
 
@@ -108,6 +117,11 @@ def _admin_action(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     async def action(admin):  # type: ignore[no-untyped-def]
         if args.action == "create-user":
             return f"user {await admin.ensure_user(args.email, args.name)} {args.email.strip().lower()}"
+        if args.action == "create-app":
+            made, installation = await admin.create_app(args.org, args.name, args.webhook_url,
+                                                        [e.strip() for e in args.events.split(",") if e.strip()])
+            return (f"app {made.uuid} {made.slug}\ninstallation {installation.uuid}\n"
+                    f"client id {made.client_id}\nclient secret {made.client_secret}")
         if args.action == "create-org":
             org = await admin.ensure_organization(args.slug, args.owner_email, args.name)
             return f"organization {org.id} {org.slug}"

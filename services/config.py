@@ -21,6 +21,10 @@
 | PICKET_METRICS_LISTEN | (unset; `picket run`: a loopback port) | `host:port` where a worker serves `/metrics` (Prometheus) |
 | PICKET_REUSE_PORT     | 0                               | `1`: a gateway binds its port beside other gateways (SO_REUSEPORT; `picket run --gateways N` sets it) |
 | PICKET_BODY_BUDGET    | 268435456 (256 MiB)             | request-body bytes a gateway holds at once; past it, 503 + Retry-After |
+| PICKET_HOOKS_ALLOW_PRIVATE | 0                          | `1`: webhooks may go to private, loopback and link-local addresses |
+| PICKET_HOOKS_TIMEOUT  | 10                              | seconds a webhook request may take        |
+| PICKET_HOOKS_ATTEMPTS | 8                               | tries of a webhook before it is dead-lettered |
+| PICKET_HOOKS_RETRY_BASE | 1.0                           | seconds before the first retry of a webhook (doubling, capped at 300 s, jittered) |
 """
 
 from __future__ import annotations
@@ -75,6 +79,12 @@ class Settings:
     blob_store: str = ""
     # Seconds a deleted artifact's chunks stay before the sweeper may remove them.
     blob_gc_grace: float = 600.0
+    # Webhooks (`services/hooks/`): may they go to private addresses; seconds a request may take;
+    # tries before a delivery is dead-lettered; seconds before the first retry.
+    hooks_allow_private: bool = False
+    hooks_timeout: float = 10.0
+    hooks_attempts: int = 8
+    hooks_retry_base: float = 1.0
 
     @property
     def blob_store_url(self) -> str:
@@ -119,5 +129,9 @@ def from_env(data_dir: str | None = None, host: str | None = None, port: int | N
         body_budget=int(env.get("PICKET_BODY_BUDGET") or 256 * 1024 * 1024),
         blob_store=env.get("PICKET_BLOB_STORE", ""),
         blob_gc_grace=float(env.get("PICKET_BLOB_GC_GRACE") or 600),
+        hooks_allow_private=env.get("PICKET_HOOKS_ALLOW_PRIVATE") == "1",
+        hooks_timeout=float(env.get("PICKET_HOOKS_TIMEOUT") or 10),
+        hooks_attempts=int(env.get("PICKET_HOOKS_ATTEMPTS") or 8),
+        hooks_retry_base=float(env.get("PICKET_HOOKS_RETRY_BASE") or 1.0),
     )
 

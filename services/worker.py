@@ -19,6 +19,9 @@ from picket.agents import aggregate, monitors
 from picket.agents.artifacts import ARTIFACTS
 from picket.agents.assembler import assembler_consumer
 from picket.agents.blob_sweeper import BlobSweeper
+from picket.agents.hooks_fanout import fanout_consumers
+from picket.agents.integrations import INTEGRATIONS
+from picket.integrations.directory import Directory
 from picket.agents.releases import RELEASES
 from picket.blobs.store import open_blob_store
 from picket.agents.tenancy import TENANCY
@@ -41,7 +44,7 @@ from picket.store.migrate import migrate
 log = logging.getLogger(__name__)
 
 # The event-sourced contexts this worker decides and projects.
-CONTEXTS = (TENANCY, monitors.MONITORS, RELEASES, ARTIFACTS)
+CONTEXTS = (TENANCY, monitors.MONITORS, RELEASES, ARTIFACTS, INTEGRATIONS)
 # Contexts decided in batches (high volume: every SDK check-in is a command); the others by a
 # Faust agent per command.
 BATCH_DECIDED = (monitors.MONITORS,)
@@ -84,14 +87,16 @@ class Worker:
                            t.MONITORS_EVENTS.partitions),
         ]
         states = {ctx.name: StateCache(ctx, await self._history(topics, ctx)) for ctx in CONTEXTS}
+        directory = Directory(self.store)  # who listens to webhooks
         self._consumers = [
             *(aggregate.projector(ctx, w) for ctx in CONTEXTS),
             aggregate.decider(monitors.MONITORS, w, states[monitors.MONITORS.name], monitors.check_in_intake(topics)),
-            events_consumer(w, self._blobs),
+            events_consumer(w, self._blobs, directory),
             *ingest_consumers(w),
             monitors.raw_check_in_consumer(w),
             monitors.clock_consumer(w, stages),
             assembler_consumer(w, self._blobs),
+            *fanout_consumers(w, directory),
         ]
         for consumer in self._consumers:
             await consumer.start()

@@ -24,14 +24,16 @@ import msgspec
 
 from picket.application.aggregates import answer
 from picket.schemas import topics as t
-from picket.schemas.issues import IssueMerged, StatusDetails
+from picket.schemas.issues import IssueCreated, IssueMerged, IssueRegressed, StatusDetails
 from picket.runtime.consumer import BatchConsumer
 from picket.runtime.steps import Output, Pipeline, Table, Unavailable, item_pipeline
 from picket.artifacts import js_processing
 from picket.artifacts.resolver import CachedResolver
 from picket.blobs.store import OUTAGES, BlobStore
 from picket.store.errors import StoreError
+from picket.agents import hooks_fanout
 from picket.agents.wiring import Wiring
+from picket.integrations.directory import Directory
 from picket.bus.publisher import Record
 from picket.bus.topics import Topics
 from picket.decisions import Rejected
@@ -104,9 +106,12 @@ def _now() -> datetime:
 
 
 class EventProjection:
-    def __init__(self, store: Store, topics: Topics, resolver: CachedResolver | None = None) -> None:
+    def __init__(self, store: Store, topics: Topics, resolver: CachedResolver | None = None,
+                 directory: Directory | None = None, public_url: str = "") -> None:
         self._store = store
         self._resolver = resolver
+        self._directory = directory
+        self._public_url = public_url
         self._topics = topics
         self._commands = topics.name(t.ISSUES_COMMANDS)
         self._projects: dict[int, issues.ProjectGroups] = {}
@@ -208,8 +213,8 @@ class EventProjection:
         hash_ = grouping_hash(event)
         meta = metadata(event)
         rows = issues.EventRows()
-        issues.add_event(await self._state(item.project_id), event, hash_, meta,
-                         int(item.received.timestamp() * 1000), rows)
+        group_id = issues.add_event(await self._state(item.project_id), event, hash_, meta,
+                                    int(item.received.timestamp() * 1000), rows)
         # As Relay's data category of an event type: errors and default (message) events count as
         # error, security reports as security.
         category = Category.SECURITY if item.item_type == "security" else Category.ERROR
@@ -219,12 +224,27 @@ class EventProjection:
         out.add_rows(GROUPS, rows.groups).add_rows(EVENTS, rows.events)
         _add_issue_rows(out, rows)
         out.records += [self._topics.record(t.ISSUES_EVENTS, event) for event in rows.domain]
+        if self._directory is not None:
+            out.records += await self._hook_records(item.org_id, event, group_id, rows)
         if self._sightings.first(item.project_id, event.release):
             command = sighting(item.org_id, item.project_id, event.release, item.received)
             if command is not None:
                 out.records.append(self._topics.record(t.RELEASES_COMMANDS, command))
         return out
 
+
+    async def _hook_records(self, org_id: int, event: Any, group_id: int, rows: Any) -> list[Record]:
+        """Deliveries of `event.created` (and `event.alert`) to the hooks and apps that want them;
+        the directory is read in a thread only when it is due for a refresh."""
+        directory = self._directory
+        assert directory is not None
+        if directory.stale:
+            await asyncio.to_thread(directory.targets)
+        if not directory.targets(org_id, event.project_id):
+            return []
+        alert = any(isinstance(e, (IssueCreated, IssueRegressed)) for e in rows.domain)
+        triggers = hooks_fanout.event_triggers(event, org_id, group_id, alert, self._public_url)
+        return hooks_fanout.to_deliveries(triggers, directory, self._topics)
 
     async def _map_sources(self, org_id: int, project_id: int, event: Any) -> Any:
         """The event with source maps applied; unchanged if that fails (a broken source map
@@ -248,10 +268,12 @@ def _add_issue_rows(out: Output, rows: IssueRows) -> None:
     out.add_rows(EVENT_MOVES, rows.moves).add_rows(EVENT_DELETES, rows.deletes)
 
 
-def events_consumer(w: Wiring, blobs: BlobStore | None = None) -> BatchConsumer:
+def events_consumer(w: Wiring, blobs: BlobStore | None = None, directory: Directory | None = None) -> BatchConsumer:
     """Reads ingest-events and issues-commands together in the group `ingest-events`; with a
-    blob store, applies source maps to JavaScript events."""
-    projection = EventProjection(w.store, w.topics, CachedResolver(w.store, blobs) if blobs is not None else None)
+    blob store, applies source maps to JavaScript events; with a directory of hooks, tells them
+    of stored events."""
+    projection = EventProjection(w.store, w.topics, CachedResolver(w.store, blobs) if blobs is not None else None,
+                                 directory, w.settings.public_url)
     name = "ingest-events-consumer"
     read = [t.INGEST_EVENTS, t.ISSUES_COMMANDS]
     handler: Pipeline = item_pipeline(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -80,7 +81,7 @@ def _inline_map(reference: str) -> bytes | None:
             return base64.b64decode(payload, validate=False)
         except (binascii.Error, ValueError):
             return None
-    return payload.encode()
+    return urllib.parse.unquote_to_bytes(payload)
 
 
 def resolve(artifacts: Artifacts, abs_path: Any, release: str | None, dist: str | None,
@@ -111,7 +112,8 @@ def resolve(artifacts: Artifacts, abs_path: Any, release: str | None, dist: str 
     candidates = sm.url_candidates(abs_path)
     if not candidates:
         return sm.DebugError.of(sm.URL_NOT_VALID, {"absPath": abs_path})
-    found = [f for f in artifacts.by_urls(release, dist, candidates) if f.type != "source_map"]
+    # an event without a dist takes only files without one, as Sentry's
+    found = [f for f in artifacts.by_urls(release, dist or "", candidates) if f.type != "source_map"]
     if not found:
         elsewhere = [f for f in artifacts.by_urls(release, None, candidates) if f.type != "source_map"]
         if elsewhere:
@@ -129,7 +131,8 @@ def resolve(artifacts: Artifacts, abs_path: Any, release: str | None, dist: str 
         data = _inline_map(map_url)
         map_url = abs_path
     else:
-        maps = [f for f in artifacts.by_urls(release, dist, sm.url_candidates(map_url)) if f.type in ("source_map", "")]
+        maps = [f for f in artifacts.by_urls(release, dist or "", sm.url_candidates(map_url))
+                if f.type in ("source_map", "")]
         if not maps:
             return sm.DebugError.of(sm.SOURCEMAP_NOT_FOUND, {"filename": map_url})
         data = _view(artifacts, maps[0], sm.MAX_SOURCEMAP_SIZE)
@@ -158,7 +161,9 @@ def map_frame(frame: StackFrame, resolution: Resolution) -> StackFrame | None:
     if mapped is None:
         return None
     fields = {k: mapped.get(k) for k in ("abs_path", "filename", "lineno", "colno", "function")}
-    context = {k: mapped[k] for k in ("context_line", "pre_context", "post_context") if k in mapped}
+    # the minified file's context lines never describe the original: without the map's, none
+    context = {"context_line": mapped.get("context_line"), "pre_context": mapped.get("pre_context", []),
+               "post_context": mapped.get("post_context", [])}
     out = msgspec.structs.replace(
         frame, **{k: v for k, v in fields.items() if v is not None}, **context,
         data={**frame.data, "sourcemap": resolution.sourcemap_url, "resolved_with": resolution.resolved_with,

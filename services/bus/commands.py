@@ -23,8 +23,9 @@ from picket.schemas.commands import CommandMeta
 from picket.schemas.replies import Reply
 from picket.schemas.issues import IssueCommand
 from picket.schemas.artifacts import ArtifactCommand
+from picket.schemas.integrations import IntegrationCommand
 from picket.schemas.releases import ReleaseCommand
-from picket.schemas.topics import ARTIFACTS_COMMANDS, ISSUES_COMMANDS, MONITORS_COMMANDS, RELEASES_COMMANDS, TENANCY_COMMANDS, Topic
+from picket.schemas.topics import ARTIFACTS_COMMANDS, INTEGRATIONS_COMMANDS, ISSUES_COMMANDS, MONITORS_COMMANDS, RELEASES_COMMANDS, TENANCY_COMMANDS, Topic
 
 # Seconds to get the broker's ack of a command.
 SEND_TIMEOUT = 10.0
@@ -68,6 +69,8 @@ def command_topic(command: Any) -> Topic:
         return RELEASES_COMMANDS
     if isinstance(command, ArtifactCommand.__args__):  # type: ignore[attr-defined]
         return ARTIFACTS_COMMANDS
+    if isinstance(command, IntegrationCommand.__args__):  # type: ignore[attr-defined]
+        return INTEGRATIONS_COMMANDS
     return TENANCY_COMMANDS
 
 

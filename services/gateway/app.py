@@ -37,9 +37,10 @@ from picket.gateway.keys import KeyCache
 from picket.gateway.rate_limits import RateLimiter
 from picket.gateway.request_body import Budget
 from picket.gateway.routes import (
-    artifacts, events, feedback, ingest, issue_changes, keys, members, monitors, organizations, projects, releases, stats,
-    teams,
+    artifacts, events, feedback, ingest, integrations, issue_changes, keys, members, monitors, organizations, projects,
+    releases, stats, teams,
 )
+from picket.gateway.routes import asyncapi
 from picket.gateway.runtime import Runtime
 from picket.gateway.tenancy_follower import TenancyFollower, accepted, apply
 from picket.store.client import Store
@@ -53,6 +54,7 @@ async def health(_: Request) -> JSONResponse:
 ROUTES: list[Any] = [
     *ingest.routes,
     Route("/_health/", health, methods=["GET"]),
+    *asyncapi.routes,
     *organizations.routes,
     *teams.routes,
     *projects.routes,
@@ -64,6 +66,7 @@ ROUTES: list[Any] = [
     *monitors.routes,
     *releases.routes,
     *artifacts.routes,
+    *integrations.routes,
     *stats.routes,
 ]
 

@@ -286,6 +286,7 @@ class IssuePage:
     participants: list[int] = field(default_factory=list)
     last_release: str = ""
     releases: dict[str, dict[str, Any]] = field(default_factory=dict)  # version → as the issue shows it
+    annotations: list[dict[str, Any]] = field(default_factory=list)  # external issues: displayName, url
 
 
 def issue_detail(group: Group, project: Project, org: Organization, public_url: str, page: IssuePage,
@@ -304,6 +305,7 @@ def issue_detail(group: Group, project: Project, org: Organization, public_url: 
             *(activity_item(a, people) for a in page.activity),
             {"id": "0", "type": "first_seen", "data": {}, "dateCreated": iso(group.first_seen), "user": None},
         ],
+        "annotations": page.annotations,
         "firstRelease": page.releases.get(group.first_release),
         "lastRelease": page.releases.get(page.last_release),
         "participants": [user_ref(u, people) for u in page.participants],

@@ -48,7 +48,7 @@ from picket.gateway.monitor_cache import MonitorCache
 from picket.gateway.rate_limits import RateLimiter
 from picket.gateway.request_body import Budget
 from picket.ingest.limits import DEFAULT_LIMITS, Limits
-from picket.store import entities, issues_read, monitors_read, project_activity, releases_read
+from picket.store import entities, integrations_read, issues_read, monitors_read, project_activity, releases_read
 
 NOW = datetime(2026, 3, 4, 5, 6, 7, tzinfo=timezone.utc)
 PUBLIC_URL = "http://picket.test"
@@ -234,6 +234,8 @@ class FakeRuntime:
         self.answer(releases_read.seen, {})
         self.answer(releases_read.release, None)
         self.answer(releases_read.with_health, set())
+        # Nor linked external issues.
+        self.answer(integrations_read.external_issues, [])
 
     # -- the Runtime interface -------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from picket.gateway.runtime import path_int, runtime
 from picket.gateway.validation import query_lists
 from picket.ingest.grouping import parse_short_id
 from picket.stats.periods import InvalidParams
-from picket.store import entities, issues_read, releases_read
+from picket.store import entities, integrations_read, issues_read, releases_read
 
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")
 
@@ -217,6 +217,8 @@ async def issue_page(rt: Any, access: Any, project: Any, group: issues_read.Grou
         stats=counts.get(group.id, {}), tags=tags, user_reports=reports, flags=flags.get(group.id, {}),
         people=await people(rt, access.organization.id, [group.assignee], [group.status_details], named), activity=activity, seen_by=seen_by,
         participants=participants, last_release=last,
+        annotations=[{"displayName": x.display_name, "url": x.web_url}
+                     for x in await rt.read(integrations_read.external_issues, access.organization.id, [group.id])],
         releases=await _issue_releases(rt, access.organization.id, project, group, last))
     return render_events.issue_detail(group, project, access.organization, rt.settings.public_url, page, now)
 
