@@ -20,6 +20,7 @@ from picket.agents.artifacts import ARTIFACTS
 from picket.agents.assembler import assembler_consumer
 from picket.agents.blob_sweeper import BlobSweeper
 from picket.agents.hooks_fanout import fanout_consumers
+from picket.hooks.deliverer import Deliverer, deliverer
 from picket.agents.integrations import INTEGRATIONS
 from picket.integrations.directory import Directory
 from picket.agents.releases import RELEASES
@@ -62,6 +63,7 @@ class Worker:
         self._ticker: monitors.Ticker | None = None
         self._sealer: Sealer | None = None
         self._sweeper: BlobSweeper | None = None
+        self._deliverer: Deliverer | None = None
         self._blobs = open_blob_store(settings.blob_store_url)
 
     async def start(self) -> None:
@@ -110,6 +112,8 @@ class Worker:
             self._ticker.start()
         self._sealer = Sealer(self.store, self.settings.seal_interval)
         self._sealer.start()
+        self._deliverer = deliverer(w)  # webhook deliveries
+        await self._deliverer.start()
         self._sweeper = BlobSweeper(self.store, self._blobs, self.settings.seal_interval,
                                     self.settings.blob_gc_grace)
         self._sweeper.start()
@@ -140,6 +144,8 @@ class Worker:
             await self._sealer.stop()
         if self._sweeper:
             await self._sweeper.stop()
+        if self._deliverer:  # before the producer and the store: a clean stop still writes
+            await self._deliverer.stop()
         if self._ticker:
             await self._ticker.stop()
         if self._app:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -286,7 +288,7 @@ class IssuePage:
     participants: list[int] = field(default_factory=list)
     last_release: str = ""
     releases: dict[str, dict[str, Any]] = field(default_factory=dict)  # version → as the issue shows it
-    annotations: list[dict[str, Any]] = field(default_factory=list)  # external issues: displayName, url
+    external_issues: list[Any] = field(default_factory=list)  # linked by Sentry apps
 
 
 def issue_detail(group: Group, project: Project, org: Organization, public_url: str, page: IssuePage,
@@ -305,13 +307,17 @@ def issue_detail(group: Group, project: Project, org: Organization, public_url: 
             *(activity_item(a, people) for a in page.activity),
             {"id": "0", "type": "first_seen", "data": {}, "dateCreated": iso(group.first_seen), "user": None},
         ],
-        "annotations": page.annotations,
+        # as Sentry's plugins show linked issues: a link per annotation, and the issue itself
+        "annotations": [f'<a href="{html.escape(x.web_url)}">{html.escape(x.display_name)}</a>'
+                        for x in page.external_issues],
         "firstRelease": page.releases.get(group.first_release),
         "lastRelease": page.releases.get(page.last_release),
         "participants": [user_ref(u, people) for u in page.participants],
         "pluginActions": [],
         "pluginContexts": [],
-        "pluginIssues": [],
+        "pluginIssues": [{"slug": x.service_type, "title": x.service_type,
+                          "issue": {"issue_id": x.identifier, "url": x.web_url, "label": x.display_name}}
+                         for x in page.external_issues],
         "seenBy": [{**user_ref(u, people), "lastSeen": iso(at)} for u, at in page.seen_by],
         "tags": page.tags,
         "userReportCount": page.user_reports,

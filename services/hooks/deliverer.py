@@ -23,13 +23,13 @@ remembered in memory only. So after a crash, or when partitions move, messages f
 offset are read again: before anything of a fetched batch is sent, one query finds which of its
 deliveries already have an `ok` or `gave_up` row, and those are not sent again. What may still
 be sent twice: a delivery answered 2xx whose row was not written when the process died (a crash
-between the answer and the insert, or a store that stayed down past the retries of the insert),
+between the answer and the insert, or a store still down when the deliverer was stopped),
 and, likewise, a dead-lettered one may be dead-lettered again. A clean `stop()` (or a rebalance)
 lets the tries under way end (at most `timeout` seconds), writes their rows, commits, and
 abandons the rest: nothing answered 2xx is sent again, and a delivery waiting for its next try
-starts over with its first try (its count of tries is not kept). Receivers de-duplicate on the
-delivery's id (`Request-ID` for Sentry apps, the body for service hooks) if they must see each at
-most once.
+starts over with its first try (its count of tries is not kept). A Sentry app that must see each
+delivery at most once de-duplicates on `Request-ID` (the delivery's id); a service hook's headers
+carry no such id (Sentry's do not either).
 
 Memory. A partition with more than `max_pending` unfinished deliveries is paused (no more is
 fetched from it) until it drops below again.

@@ -201,7 +201,8 @@ def test_sentry_app_installations_external_issues_and_webhooks(hooked: PicketPro
         assert linked.status_code == 200, linked.text
         assert linked.json()["displayName"] == "TRK#T-1" and linked.json()["serviceType"] == app["slug"]
         detail = call(client, "GET", f"/api/0/issues/{group_id}/").json()
-        assert {"displayName": "TRK#T-1", "url": "https://tracker.example/T-1"} in detail["annotations"]
+        assert detail["annotations"] == ['<a href="https://tracker.example/T-1">TRK#T-1</a>']
+        assert [p["issue"]["url"] for p in detail["pluginIssues"]] == ["https://tracker.example/T-1"]
         assert call(client, "DELETE", f"{path}{linked.json()['id']}/").status_code == 204
         assert call(client, "GET", f"/api/0/issues/{group_id}/").json()["annotations"] == []
         assert call(client, "DELETE", f"{path}{linked.json()['id']}/").status_code == 404

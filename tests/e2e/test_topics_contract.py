@@ -36,8 +36,9 @@ def picket(kafka, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PicketPr
     """A Picket where something happened on every public topic: an organization, a team, a
     project with its key, a second key, a token (tenancy-events); a monitor and its check-in
     (monitors-events); a release with commits and a deploy (releases-events); a release file
-    (artifacts-events); an event (outcomes)."""
-    p = PicketProcess(kafka.bootstrap, tmp_path_factory.mktemp("topics"), org="subscribed").start()
+    (artifacts-events); a service hook (integrations-events); an event (outcomes)."""
+    p = PicketProcess(kafka.bootstrap, tmp_path_factory.mktemp("topics"), org="subscribed",
+                      env={"PICKET_HOOKS_ALLOW_PRIVATE": "1"}).start()
     try:
         with p.client() as http:
             call(http, "POST", "/api/0/organizations/subscribed/teams/", json={"slug": "readers"})
@@ -56,11 +57,14 @@ def picket(kafka, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PicketPr
             uploaded = call(http, "POST", "/api/0/organizations/subscribed/releases/feed@1.0/files/",
                             data={"name": "~/app.js"}, files={"file": ("app.js", b"console.log(1)")})
             assert uploaded.status_code == 201, uploaded.text
+            hook = call(http, "POST", "/api/0/projects/subscribed/feed/hooks/",
+                        json={"url": "http://127.0.0.1:9/hook", "events": ["issue.created"]})
+            assert hook.status_code == 201, hook.text
             stored = httpx.post(f"{p.url}/api/{key['projectId']}/store/?sentry_key={key['public']}",
                                 json={"message": "for subscribers"})
             assert stored.status_code == 200, stored.text
         p.wait_drained(("outcomes", "tenancy-projector", "monitors-projector", "releases-projector",
-                        "artifacts-projector"))
+                        "artifacts-projector", "integrations-projector"))
         yield p
     finally:
         p.stop()

@@ -379,57 +379,70 @@ def test_a_targets_deliveries_arrive_in_order_failures_and_all(
 
 # --- (e) restart ---
 
-def _restart_answer(seen: Seen, before: int) -> tuple[int, float]:
-    n = json.loads(seen.body)["n"]
-    if n % 7 == 3 and before < 2:
-        return 500, 0.02
-    return 200, 0.03
+class Flaky:
+    """Answers 200 after 30 ms, but 500 to every 7th delivery's first two tries, and 500 to the
+    very first delivery (n = 0) for as long as `stuck` is set: its target's queue, and the
+    partition's committed offset, stay behind it while the other targets go on."""
+
+    def __init__(self) -> None:
+        self.stuck = True
+
+    def __call__(self, seen: Seen, before: int) -> tuple[int, float]:
+        n = json.loads(seen.body)["n"]
+        if (n == 0 and self.stuck) or (n % 7 == 3 and before < 2):
+            return 500, 0.02
+        return 200, 0.03
 
 
 def _targets_and_deliveries(url: str) -> tuple[list[str], list[Delivery]]:
-    targets = [_target() for _ in range(5)]
+    """50 deliveries to 5 targets, all on one partition."""
+    targets = _on_partition(2, 5)
     return targets, [_delivery(targets[n % 5], url, n) for n in range(50)]
 
 
 def test_a_clean_stop_and_start_loses_nothing_and_repeats_nothing_delivered(
         kafka: KafkaBroker, store: Store, tmp_path: Path, receivers: Callable[..., Receiver]) -> None:
-    receiver = receivers(_restart_answer)
+    flaky = Flaky()
+    receiver = receivers(flaky)
     _, deliveries = _targets_and_deliveries(receiver.url)
     at_stop: list[int] = []
 
     async def scenario(run: Run) -> None:
         first = await run.start()
         await run.publish(deliveries)
-        await _until(lambda: len(receiver.answered(200)) >= 15, "some deliveries")
+        await _until(lambda: len(receiver.answered(200)) >= 20, "some deliveries")
         await first.stop()
         at_stop.append(len(receiver.answered(200)))
         await asyncio.sleep(0.5)
         assert len(receiver.answered(200)) == at_stop[0], "nothing is sent once stop() returned"
+        flaky.stuck = False
         await run.start()
         await _until(lambda: set(receiver.answered(200)) == {d.id for d in deliveries}, "every delivery")
         await asyncio.sleep(0.5)
 
     asyncio.run(_run(kafka, store, tmp_path, scenario))
-    assert at_stop[0] < 50, "stopped mid-stream"
+    assert 20 <= at_stop[0] < 50, "stopped mid-stream, with deliveries done above the first unfinished one"
     answered = receiver.answered(200)
     assert len(answered) == len(set(answered)) == 50, "each delivery answered 2xx once"
 
 
 def test_after_a_hard_kill_only_answered_but_unrecorded_deliveries_may_repeat(
         kafka: KafkaBroker, store: Store, tmp_path: Path, receivers: Callable[..., Receiver]) -> None:
-    receiver = receivers(_restart_answer)
+    flaky = Flaky()
+    receiver = receivers(flaky)
     targets, deliveries = _targets_and_deliveries(receiver.url)
     before_kill: dict[str, set[str]] = {}
 
     async def scenario(run: Run) -> None:
         first = await run.start()
         await run.publish(deliveries)
-        await _until(lambda: len(receiver.answered(200)) >= 15, "some deliveries")
+        await _until(lambda: len(receiver.answered(200)) >= 20, "some deliveries")
         await _kill(first)
         run.started.remove(first)
         await asyncio.sleep(0.3)  # a row whose insert was under way is in now, or never
         before_kill["answered"] = set(receiver.answered(200))
         before_kill["recorded"] = {i for target in targets for (i, _, _, ok, _, _) in run_rows(store, target) if ok}
+        flaky.stuck = False
         await run.start()
         await _until(lambda: set(receiver.answered(200)) == {d.id for d in deliveries}, "every delivery")
         await asyncio.sleep(0.5)
@@ -437,6 +450,7 @@ def test_after_a_hard_kill_only_answered_but_unrecorded_deliveries_may_repeat(
     asyncio.run(_run(kafka, store, tmp_path, scenario))
     answered = receiver.answered(200)
     repeated = {i for i in answered if answered.count(i) > 1}
+    assert len(before_kill["recorded"]) >= 15
     assert before_kill["recorded"] <= before_kill["answered"]
     assert not repeated & before_kill["recorded"], "a delivery recorded as answered 2xx is not sent again"
     assert repeated <= before_kill["answered"] - before_kill["recorded"]
@@ -523,3 +537,61 @@ def test_a_private_url_is_dead_lettered_without_a_request(
     assert t.HOOK_DELIVERIES.decode(value) == delivery
     assert headers["reason"] == b"URL refused: The host 127.0.0.1 is a loopback address."
     assert [(r[2], r[3], r[4]) for r in run_rows(store, target)] == [(None, 0, 1)]
+
+
+# --- bounded memory ---
+
+def test_a_partition_with_too_many_unfinished_deliveries_is_not_read_further(
+        kafka: KafkaBroker, store: Store, tmp_path: Path, receivers: Callable[..., Receiver]) -> None:
+    stuck = {"on": True}
+    receiver = receivers(lambda seen, before: (503 if stuck["on"] else 200, 0.0))
+    held, later = _on_partition(3, 2)
+    first = [_delivery(held, receiver.url, n) for n in range(8)]
+    second = [_delivery(later, receiver.url, n) for n in range(3)]
+
+    async def scenario(run: Run) -> None:
+        w = run.wiring
+        d = Deliverer(kafka=w.kafka, topic=w.topics.name(t.HOOK_DELIVERIES),
+                      group=w.topics.group(t.HOOK_DELIVERIES, "hooks-deliverer"), topics=w.topics, store=w.store,
+                      producer=w.producer, allow_private=True, timeout=1.0, attempts=10_000, retry_base=0.02,
+                      retry_cap=0.1, max_pending=5)
+        await d.start()
+        run.started.append(d)
+        await run.publish(first)
+        await _until(lambda: len(receiver.requests()) >= 3, "the held target's first tries")
+        await asyncio.sleep(0.5)
+        await run.publish(second)
+        await asyncio.sleep(1.5)
+        assert not any(i.startswith(later) for i in receiver.ids()), "8 unfinished > 5: nothing more is fetched"
+        stuck["on"] = False
+        await _until(lambda: set(receiver.answered(200)) == {x.id for x in first + second}, "all, once resumed")
+
+    asyncio.run(_run(kafka, store, tmp_path, scenario))
+
+
+# --- partitions moving ---
+
+def test_a_member_joining_loses_nothing_and_repeats_nothing_delivered(
+        kafka: KafkaBroker, store: Store, tmp_path: Path, receivers: Callable[..., Receiver],
+        caplog: pytest.LogCaptureFixture) -> None:
+    flaky = Flaky()
+    receiver = receivers(flaky)
+    targets = [_target() for _ in range(8)]
+    deliveries = [_delivery(targets[n % 8], receiver.url, n) for n in range(80)]
+
+    async def scenario(run: Run) -> None:
+        first = await run.start()
+        await run.publish(deliveries)
+        await _until(lambda: len(receiver.answered(200)) >= 20, "some deliveries")
+        second = await run.start()  # the group rebalances: the first gives every partition up
+        await _until(lambda: bool(second._consumer.assignment()) and bool(first._consumer.assignment()),
+                     "both members assigned")
+        flaky.stuck = False
+        await _until(lambda: set(receiver.answered(200)) == {d.id for d in deliveries}, "every delivery")
+        await asyncio.sleep(0.5)
+
+    with caplog.at_level("WARNING", logger="picket.hooks.deliverer"):
+        asyncio.run(_run(kafka, store, tmp_path, scenario))
+    answered = receiver.answered(200)
+    assert len(answered) == len(set(answered)) == 80, "each delivery answered 2xx once"
+    assert not [r for r in caplog.records if "commit failed" in r.getMessage()]

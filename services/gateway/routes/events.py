@@ -217,8 +217,7 @@ async def issue_page(rt: Any, access: Any, project: Any, group: issues_read.Grou
         stats=counts.get(group.id, {}), tags=tags, user_reports=reports, flags=flags.get(group.id, {}),
         people=await people(rt, access.organization.id, [group.assignee], [group.status_details], named), activity=activity, seen_by=seen_by,
         participants=participants, last_release=last,
-        annotations=[{"displayName": x.display_name, "url": x.web_url}
-                     for x in await rt.read(integrations_read.external_issues, access.organization.id, [group.id])],
+        external_issues=await rt.read(integrations_read.external_issues, access.organization.id, [group.id]),
         releases=await _issue_releases(rt, access.organization.id, project, group, last))
     return render_events.issue_detail(group, project, access.organization, rt.settings.public_url, page, now)
 

@@ -8,7 +8,6 @@ reach no private, loopback or link-local address; its events are Sentry's (`even
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import secrets
 import uuid
@@ -38,7 +37,7 @@ _HOOK_ID = re.compile(r"[0-9a-f]{32}")
 
 
 def _allow_private(rt: Runtime) -> bool:
-    return bool(getattr(rt.settings, "hooks_allow_private", False)) or os.environ.get("PICKET_HOOKS_ALLOW_PRIVATE") == "1"
+    return rt.settings.hooks_allow_private
 
 
 def _hook(h: i.ServiceHook, failing: bool = False) -> dict[str, Any]:
