@@ -160,6 +160,24 @@ class RemoveMember(_Command, tag="remove_member"):
     member_id: int
 
 
+class UpdateMember(_Command, tag="update_member"):
+    """Change a member's organization role; the last owner keeps theirs."""
+
+    org_id: int
+    member_id: int
+    role: str
+
+
+class SetTeamMembers(_Command, tag="set_team_members"):
+    """Change who is in a team: `replace` (all of them), else `add` and `remove`."""
+
+    org_id: int
+    team_id: int
+    add: list[int] = []
+    remove: list[int] = []
+    replace: list[int] | None = None
+
+
 TenancyCommand = (
     ClaimOrganizationSlug
     | ReleaseOrganizationSlug
@@ -178,6 +196,8 @@ TenancyCommand = (
     | DeleteKey
     | AddMember
     | RemoveMember
+    | UpdateMember
+    | SetTeamMembers
 )
 
 

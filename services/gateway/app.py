@@ -38,9 +38,10 @@ from picket.gateway.rate_limits import RateLimiter
 from picket.gateway.request_body import Budget
 from picket.gateway.routes import (
     artifacts, events, feedback, ingest, integrations, issue_changes, keys, members, monitors, organizations, projects,
-    releases, stats, teams,
+    releases, scim, stats, teams,
 )
 from picket.gateway.routes import asyncapi
+from picket.gateway.routes import openapi
 from picket.gateway.runtime import Runtime
 from picket.gateway.tenancy_follower import TenancyFollower, accepted, apply
 from picket.store.client import Store
@@ -55,6 +56,7 @@ ROUTES: list[Any] = [
     *ingest.routes,
     Route("/_health/", health, methods=["GET"]),
     *asyncapi.routes,
+    *openapi.routes,
     *organizations.routes,
     *teams.routes,
     *projects.routes,
@@ -67,6 +69,7 @@ ROUTES: list[Any] = [
     *releases.routes,
     *artifacts.routes,
     *integrations.routes,
+    *scim.routes,
     *stats.routes,
 ]
 

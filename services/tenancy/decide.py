@@ -294,6 +294,31 @@ def _decide_org(state: OrgState, cmd: Any, emit: Emitter) -> Rejected | None:
                 return Rejected("forbidden", "Cannot remove the only owner of the organization.")
             emit(e.MemberRemoved, member=member)
 
+        case c.UpdateMember():
+            member = state.members.get(cmd.member_id)
+            if member is None:
+                return Rejected("not_found", NOT_FOUND)
+            owners = [m for m in state.members.values() if m.role == "owner" and not m.pending]
+            if member.role == "owner" and cmd.role != "owner" and len(owners) <= 1 and not member.pending:
+                return Rejected("forbidden", "Cannot demote the only owner of the organization.")
+            if cmd.role != member.role:
+                emit(e.MemberUpdated, member=msgspec.structs.replace(member, role=cmd.role))
+
+        case c.SetTeamMembers():
+            team = state.teams.get(cmd.team_id)
+            if team is None:
+                return Rejected("not_found", NOT_FOUND)
+            named = set(cmd.add) | set(cmd.remove) | set(cmd.replace or ())
+            if named - set(state.members):
+                return Rejected("invalid", "Unknown member.")
+            for member in sorted(state.members.values(), key=lambda m: m.id):
+                inside = team.id in member.team_ids
+                wanted = (member.id in cmd.replace) if cmd.replace is not None else (
+                    (inside or member.id in cmd.add) and member.id not in cmd.remove)
+                if wanted != inside:
+                    teams = sorted({*member.team_ids, team.id}) if wanted else [t for t in member.team_ids if t != team.id]
+                    emit(e.MemberUpdated, member=msgspec.structs.replace(member, team_ids=teams))
+
         case _:
             return Rejected("invalid", f"{type(cmd).__name__} does not apply to an organization.")
     return None

@@ -289,6 +289,38 @@ def test_an_owner_can_be_removed_when_another_owner_remains(org_state):
     assert set(state.members) == {11}
 
 
+def test_the_only_owner_cannot_be_demoted_but_others_change_role(org_state):
+    demote = decide(ORG_KEY, org_state, c.UpdateMember(meta=meta(), org_id=ORG, member_id=OWNER_MEMBER, role="admin"))
+    assert isinstance(demote, Rejected) and demote.outcome == "forbidden"
+    state, _ = accept(ORG_KEY, org_state, c.AddMember(meta=meta(), org_id=ORG, member_id=11, email="m@acme.test",
+                                                      role="member", user_id=101))
+    state, events = accept(ORG_KEY, state, c.UpdateMember(meta=meta(), org_id=ORG, member_id=11, role="admin"))
+    assert [(type(ev), ev.member.role) for ev in events] == [(e.MemberUpdated, "admin")]
+    _, none = accept(ORG_KEY, state, c.UpdateMember(meta=meta(), org_id=ORG, member_id=11, role="admin"))
+    assert none == []  # the role it has: nothing to say
+    gone = decide(ORG_KEY, state, c.UpdateMember(meta=meta(), org_id=ORG, member_id=99, role="admin"))
+    assert isinstance(gone, Rejected) and gone.outcome == "not_found"
+
+
+def test_team_members_are_added_removed_and_replaced(populated):
+    state, _ = accept(ORG_KEY, populated, c.AddMember(meta=meta(), org_id=ORG, member_id=11, email="m@acme.test",
+                                                      role="member"))
+    state, events = accept(ORG_KEY, state, c.SetTeamMembers(meta=meta(), org_id=ORG, team_id=20, add=[11]))
+    assert [(ev.member.id, ev.member.team_ids) for ev in events] == [(11, [20])]
+    state, events = accept(ORG_KEY, state, c.SetTeamMembers(meta=meta(), org_id=ORG, team_id=20,
+                                                            remove=[OWNER_MEMBER]))
+    assert [(ev.member.id, ev.member.team_ids) for ev in events] == [(OWNER_MEMBER, [])]
+    state, events = accept(ORG_KEY, state, c.SetTeamMembers(meta=meta(), org_id=ORG, team_id=20,
+                                                            replace=[OWNER_MEMBER]))
+    assert sorted((ev.member.id, ev.member.team_ids) for ev in events) == [(OWNER_MEMBER, [20]), (11, [])]
+    _, none = accept(ORG_KEY, state, c.SetTeamMembers(meta=meta(), org_id=ORG, team_id=20, add=[OWNER_MEMBER]))
+    assert none == []
+    for command, outcome in ((c.SetTeamMembers(meta=meta(), org_id=ORG, team_id=99, add=[11]), "not_found"),
+                             (c.SetTeamMembers(meta=meta(), org_id=ORG, team_id=20, add=[12345]), "invalid")):
+        decision = decide(ORG_KEY, state, command)
+        assert isinstance(decision, Rejected) and decision.outcome == outcome
+
+
 # --- idempotence and determinism ---------------------------------------------------------------
 
 
