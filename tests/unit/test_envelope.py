@@ -83,6 +83,10 @@ def sdk_envelopes(action) -> list[bytes]:
     try:
         with sentry_sdk.isolation_scope() as scope:
             scope.set_client(client)
+            # A trace of its own: the scopes forked here carry the trace (and its frozen
+            # sampling context) of whatever client ran earlier in this process.
+            scope.set_new_propagation_context()
+            sentry_sdk.get_current_scope().set_new_propagation_context()
             action()
         client.flush()
     finally:
@@ -283,8 +287,8 @@ def test_an_sdk_error_event_with_a_binary_attachment_parses():
     assert attachment.payload == BINARY
     assert attachment.filename == "dump.bin"
     assert attachment.content_type == "application/octet-stream"
-    # The trace header is the SDK's (its key may come from an earlier client in this process).
-    assert len(envelope.headers["trace"]["public_key"]) == 32
+    # The trace header is the SDK's, with the client's key.
+    assert envelope.headers["trace"]["public_key"] == DSN.split("//")[1].split("@")[0]
     assert oversized_items(envelope) == []
 
 
