@@ -7,6 +7,7 @@
     picket admin create-org --slug S --owner-email E [--name N]
     picket admin create-token --email E [--scopes a,b] [--org SLUG]
     picket tail TOPIC [--from-beginning] [--org SLUG] [--type EVENT] [--data-dir D] [--bootstrap HOST:PORT]
+    picket status [--data-dir D]                       processes, consumer lag, dead letters, tables
 """
 
 from __future__ import annotations
@@ -14,12 +15,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import sys
 from collections.abc import Coroutine
 from typing import Any
 
-from picket import stack, tail
+from picket import logs, stack, status, tail
 from picket.config import from_env
 
 
@@ -58,15 +58,14 @@ def _parser() -> argparse.ArgumentParser:
     for a in (u, o, t, app):
         a.add_argument("--data-dir", default=None)
     tail.add_arguments(sub.add_parser("tail", help="follow a public topic, one JSON object a line"))
+    sub.add_parser("status", help="processes, consumer lag, dead letters and tables of a running Picket").add_argument(
+        "--data-dir", default=None)
     return p
 
 
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=os.environ.get("PICKET_LOG_LEVEL", "WARNING").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logs.setup(args.cmd)  # one line a record: JSON off a terminal, PICKET_LOG_FORMAT to choose
     # aiokafka warns at every SASL/PLAIN sign-in over a plain socket (the embedded broker on
     # loopback): once is enough to know.
     logging.getLogger("aiokafka.conn").addFilter(_Once("Sending username and password in the clear"))
@@ -82,6 +81,8 @@ def main(argv: list[str] | None = None) -> None:
         _run(stack.run_worker(settings))
     elif args.cmd == "tail":
         sys.exit(tail.main(settings, args))
+    elif args.cmd == "status":
+        sys.exit(status.main(settings))
     else:
         print(asyncio.run(stack.run_admin(settings, _admin_action(args))))
 

@@ -19,6 +19,8 @@
 | PICKET_STORE_LISTEN   | (unset)                         | `host:port` where a worker serves its embedded ClickHouse |
 | PICKET_STORE_PASSWORD | (unset)                         | the password of that server (user `picket`) |
 | PICKET_METRICS_LISTEN | (unset; `picket run`: a loopback port) | `host:port` where a worker serves `/metrics` (Prometheus) |
+| PICKET_METRICS_TOKEN  | (unset: no auth)                | bearer token `/metrics` (gateway's and worker's) asks for |
+| PICKET_HEALTH_STALL_SECONDS | 60                        | seconds a consumer group may be behind without committing before `/_health/ready` calls it stuck |
 | PICKET_REUSE_PORT     | 0                               | `1`: a gateway binds its port beside other gateways (SO_REUSEPORT; `picket run --gateways N` sets it) |
 | PICKET_BODY_BUDGET    | 268435456 (256 MiB)             | request-body bytes a gateway holds at once; past it, 503 + Retry-After |
 | PICKET_HOOKS_ALLOW_PRIVATE | 0                          | `1`: webhooks may go to private, loopback and link-local addresses |
@@ -69,6 +71,10 @@ class Settings:
     store_password: str = field(default="", repr=False)
     # Where a worker serves its counters (`/metrics`, `services/metrics.py`); None: nowhere.
     metrics_listen: str | None = None
+    # The bearer token `/metrics` asks for (gateway and worker); empty: none.
+    metrics_token: str = field(default="", repr=False)
+    # Seconds a consumer group may stay behind without committing before readiness calls it stuck.
+    health_stall_seconds: float = 60.0
     # Bind the gateway's port with SO_REUSEPORT, beside other gateway processes.
     reuse_port: bool = False
     # Request-body bytes a gateway process holds at once (received, or decoded when compressed);
@@ -125,6 +131,8 @@ def from_env(data_dir: str | None = None, host: str | None = None, port: int | N
         store_listen=env.get("PICKET_STORE_LISTEN") or None,
         store_password=env.get("PICKET_STORE_PASSWORD", ""),
         metrics_listen=env.get("PICKET_METRICS_LISTEN") or None,
+        metrics_token=env.get("PICKET_METRICS_TOKEN", ""),
+        health_stall_seconds=float(env.get("PICKET_HEALTH_STALL_SECONDS") or 60),
         reuse_port=env.get("PICKET_REUSE_PORT") == "1",
         body_budget=int(env.get("PICKET_BODY_BUDGET") or 256 * 1024 * 1024),
         blob_store=env.get("PICKET_BLOB_STORE", ""),

@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import secrets
+import shutil
 import signal
 import socket
 import sys
@@ -188,11 +189,15 @@ async def run_all(settings: Settings, gateways: int = 1) -> None:
         _save_store(settings.data_dir, store_url, password)
     run_dir = settings.data_dir / "run"
     metrics_listen = settings.metrics_listen or f"127.0.0.1:{free_loopback_port()}"
-    worker = Child("worker", ["worker"], child_env(**env, PICKET_METRICS_LISTEN=metrics_listen), run_dir,
-                   ready="Picket worker started")
+    # The worker counts alone; the gateways together (`picket.gateway.metrics`).
+    worker = Child("worker", ["worker"], child_env(**env, PICKET_METRICS_LISTEN=metrics_listen,
+                                                   **{name: None for name in MULTIPROC_VARIABLES}),
+                   run_dir, ready="Picket worker started")
     gateway_env = {**env, "CLICKHOUSE_URL": store_url, "PICKET_PUBLIC_URL": settings.public_url,
                    "PICKET_STORE_LISTEN": None, "PICKET_STORE_PASSWORD": None,
-                   "PICKET_REUSE_PORT": "1" if gateways > 1 else None}
+                   "PICKET_REUSE_PORT": "1" if gateways > 1 else None,
+                   "prometheus_multiproc_dir": None,
+                   "PROMETHEUS_MULTIPROC_DIR": str(fresh_metrics_dir(run_dir / "gateway-metrics"))}
     # Each gateway names its transactional producers after its id: unique per process.
     gateway_children = [
         Child("gateway" if n == 1 else f"gateway-{n}",
@@ -225,7 +230,9 @@ async def run_all(settings: Settings, gateways: int = 1) -> None:
             f"  Organization: {creds.organization}\n"
             f"  DSN:          {creds.dsn}\n"
             f"  Kafka:        {kafka.bootstrap}{_embedded_note(broker)}\n"
-            f"  Metrics:      http://{metrics_listen}/metrics (the worker's counters)\n"
+            f"  Metrics:      http://{metrics_listen}/metrics (the worker's counters; "
+            f"the gateways': {creds.url}/metrics)\n"
+            f"  Health:       {creds.url}/_health/ready\n"
             f"  ClickHouse:   {settings.clickhouse_url}",
             flush=True,
         )
@@ -241,6 +248,18 @@ async def run_all(settings: Settings, gateways: int = 1) -> None:
         if broker is not None:
             broker.stop()
         lock.close()  # the next picket run may take the data directory
+
+
+MULTIPROC_VARIABLES = ("PROMETHEUS_MULTIPROC_DIR", "prometheus_multiproc_dir")
+
+
+def fresh_metrics_dir(path: Path) -> Path:
+    """An empty directory for the gateways' counters (prometheus_client's multiprocess mode: a
+    file per process and kind, summed by whichever process answers `/metrics`): what a previous
+    run left would count again."""
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True, mode=0o700)
+    return path
 
 
 def _embedded_note(broker: embedded.EmbeddedBroker | None) -> str:
@@ -300,7 +319,7 @@ async def run_worker(settings: Settings) -> None:
     try:
         if settings.metrics_listen:
             host, _, port = settings.metrics_listen.rpartition(":")
-            metrics_server = await _serve(metrics_app(), host, int(port), MAX_STORE_REQUESTS)
+            metrics_server = await _serve(metrics_app(settings.metrics_token), host, int(port), MAX_STORE_REQUESTS)
         if settings.store_listen:
             await asyncio.to_thread(migrate, store)
             handles = Handles(engine_path(settings.clickhouse_url))

@@ -11,6 +11,7 @@ child process beside the gateway's.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from picket.application.aggregates import Context, LoadHistory, StateCache
@@ -44,6 +45,8 @@ from picket.store.migrate import migrate
 
 log = logging.getLogger(__name__)
 
+LAG_SAMPLE_SECONDS = 5.0  # how often each consumer's lag gauge is set (`/metrics`)
+
 # The event-sourced contexts this worker decides and projects.
 CONTEXTS = (TENANCY, monitors.MONITORS, RELEASES, ARTIFACTS, INTEGRATIONS)
 # Contexts decided in batches (high volume: every SDK check-in is a command); the others by a
@@ -64,6 +67,7 @@ class Worker:
         self._sealer: Sealer | None = None
         self._sweeper: BlobSweeper | None = None
         self._deliverer: Deliverer | None = None
+        self._lag_sampler: asyncio.Task[None] | None = None
         self._blobs = open_blob_store(settings.blob_store_url)
 
     async def start(self) -> None:
@@ -117,6 +121,20 @@ class Worker:
         self._sweeper = BlobSweeper(self.store, self._blobs, self.settings.seal_interval,
                                     self.settings.blob_gc_grace)
         self._sweeper.start()
+        if self.settings.metrics_listen:
+            self._lag_sampler = asyncio.create_task(self._sample_lags(), name="lag-sampler")
+
+    async def _sample_lags(self) -> None:
+        """Every few seconds, each batch consumer's and the deliverer's lag (a request each)."""
+        while True:
+            for consumer in [*self._consumers, self._deliverer]:
+                if consumer is None:
+                    continue
+                try:
+                    await asyncio.wait_for(consumer.sample_lag(), LAG_SAMPLE_SECONDS)
+                except Exception:
+                    log.debug("sampling the lag of %s failed", consumer, exc_info=True)
+            await asyncio.sleep(LAG_SAMPLE_SECONDS)
 
     async def _watermark(self, topics: Topics, topic: t.Topic, group: str) -> GroupWatermark:
         """The progress of `group` on `topic`: one watermark each, shared (the clock and the state
@@ -140,6 +158,10 @@ class Worker:
         return load
 
     async def stop(self) -> None:
+        if self._lag_sampler:
+            self._lag_sampler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._lag_sampler
         if self._sealer:
             await self._sealer.stop()
         if self._sweeper:

@@ -14,8 +14,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from picket.schemas.monitors import DeleteMonitor, UpsertMonitor
@@ -32,10 +30,13 @@ from picket.gateway.auth import Authenticator
 from picket.gateway.commands import CommandBus
 from picket.gateway.errors import HANDLERS
 from picket.gateway.fast_path import Gateway
+from picket.gateway.health import Readiness, live, ready
 from picket.gateway.horizons import Horizons
 from picket.gateway.keys import KeyCache
+from picket.gateway.metrics import MetricsMiddleware, metrics_endpoint
 from picket.gateway.rate_limits import RateLimiter
 from picket.gateway.request_body import Budget
+from picket.gateway.request_id import RequestIdMiddleware
 from picket.gateway.routes import (
     artifacts, events, feedback, ingest, integrations, issue_changes, keys, members, monitors, organizations, projects,
     releases, scim, stats, teams,
@@ -47,14 +48,12 @@ from picket.gateway.tenancy_follower import TenancyFollower, accepted, apply
 from picket.store.client import Store
 
 
-async def health(_: Request) -> JSONResponse:
-    return JSONResponse({"status": "ok"})
-
-
 # Starlette tries routes in order, each a regular expression: what SDKs send at volume first.
 ROUTES: list[Any] = [
     *ingest.routes,
-    Route("/_health/", health, methods=["GET"]),
+    Route("/_health/", live, methods=["GET"]),
+    Route("/_health/ready", ready, methods=["GET"]),
+    Route("/metrics", metrics_endpoint, methods=["GET"]),
     *asyncapi.routes,
     *openapi.routes,
     *organizations.routes,
@@ -78,7 +77,7 @@ def build_app(lifespan: Any = None) -> Starlette:
     """The gateway's routes and error handlers around `lifespan`; without one, whoever serves the
     app sets `app.state.runtime` itself (tests do, with a fake)."""
     return Gateway(fast=ingest.fast_routes, routes=ROUTES, exception_handlers=HANDLERS,  # type: ignore[arg-type]
-                   lifespan=lifespan)
+                   lifespan=lifespan, outer=[RequestIdMiddleware, MetricsMiddleware])
 
 
 def create_app(settings: Settings, kafka: KafkaConnection, store: Store) -> Starlette:
@@ -123,9 +122,11 @@ def create_app(settings: Settings, kafka: KafkaConnection, store: Store) -> Star
             keys=key_cache, rate_limiter=RateLimiter(), horizons=Horizons(store),
             body_budget=Budget(settings.body_budget), blobs=open_blob_store(settings.blob_store_url),
         )
+        app.state.readiness = Readiness(settings, kafka)  # `/_health/ready`: clients made at its first look
         try:
             yield
         finally:
+            await app.state.readiness.close()
             await follower.stop()
             await publisher.stop()
             await waiter.stop()

@@ -10,6 +10,7 @@ from typing import Any
 
 from picket.bus.commands import BusUnavailable, CommandClient, CommandRejected as Rejected, VerdictTimeout
 from picket.gateway.errors import ApiError
+from picket.gateway.metrics import count_verdict
 from picket.schemas.commands import CommandMeta
 from picket.schemas.replies import Reply
 
@@ -39,11 +40,16 @@ class CommandBus:
         (e.g. a slug conflict on update is a 400 in Sentry, on create a 409).
         """
         try:
-            return await self.client.execute(command)
+            reply = await self.client.execute(command)
         except BusUnavailable as exc:
+            count_verdict(command, "unavailable")
             raise ApiError(503, "The command bus is unavailable; try again.", {"Retry-After": "1"}) from exc
         except VerdictTimeout:
+            count_verdict(command, "timeout")
             raise ApiError(504, "Timed out waiting for the change to be applied.") from None
         except Rejected as exc:
             outcome = exc.reply.outcome
+            count_verdict(command, outcome)
             raise CommandRejected((statuses or {}).get(outcome) or _STATUS.get(outcome, 400), exc.reply) from None
+        count_verdict(command, "accepted")
+        return reply

@@ -8,6 +8,7 @@ with in-memory fakes (tests/support/fake_runtime.py).
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,7 @@ from picket.gateway.auth import Authenticator
 from picket.gateway.commands import CommandBus
 from picket.gateway.horizons import Horizons
 from picket.gateway.keys import KeyCache
+from picket.gateway.metrics import observe_store_query
 from picket.gateway.monitor_cache import MonitorCache
 from picket.gateway.rate_limits import RateLimiter
 from picket.gateway.request_body import Budget
@@ -47,15 +49,24 @@ class Runtime:
         self.monitors = MonitorCache(lambda org_id, slug: self.read(monitors_read.monitor, org_id, slug))
 
     async def read(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        """Run a blocking store read in a worker thread."""
-        return await asyncio.to_thread(fn, self.store, *args, **kwargs)
+        """Run a blocking store read in a worker thread (timed, by the request's route)."""
+        started = time.perf_counter()
+        try:
+            return await asyncio.to_thread(fn, self.store, *args, **kwargs)
+        finally:
+            observe_store_query(time.perf_counter() - started)
 
     async def org_records(self, org_id: int, *kinds: str) -> dict[str, list[Any]]:
         return await self.read(entities.select_many, kinds or ("team", "project", "member"), org_id)
 
     async def query(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-        """Run an aggregate query on the store (`{db}` in `sql` names its database)."""
-        return await self.store.aquery(sql, params)
+        """Run an aggregate query on the store (`{db}` in `sql` names its database; timed, by
+        the request's route)."""
+        started = time.perf_counter()
+        try:
+            return await self.store.aquery(sql, params)
+        finally:
+            observe_store_query(time.perf_counter() - started)
 
 
 def runtime(request: Request) -> Runtime:

@@ -15,7 +15,8 @@ tried again after an exponential, jittered wait (`picket.hooks.backoff`), up to 
 any other answer (other 4xx, 3xx), or the last try failing, sends the message to
 `hook-deliveries-dlq` with the last reason in its headers. Every try is written to
 `hook_attempts` right after it (`ok`, and `gave_up` on the row of a try after which the delivery
-was dead-lettered).
+was dead-lettered). The worker's `/metrics` counts them (`picket_hook_deliveries_total`:
+delivered, retried, dead_lettered).
 
 Offsets. A delivery is finished once delivered, dead-lettered, or found finished before. Per
 partition the committed offset is the lowest one not finished yet; finished ones above it are
@@ -306,6 +307,23 @@ class Deliverer:
             for tp, offset in offsets.items():
                 if tp in self._parts:
                     self._parts[tp].committed = offset
+            metrics.LAST_COMMIT.labels(NAME, self._group).set_to_current_time()
+
+    async def sample_lag(self) -> None:
+        """Set the lag gauge: the assigned partitions' ends (asked of the broker) less the offsets
+        committed (or the positions, where nothing was committed since they were assigned)."""
+        if self._consumer is None:
+            return
+        assigned = list(self._consumer.assignment())
+        ends = await self._consumer.end_offsets(assigned) if assigned else {}
+        lag = 0
+        for tp, end in ends.items():
+            part = self._parts.get(tp)
+            done = part.committed if part is not None else None
+            if done is None:
+                done = await self._consumer.position(tp)
+            lag += max(end - done, 0)
+        metrics.LAG.labels(NAME, self._group).set(lag)
 
     async def _release(self, tps: Iterable[TopicPartition]) -> None:
         """Give partitions up: stop their targets' tasks (tries under way end first), commit."""
@@ -368,12 +386,14 @@ class Deliverer:
             if backoff.succeeded(status):
                 await self._record(part, delivery, attempt, status, ok=True, gave_up=False, error="")
                 self._remember(delivery.id)
+                metrics.HOOK_DELIVERIES.labels("delivered").inc()
                 return True
             if not backoff.retryable(status) or attempt >= self._attempts:
                 reason = (f"{error} (gave up after {attempt} tries)" if backoff.retryable(status)
                           else f"{error} (not retried)")
                 return await self._give_up(part, item, attempt, status, reason)
             await self._record(part, delivery, attempt, status, ok=False, gave_up=False, error=error)
+            metrics.HOOK_DELIVERIES.labels("retried").inc()
             wait = backoff.delay(attempt, base=self._retry_base, cap=self._retry_cap, rng=self._rng)
             if await _stopped_within(part.stop, wait):
                 return False
@@ -415,6 +435,7 @@ class Deliverer:
         if sent is None:
             return False
         metrics.DEAD_LETTERS.labels(NAME).inc()
+        metrics.HOOK_DELIVERIES.labels("dead_lettered").inc()
         delivery = item.delivery
         if delivery is None:
             log.warning("%s: undecodable message %s dead-lettered", NAME, origin(item.msg))

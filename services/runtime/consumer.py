@@ -50,6 +50,7 @@ class BatchConsumer:
         self._clock = clock
         self._chunks = chunks or Reassembler()
         self._committed: dict[Any, int] = {}
+        self._group = getattr(source, "group", "")  # a Kafka source's consumer group (metrics label)
         self._last_idle_commit: float | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -111,6 +112,24 @@ class BatchConsumer:
         offsets = await self._positions()
         await self._source.commit(offsets)
         self._committed.update(offsets)
+        metrics.LAST_COMMIT.labels(self.name, self._group).set_to_current_time()
+
+    async def sample_lag(self) -> None:
+        """Set the lag gauge: the assigned partitions' ends (asked of the broker) less what this
+        consumer committed (its positions on partitions it has not committed since it got them)."""
+        ends = getattr(self._source, "ends", None)
+        if ends is None:
+            return
+        found = await ends()
+        positions = None
+        lag = 0
+        for tp, end in found.items():
+            done = self._committed.get(tp)
+            if done is None:
+                positions = positions if positions is not None else await self._source.positions()
+                done = positions.get(tp, end)
+            lag += max(end - done, 0)
+        metrics.LAG.labels(self.name, self._group).set(lag)
 
     async def _commit_skipped(self) -> None:
         """When idle, at most every second: commit positions that moved past records the consumer
@@ -125,6 +144,7 @@ class BatchConsumer:
             if any(self._committed.get(tp) != offset for tp, offset in offsets.items()):
                 await self._source.commit(offsets)
                 self._committed.update(offsets)
+                metrics.LAST_COMMIT.labels(self.name, self._group).set_to_current_time()
         except Exception:
             log.debug("%s: idle commit failed", self.name, exc_info=True)
 

@@ -88,6 +88,16 @@ class KafkaSource:
     async def commit(self, offsets: dict[Any, int]) -> None:
         await self._consumer.commit(offsets)
 
+    @property
+    def group(self) -> str:
+        return self._group
+
+    async def ends(self) -> dict[Any, int]:
+        """Each assigned partition's end (the last stable offset: read_committed), asked of the
+        broker."""
+        assigned = list(self._consumer.assignment())
+        return await self._consumer.end_offsets(assigned) if assigned else {}
+
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
     """Tells the consumer that partitions moved, so it drops state another worker may change."""

@@ -29,6 +29,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from picket import metrics
 from picket.agents.wiring import Wiring
 from picket.bus.connection import KafkaConnection
 from picket.bus.kafka import ensure_topics, partition_for
@@ -290,6 +291,7 @@ def test_a_failing_receiver_gets_the_delivery_until_it_answers_2xx(
     receiver = receivers(lambda seen, before: (500 if before < 3 else 200, 0.0))
     target = _target()
     delivery = _delivery(target, receiver.url)
+    counted = _deliveries()
 
     async def scenario(run: Run) -> None:
         await run.start()
@@ -299,6 +301,7 @@ def test_a_failing_receiver_gets_the_delivery_until_it_answers_2xx(
 
     asyncio.run(_run(kafka, store, tmp_path, scenario))
     assert [s.status for s in receiver.requests()] == [500, 500, 500, 200], "4 tries, then nothing more"
+    assert _deliveries(since=counted) == {"delivered": 1, "retried": 3, "dead_lettered": 0}  # on /metrics
     assert run_rows(store, target) == [
         (delivery.id, 1, 500, 0, 0, "HTTP 500"),
         (delivery.id, 2, 500, 0, 0, "HTTP 500"),
@@ -306,6 +309,13 @@ def test_a_failing_receiver_gets_the_delivery_until_it_answers_2xx(
         (delivery.id, 4, 200, 1, 0, ""),
     ]
     assert last_attempts(store, [target]) == {target: True}
+
+
+def _deliveries(since: dict[str, float] | None = None) -> dict[str, float]:
+    """The worker's counts of deliveries by outcome (`picket_hook_deliveries_total`), less `since`."""
+    now = {outcome: metrics.REGISTRY.get_sample_value("picket_hook_deliveries_total", {"outcome": outcome}) or 0.0
+           for outcome in ("delivered", "retried", "dead_lettered")}
+    return {outcome: value - (since or {}).get(outcome, 0.0) for outcome, value in now.items()}
 
 
 def run_rows(store: Store, target: str) -> list[tuple[Any, ...]]:
@@ -505,6 +515,7 @@ def test_the_last_failure_is_dead_lettered_with_its_reason(
     target = _target()
     delivery = _delivery(target, receiver.url)
     letters: list[tuple[bytes, dict[str, bytes]]] = []
+    counted = _deliveries()
 
     async def scenario(run: Run) -> None:
         await run.start()
@@ -513,6 +524,7 @@ def test_the_last_failure_is_dead_lettered_with_its_reason(
 
     asyncio.run(_run(kafka, store, tmp_path, scenario, hooks_attempts=3))
     assert [s.status for s in receiver.requests()] == [503, 503, 503]
+    assert _deliveries(since=counted) == {"delivered": 0, "retried": 2, "dead_lettered": 1}
     [(_, headers)] = letters
     assert headers["reason"] == b"HTTP 503 (gave up after 3 tries)"
     assert [(r[1], r[3], r[4]) for r in run_rows(store, target)] == [(1, 0, 0), (2, 0, 0), (3, 0, 1)]

@@ -122,6 +122,7 @@ async def _accept(request: Request, parse: Any, lease: Lease, path_key: str | No
     too_big = {id(item): reason for item, reason in oversized_items(envelope, limits)}
     messages: list[tuple[t.Topic, IngestItem]] = []
     outcomes: list[Outcome] = []
+    reported: list[Outcome] = []  # by the client, of what it dropped itself
     for item, item_id in zip(envelope.items, ids):
         category = ITEM_CATEGORY.get(item.type, Category.DEFAULT)
         if id(item) in too_big:
@@ -130,10 +131,10 @@ async def _accept(request: Request, parse: Any, lease: Lease, path_key: str | No
             continue
         if item.type == "client_report":
             try:
-                reported = client_report_outcomes(item.payload, received=received, **common)
+                client_report = client_report_outcomes(item.payload, received=received, **common)
             except ValueError:
                 continue  # a broken report is the client's loss, not a reason to refuse its events
-            outcomes.extend(msgspec.structs.replace(o, id=f"{item_id}:{n}") for n, o in enumerate(reported))
+            reported.extend(msgspec.structs.replace(o, id=f"{item_id}:{n}") for n, o in enumerate(client_report))
             continue
         topic = ITEM_TOPICS.get(item.type)
         if topic is None:
@@ -145,7 +146,7 @@ async def _accept(request: Request, parse: Any, lease: Lease, path_key: str | No
             headers=item.headers, remote_addr=request.client.host if request.client else None,
             sdk=request.headers.get("user-agent"), item_id=item_id, **common,
         )))
-    await publish(rt, messages, outcomes)
+    await publish(rt, messages, outcomes, reported)
     return event_id
 
 
