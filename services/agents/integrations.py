@@ -5,8 +5,6 @@ event on the public `integrations-events` without them."""
 
 from __future__ import annotations
 
-
-
 from picket.application.aggregates import Context
 from picket.integrations.decide import decide
 from picket.integrations.evolve import fold
@@ -26,5 +24,3 @@ INTEGRATIONS = Context(
     columns=COLUMNS,
     public=INTEGRATIONS_EVENTS,
 )
-
-
