@@ -19,7 +19,7 @@ import sys
 from collections.abc import Coroutine
 from typing import Any
 
-from picket import logs, stack, status, tail
+from picket import logs, replay, stack, status, tail
 from picket.config import from_env
 
 
@@ -60,6 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     tail.add_arguments(sub.add_parser("tail", help="follow a public topic, one JSON object a line"))
     sub.add_parser("status", help="processes, consumer lag, dead letters and tables of a running Picket").add_argument(
         "--data-dir", default=None)
+    replay.add_arguments(sub.add_parser(
+        "replay", help="rebuild projections from their event logs, then switch reads to them"))
     return p
 
 
@@ -83,6 +85,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(tail.main(settings, args))
     elif args.cmd == "status":
         sys.exit(status.main(settings))
+    elif args.cmd == "replay":
+        sys.exit(replay.main(settings, args))
     else:
         print(asyncio.run(stack.run_admin(settings, _admin_action(args))))
 

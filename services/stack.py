@@ -102,7 +102,9 @@ async def _serve(app: Any, host: str, port: int, limit: int, reuse_port: bool = 
     one dies)."""
     # limit_concurrency bounds the requests in progress (beyond it: 503), so a flood waits in
     # the clients' retries, not in this process's memory.
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on",
+    # log_config=None: uvicorn's records go through the process's own handler (`picket.logs`:
+    # JSON off a terminal, secrets masked), not a formatter of uvicorn's.
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on", log_config=None,
                             access_log=False, limit_concurrency=limit)
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # we own signals
@@ -350,7 +352,9 @@ async def run_admin(settings: Settings, action) -> object:  # type: ignore[no-un
         kafka = KafkaConnection.load(saved)
     if kafka is None:
         sys.exit("admin commands need KAFKA_BOOTSTRAP (or a running `picket run` on --data-dir)")
-    store = _admin_store(settings)
+    store = open_store(settings)
+    if store is None:
+        log.warning("picket admin: only actions that need no reads will work")
     admin, close = await _admin_session(settings, kafka, store)
     try:
         return await action(admin)
@@ -360,10 +364,10 @@ async def run_admin(settings: Settings, action) -> object:  # type: ignore[no-un
             store.close()
 
 
-def _admin_store(settings: Settings) -> Store | None:
-    """The store `picket admin` reads: the server of `CLICKHOUSE_URL`; on embedded chdb the server
-    a running `picket run` makes of it, else the engine itself. None if none answers (then only
-    actions that need no reads work)."""
+def open_store(settings: Settings) -> Store | None:
+    """The store beside an instance (`picket admin`, `picket replay`): the server of
+    `CLICKHOUSE_URL`; on embedded chdb the server a running `picket run` makes of it, else the
+    engine itself. None if none answers."""
     urls = [settings.clickhouse_url]
     served = settings.data_dir / STORE_FILE
     if settings.clickhouse_url.startswith("chdb:") and served.exists():
@@ -375,8 +379,8 @@ def _admin_store(settings: Settings) -> Store | None:
         try:
             return Store(url, settings.database)
         except Exception:  # not running, or the engine is held by a running process
-            log.info("picket admin: no store at %s", _redacted(url))
-    log.warning("picket admin: no store answers; only actions that need no reads will work")
+            log.info("no store at %s", _redacted(url))
+    log.warning("no store answers at %s", ", ".join(_redacted(u) for u in urls))
     return None
 
 

@@ -29,4 +29,6 @@ ARTIFACTS = Context(
     initial_state=initial_state,
     project=_rows,
     columns=COLUMNS,
+    # The assembler writes job states too; the blob sweeper empties `blob_gc` as it deletes.
+    kept_on_replay=frozenset({"assemble_status", "blob_gc"}),
 )

@@ -60,6 +60,15 @@ class Context:
     # The least time between two batches of the projector: fewer, larger inserts for a context
     # whose callers do not wait for its projection (see `answer_decided`).
     projection_linger: float = 0.0
+    # Tables the projection shares with other writers (a job's status, a work queue another agent
+    # empties): rebuilt from the log alone they would lose what the others wrote, so a replay
+    # (`picket.store.replay`) leaves them as they are.
+    kept_on_replay: frozenset[str] = frozenset()
+
+    @property
+    def replayed_tables(self) -> dict[str, tuple[str, ...]]:
+        """The tables a replay rebuilds, with their columns."""
+        return {t: c for t, c in self.columns.items() if t not in self.kept_on_replay}
 
     def key_of(self, command: Any) -> str:
         """The aggregate key a command belongs to."""

@@ -14,7 +14,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import clickhouse_connect
+import msgspec
 from clickhouse_connect.driver.client import Client
+
+
+_JSON = msgspec.json.Encoder()
 
 
 class Store:
@@ -53,6 +57,19 @@ class Store:
                 self._client.insert, f"{self.database}.{table}", list(rows),
                 column_names=list(columns), column_type_names=self._column_types(table, columns),
             )
+
+    def insert_text(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> None:
+        """`insert`, as one SQL statement with the rows after it as JSON arrays: what the store
+        server of an embedded engine (`http_interface`), which refuses binary inserts, takes too.
+        Values as msgspec encodes them (times in RFC 3339, parsed back at full precision)."""
+        if not rows:
+            return
+        if not all(c.replace("_", "").isalnum() for c in (table, *columns)):
+            raise ValueError(f"invalid table or column names {table!r} {columns!r}")
+        head = (f"INSERT INTO {self.database}.{table} ({', '.join(columns)})"
+                " SETTINGS date_time_input_format = 'best_effort' FORMAT JSONCompactEachRow\n")
+        body = b"\n".join(_JSON.encode(list(row)) for row in rows).decode()
+        self._run(self._client.command, head + body)  # no `{db}` substitution: it would reach the data
 
     def _column_types(self, table: str, columns: Sequence[str]) -> list[str] | None:
         """The declared types of `columns`, read once per table and column list; None when one

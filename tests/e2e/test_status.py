@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -84,12 +86,22 @@ def test_status_names_the_worker_the_ingest_group_with_its_lag_and_the_rows_of_e
 
 
 def test_log_lines_of_the_processes_are_json(p: PicketProcess) -> None:
-    """Off a terminal, whatever the processes log is one JSON object a line."""
+    """Off a terminal, whatever the processes log is one JSON object a line, the HTTP server's
+    own warnings (a request that is not HTTP) included."""
+    with socket.create_connection(("127.0.0.1", p.port), timeout=10) as raw:
+        raw.sendall(b"\x16\x03\x01 not http\r\n\r\n")
+        raw.recv(1024)  # uvicorn answers 400 and logs a warning
+    deadline = time.monotonic() + 10
+    while '"logger": "uvicorn.error"' not in p.log_tail(2000) and time.monotonic() < deadline:
+        time.sleep(0.1)
     logged = [line for line in p.log_tail(2000).splitlines() if line.startswith("{")]
-    for line in logged:
-        record = json.loads(line)
+    records = [json.loads(line) for line in logged]
+    for record in records:
         assert {"ts", "level", "logger", "msg", "process", "pid"} <= record.keys()
+    assert any(r["logger"] == "uvicorn.error" and r["msg"] == "Invalid HTTP request received." and
+               r["process"] == "gateway" for r in records), logged[-5:]
     assert not re.search(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ (WARNING|ERROR) ", p.log_tail(2000), re.MULTILINE)
+    assert not re.search(r"^(WARNING|ERROR):  ", p.log_tail(2000), re.MULTILINE), "no line in uvicorn's format"
 
 
 def test_status_once_stopped_exits_1(p: PicketProcess) -> None:
