@@ -4,8 +4,11 @@ Ingestion is the hot path: a key is read from the projection at most once per TT
 Unknown keys are cached briefly too, so a flood with a bad key does not become a query flood, and a
 string that cannot be a key (a public key is 32 hexadecimal characters, as Sentry's) is unknown
 without a query and is not cached: a flood of long made-up keys costs neither queries nor memory.
-While the store does not answer (its worker restarting), an expired entry is served on: ingestion
-goes on for every key seen in the last `STALE_SECONDS`.
+A known key whose entry expired is answered at once from the entry and read again in the
+background (one read per key at a time): a store that is slow or hangs, not only one that
+refuses, never holds a request with a key seen in the last `STALE_SECONDS`; while the store
+does not answer, those keys keep being served. Only a key not seen lately (or cached as absent)
+waits for the store.
 
 Changes do not wait for the TTL (`services/gateway/tenancy_follower.py` tells every gateway of
 them). A changed key is *held*: its new record, carried by the event, replaces the cached one,
@@ -20,14 +23,15 @@ is answered but not kept: it may predate the change.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
-
-from clickhouse_connect.driver.exceptions import OperationalError
 
 from picket.schemas.entities import ProjectKey
 from picket.store import entities
 from picket.store.client import Store
+
+log = logging.getLogger(__name__)
 
 TTL_SECONDS = 10.0
 MISS_TTL_SECONDS = 1.0
@@ -43,6 +47,7 @@ class KeyCache:
         self._cache: dict[str, tuple[float, ProjectKey | None, int | None]] = {}
         self._projects: dict[int, set[str]] = {}  # project id → its public keys in `_cache`
         self._changes = 0  # counts what the cache was told; a read spanning a change is not kept
+        self._refreshing: dict[str, asyncio.Task[None]] = {}  # public key → its background read
 
     async def get(self, public_key: str) -> ProjectKey | None:
         if not _PUBLIC_KEY.fullmatch(public_key):
@@ -51,19 +56,31 @@ class KeyCache:
         hit = self._cache.get(public_key)
         if hit and hit[0] > now:
             return hit[1]
+        if hit and hit[1] is not None and hit[0] + STALE_SECONDS > now:
+            if public_key not in self._refreshing:
+                task = asyncio.create_task(self._refresh(public_key))
+                self._refreshing[public_key] = task
+                task.add_done_callback(lambda _: self._refreshing.pop(public_key, None))
+            return hit[1]
+        return await self._read(public_key)
+
+    async def _read(self, public_key: str) -> ProjectKey | None:
+        """The key as the store has it now, cached unless the cache was told of a change meanwhile."""
         changes = self._changes
-        try:
-            key = await asyncio.to_thread(entities.first, self._store, "key", slug=public_key)
-        except OperationalError:
-            if hit and hit[1] is not None and hit[0] + STALE_SECONDS > now:
-                return hit[1]
-            raise
+        key = await asyncio.to_thread(entities.first, self._store, "key", slug=public_key)
+        now = time.monotonic()
         if changes != self._changes:
             held = self._cache.get(public_key)
             return held[1] if held and held[0] > now else key
         self._put(public_key, now + (TTL_SECONDS if key else MISS_TTL_SECONDS), key,
                   key.project_id if key else None)
         return key
+
+    async def _refresh(self, public_key: str) -> None:
+        try:
+            await self._read(public_key)
+        except Exception as exc:  # the store is down: the entry is served on until it is too old
+            log.warning("reading key %s… again failed: %r", public_key[:8], exc)
 
     def hold(self, key: ProjectKey, *, deleted: bool = False) -> None:
         """Answer `key`'s new record (absent once `deleted`) for a TTL, whatever was cached."""

@@ -20,6 +20,7 @@ import httpx
 import pytest
 from sentry_sdk.envelope import Envelope, Item, PayloadRef
 
+from picket.gateway import keys
 from picket.store.client import Store
 from tests.support.picket import PicketProcess
 
@@ -194,12 +195,14 @@ def test_readiness_names_the_stuck_consumer_when_the_store_is_stopped(outage: Pi
     assert samples(p.metrics_url).get(worker_rows, 0.0) - rows_before == sent - 1  # every event stored once
 
     # 2. The store stops answering altogether: the worker that serves embedded chdb is frozen.
-    #    (Events are sent while the gateway's key cache is fresh: once it expires, a store that
-    #    hangs, unlike one that refuses connections, holds ingestion until its read times out.)
+    #    Ingestion goes on, also once the gateway's key cache entry has expired: the expired key
+    #    is answered from the entry while it is read again (that read hangs), within `send`'s 10 s.
     one_more()
     worker = p.child_pid("worker")
     os.kill(worker, signal.SIGSTOP)
     try:
+        one_more()
+        time.sleep(keys.TTL_SECONDS + 1)
         for _ in range(3):
             one_more()
         report = until("503 naming the store and the stuck consumer", lambda: _stuck(p, group, store_answers=False),

@@ -1,8 +1,11 @@
-"""The gateway's DSN key cache: one store read per TTL, and stale keys served through an outage."""
+"""The gateway's DSN key cache: one store read per TTL, an expired known key answered at once while
+it is read again (one read at a time, however slow the store), and stale keys served through an
+outage."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from datetime import datetime, timezone
 from typing import Any
 
@@ -40,6 +43,16 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     return now
 
 
+def answer_then_refreshed(cache: KeyCache, public: str) -> tuple[ProjectKey | None, ProjectKey | None]:
+    """What `get` answers, and what it answers once the reads it started are done."""
+    async def run() -> tuple[ProjectKey | None, ProjectKey | None]:
+        first = await cache.get(public)
+        await asyncio.gather(*cache._refreshing.values())
+        return first, await cache.get(public)
+
+    return asyncio.run(run())
+
+
 def test_a_key_is_read_once_per_ttl(clock: list[float]) -> None:
     store = FlakyStore()
     cache = KeyCache(store)  # type: ignore[arg-type]
@@ -48,7 +61,7 @@ def test_a_key_is_read_once_per_ttl(clock: list[float]) -> None:
     assert asyncio.run(cache.get(PUB)) == KEY
     assert store.reads == 1
     clock[0] += 2
-    assert asyncio.run(cache.get(PUB)) == KEY
+    assert answer_then_refreshed(cache, PUB) == (KEY, KEY)
     assert store.reads == 2
 
 
@@ -58,7 +71,8 @@ def test_a_known_key_outlives_its_ttl_while_the_store_is_down(clock: list[float]
     asyncio.run(cache.get(PUB))
     store.down = True
     clock[0] += keys.TTL_SECONDS + 1
-    assert asyncio.run(cache.get(PUB)) == KEY
+    assert answer_then_refreshed(cache, PUB) == (KEY, KEY)
+    assert store.reads >= 2, "the expired entry was read again (and the read failed)"
     clock[0] += keys.STALE_SECONDS
     with pytest.raises(OperationalError):
         asyncio.run(cache.get(PUB))
@@ -109,7 +123,7 @@ def test_a_held_key_is_answered_at_once_without_a_read(clock: list[float]) -> No
     assert get(cache, PUB2) == OTHER
     assert store.reads == 1
     clock[0] += keys.TTL_SECONDS + 1
-    assert get(cache, PUB) == KEY, "after a TTL the projection is the truth again"
+    assert answer_then_refreshed(cache, PUB) == (disabled, KEY), "after a TTL the projection is the truth again"
 
 
 def test_a_deleted_key_is_held_as_absent_for_a_ttl(clock: list[float]) -> None:
@@ -171,12 +185,55 @@ def test_a_read_under_way_during_a_change_is_answered_but_not_kept(clock: list[f
     disabled = msgspec.structs.replace(KEY, is_active=False)
     store.during_read = lambda: cache.hold(disabled)
     assert get(cache, PUB) == disabled, "the change told meanwhile wins over the read"
+    cache.clear()  # (a read again)
     store.during_read = lambda: cache.forget_project(OTHER.project_id)
-    clock[0] += keys.TTL_SECONDS + 1
     assert get(cache, PUB) == KEY, "an unrelated change: the read is answered"
     store.during_read = None
     assert get(cache, PUB) == KEY
     assert store.reads == 3, "but not kept"
+
+
+class HangingStore(Store):
+    """Answers from `keys`, but a read waits until `go` is set, as a store that hangs."""
+
+    def __init__(self, *records: ProjectKey) -> None:
+        super().__init__(*records)
+        self.go = threading.Event()
+
+    def query(self, sql: str, parameters: dict[str, Any]) -> list[tuple[bytes]]:
+        assert self.go.wait(30)
+        return super().query(sql, parameters)
+
+
+def test_an_expired_key_is_answered_at_once_while_a_hanging_store_is_read_once(clock: list[float]) -> None:
+    store = HangingStore(KEY)
+    store.go.set()
+    cache = KeyCache(store)  # type: ignore[arg-type]
+    assert get(cache, PUB) == KEY
+    store.go.clear()  # the store hangs from now on
+    renamed = msgspec.structs.replace(KEY, label="Renamed")
+    store.keys[PUB] = renamed
+    clock[0] += keys.TTL_SECONDS + 1
+
+    async def run() -> None:
+        answers = await asyncio.wait_for(asyncio.gather(*(cache.get(PUB) for _ in range(50))), 5)
+        assert answers == [KEY] * 50, "every request answered from the entry, none waits for the store"
+        assert len(cache._refreshing) == 1, "one read in flight for the key"
+        store.go.set()
+        await asyncio.gather(*cache._refreshing.values())
+        assert await cache.get(PUB) == renamed
+
+    asyncio.run(run())
+    assert store.reads == 2
+
+
+def test_a_key_cached_as_absent_waits_for_the_store(clock: list[float]) -> None:
+    store = Store()
+    cache = KeyCache(store)  # type: ignore[arg-type]
+    assert get(cache, PUB) is None
+    store.keys[PUB] = KEY  # the key is made
+    clock[0] += keys.MISS_TTL_SECONDS + 1
+    assert get(cache, PUB) == KEY, "absence is not served stale: the new key works at once"
 
 
 @pytest.mark.parametrize("public", ["pub", "", "0123456789ABCDEF" * 2, "0" * 31, "0" * 33, "g" * 32, "a" * 10_000])
