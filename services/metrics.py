@@ -5,6 +5,8 @@ offsets committed, a table's rows once the insert returned (they are queryable t
 retried after a failure inserts, and counts, its rows again), dead letters once their batch was
 produced. So a scraper that sees N rows of a table knows N rows can be read, and counting costs
 the process a few increments per batch, not a query.
+Timed: a batch from fetch to commit, an insert until it returned (failed ones too: a slow
+failing store shows).
 Sampled, not counted: each consumer's lag (end offsets less what it committed, on the partitions
 it holds) every few seconds, and the time of its last commit.
 Names follow Prometheus' conventions (`picket_…_total`). With `PICKET_METRICS_TOKEN` set, `/metrics`
@@ -28,10 +30,19 @@ CONSUMED = Counter("picket_consumer_messages_total", "Messages handled and commi
                    ["consumer"], registry=REGISTRY)
 BATCHES = Histogram("picket_consumer_batch_size", "Messages per handled batch, by consumer.", ["consumer"],
                     buckets=(1, 10, 100, 1000, 10_000), registry=REGISTRY)
+BATCH_SECONDS = Histogram("picket_consumer_batch_duration_seconds",
+                          "Time from a fetched batch to its offsets committed (every try of its "
+                          "handler included), by consumer.", ["consumer"],
+                          buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+                          registry=REGISTRY)
 RETRIES = Counter("picket_consumer_retries_total", "Batches handled again after a failure, by consumer.",
                   ["consumer"], registry=REGISTRY)
 ROWS_WRITTEN = Counter("picket_store_rows_written_total", "Rows inserted into the store (retries included), by table.", ["table"],
                        registry=REGISTRY)
+INSERT_SECONDS = Histogram("picket_store_insert_duration_seconds",
+                           "Time an insert into the store took until it returned, by table.", ["table"],
+                           buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+                           registry=REGISTRY)
 DEAD_LETTERS = Counter("picket_dead_letters_total", "Messages sent to a dead-letter topic, by consumer.",
                        ["consumer"], registry=REGISTRY)
 LAG = Gauge("picket_consumer_lag_messages",

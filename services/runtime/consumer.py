@@ -96,6 +96,7 @@ class BatchConsumer:
             if messages:
                 metrics.CONSUMED.labels(self.name).inc(len(messages))
                 metrics.BATCHES.labels(self.name).observe(len(messages))
+                metrics.BATCH_SECONDS.labels(self.name).observe(self._clock.now() - started)
         rest = self._linger - (self._clock.now() - started)
         if rest > 0 and len(fetched) < self._max_batch:
             await self._clock.sleep(rest)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -214,8 +215,12 @@ class Write:
         """Insert; on a data error, bisect. Returns (item index, reason) of the rows refused."""
         if not tagged:
             return []
+        started = time.perf_counter()
         try:
-            await asyncio.to_thread(table.insert, self._store, [row for _, row in tagged])
+            try:
+                await asyncio.to_thread(table.insert, self._store, [row for _, row in tagged])
+            finally:
+                metrics.INSERT_SECONDS.labels(table.name).observe(time.perf_counter() - started)
             metrics.ROWS_WRITTEN.labels(table.name).inc(len(tagged))
             return []
         except Exception as exc:

@@ -65,3 +65,14 @@ def test_counters_move_by_exactly_what_was_sent(p: PicketProcess) -> None:
     assert moved('picket_dead_letters_total{consumer="monitors-decider"}') == 1
     assert moved('picket_consumer_messages_total{consumer="ingest-feedback-events-consumer"}') == 12
     assert moved('picket_dead_letters_total{consumer="ingest-feedback-events-consumer"}') == 0
+
+    # Timed: every counted batch once (fetch to commit), every insert of the 12 feedback rows
+    # (in as many batches as the consumer made of them: at least one, at most 12).
+    feedback = "ingest-feedback-events-consumer"
+    batches = moved('picket_consumer_batch_size_count{consumer="%s"}' % feedback)
+    assert batches >= 1
+    assert moved('picket_consumer_batch_duration_seconds_count{consumer="%s"}' % feedback) == batches
+    assert moved('picket_consumer_batch_duration_seconds_sum{consumer="%s"}' % feedback) > 0
+    inserts = moved('picket_store_insert_duration_seconds_count{table="feedback"}')
+    assert 1 <= inserts <= 12
+    assert moved('picket_store_insert_duration_seconds_sum{table="feedback"}') > 0
