@@ -5,7 +5,8 @@ Unknown keys are cached briefly too, so a flood with a bad key does not become a
 string that cannot be a key (a public key is 32 hexadecimal characters, as Sentry's) is unknown
 without a query and is not cached: a flood of long made-up keys costs neither queries nor memory.
 A known key whose entry expired is answered at once from the entry and read again in the
-background (one read per key at a time): a store that is slow or hangs, not only one that
+background (one read per key at a time, and after a failed one not again for `MISS_TTL_SECONDS`,
+so a store that refuses is not asked once per request): a store that is slow or hangs, not only one that
 refuses, never holds a request with a key seen in the last `STALE_SECONDS`; while the store
 does not answer, those keys keep being served. Only a key not seen lately (or cached as absent)
 waits for the store.
@@ -48,6 +49,7 @@ class KeyCache:
         self._projects: dict[int, set[str]] = {}  # project id → its public keys in `_cache`
         self._changes = 0  # counts what the cache was told; a read spanning a change is not kept
         self._refreshing: dict[str, asyncio.Task[None]] = {}  # public key → its background read
+        self._failed: dict[str, float] = {}  # public key → when its last background read failed
 
     async def get(self, public_key: str) -> ProjectKey | None:
         if not _PUBLIC_KEY.fullmatch(public_key):
@@ -57,7 +59,8 @@ class KeyCache:
         if hit and hit[0] > now:
             return hit[1]
         if hit and hit[1] is not None and hit[0] + STALE_SECONDS > now:
-            if public_key not in self._refreshing:
+            failed = self._failed.get(public_key)
+            if public_key not in self._refreshing and (failed is None or failed + MISS_TTL_SECONDS <= now):
                 task = asyncio.create_task(self._refresh(public_key))
                 self._refreshing[public_key] = task
                 task.add_done_callback(lambda _: self._refreshing.pop(public_key, None))
@@ -80,7 +83,10 @@ class KeyCache:
         try:
             await self._read(public_key)
         except Exception as exc:  # the store is down: the entry is served on until it is too old
+            self._failed[public_key] = time.monotonic()  # and read again at most once a MISS_TTL
             log.warning("reading key %s… again failed: %r", public_key[:8], exc)
+        else:
+            self._failed.pop(public_key, None)
 
     def hold(self, key: ProjectKey, *, deleted: bool = False) -> None:
         """Answer `key`'s new record (absent once `deleted`) for a TTL, whatever was cached."""
@@ -104,11 +110,13 @@ class KeyCache:
         self._changes += 1
         self._cache.clear()
         self._projects.clear()
+        self._failed.clear()
 
     def _put(self, public: str, expires: float, key: ProjectKey | None, project_id: int | None) -> None:
         if len(self._cache) >= MAX_CACHED and public not in self._cache:
             self._cache.clear()  # bounded: a flood of distinct keys starts the cache afresh
             self._projects.clear()
+            self._failed.clear()
         self._drop(public)
         self._cache[public] = (expires, key, project_id)
         if project_id is not None:

@@ -242,3 +242,27 @@ def test_what_cannot_be_a_key_is_unknown_without_a_query_and_not_cached(public: 
     cache = KeyCache(store)  # type: ignore[arg-type]
     assert asyncio.run(cache.get(public)) is None
     assert store.reads == 0 and cache._cache == {}
+
+
+def test_after_a_failed_read_again_a_refusing_store_is_not_asked_on_every_request(clock: list[float]) -> None:
+    store = FlakyStore()
+    cache = KeyCache(store)  # type: ignore[arg-type]
+    asyncio.run(cache.get(PUB))
+    store.down = True
+    clock[0] += keys.TTL_SECONDS + 1
+
+    async def requests(n: int) -> list[ProjectKey | None]:
+        answers = []
+        for _ in range(n):
+            answers.append(await cache.get(PUB))
+            await asyncio.gather(*cache._refreshing.values())  # each read done before the next request
+        return answers
+
+    assert asyncio.run(requests(50)) == [KEY] * 50
+    assert store.reads == 2, "one read at the start, one (failed) read again, none per request after it"
+    clock[0] += keys.MISS_TTL_SECONDS
+    store.down = False
+    assert asyncio.run(requests(3)) == [KEY] * 3
+    assert store.reads == 3, "a MISS_TTL later it is read again, and kept"
+    clock[0] += 1
+    assert asyncio.run(requests(3)) == [KEY] * 3 and store.reads == 3
