@@ -136,6 +136,15 @@ class DeleteReleaseFile(_ArtifactCommand, tag="delete_release_file"):
     file_id: int
 
 
+class DeleteReleaseFiles(_ArtifactCommand, tag="delete_release_files"):
+    """Delete the files of a release that was deleted: those created up to `before`, the time of
+    its deletion (files of a release made again under the same version since then stay). Sent by
+    `picket.agents.release_cleanup`, never refused: a release without files is nothing to do."""
+
+    release: str
+    before: datetime
+
+
 class RegisterBundle(_ArtifactCommand, tag="register_bundle"):
     """Keep an assembled bundle; one registered already gains the projects not yet named."""
 
@@ -156,8 +165,8 @@ class DeleteDebugFiles(_ArtifactCommand, tag="delete_debug_files"):
     ids: tuple[int, ...]
 
 
-ArtifactCommand = (CreateReleaseFile | UpdateReleaseFile | DeleteReleaseFile | RegisterBundle
-                   | RegisterDebugFiles | DeleteDebugFiles)
+ArtifactCommand = (CreateReleaseFile | UpdateReleaseFile | DeleteReleaseFile | DeleteReleaseFiles
+                   | RegisterBundle | RegisterDebugFiles | DeleteDebugFiles)
 
 
 def release_files_key(org_id: int, release: str) -> str:
@@ -176,7 +185,7 @@ def command_key(command: ArtifactCommand) -> str:
     match command:
         case CreateReleaseFile():
             return release_files_key(command.org_id, command.release_file.release)
-        case UpdateReleaseFile() | DeleteReleaseFile():
+        case UpdateReleaseFile() | DeleteReleaseFile() | DeleteReleaseFiles():
             return release_files_key(command.org_id, command.release)
         case RegisterBundle():
             return bundle_key(command.org_id, command.bundle.checksum)

@@ -313,7 +313,7 @@ RELEASES_EVENTS = Topic(
     public=True,
     dead_letter="releases-events-dlq",
     key_of=_aggregate,
-    groups=("releases-projector", "hooks-fanout"),
+    groups=("releases-projector", "hooks-fanout", "release-files-cleanup"),
     doc="Domain events of releases: created, updated, finalized, archived, restored, commits set, "
         "deployed, deleted; each carries the whole release as it is after the event.",
 )

@@ -24,6 +24,7 @@ from picket.agents.hooks_fanout import fanout_consumers
 from picket.hooks.deliverer import Deliverer, deliverer
 from picket.agents.integrations import INTEGRATIONS
 from picket.integrations.directory import Directory
+from picket.agents.release_cleanup import release_cleanup_consumer
 from picket.agents.releases import RELEASES
 from picket.blobs.store import open_blob_store
 from picket.agents.tenancy import TENANCY
@@ -102,6 +103,7 @@ class Worker:
             monitors.raw_check_in_consumer(w),
             monitors.clock_consumer(w, stages),
             assembler_consumer(w, self._blobs),
+            release_cleanup_consumer(w),
             *fanout_consumers(w, directory),
         ]
         for consumer in self._consumers:

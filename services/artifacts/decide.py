@@ -1,7 +1,8 @@
 """decide(key, state, command) -> Accepted(events) | Rejected(outcome, detail). Pure.
 
 Release files are unique by name and dist within their release (Sentry answers a second upload
-409); a bundle registered again only adds the projects it did not name; a debug file the project
+409); a deleted release's files go with it, but not those of a release made again since; a
+bundle registered again only adds the projects it did not name; a debug file the project
 has already (same checksum and debug id) is not added twice.
 """
 
@@ -21,6 +22,7 @@ from picket.schemas.artifacts import (
     DebugFileDeleted,
     DeleteDebugFiles,
     DeleteReleaseFile,
+    DeleteReleaseFiles,
     RegisterBundle,
     RegisterDebugFiles,
     ReleaseFileCreated,
@@ -59,6 +61,10 @@ def decide(key: str, state: ArtifactState, command: Any) -> Decision:
             if found is None:
                 return Rejected("not_found", NOT_FOUND)
             emit(ReleaseFileDeleted, release_file=found)
+        case DeleteReleaseFiles():
+            for f in sorted(state.release_files.values(), key=lambda f: f.id):
+                if f.date_created <= command.before:
+                    emit(ReleaseFileDeleted, release_file=f)
         case RegisterBundle():
             bundle = command.bundle
             if state.bundle is not None:

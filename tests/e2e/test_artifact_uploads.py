@@ -84,6 +84,28 @@ def test_release_files_upload_list_download_rename_delete(picket: PicketProcess)
         assert [f["dist"] for f in call(client, "GET", org_files).json()] == ["ios"]
 
 
+def test_a_deleted_release_takes_its_files_but_not_those_of_the_release_made_again(picket: PicketProcess) -> None:
+    version = _release(picket)
+    org_files = f"/api/0/organizations/{picket.org}/releases/{version}/files/"
+    with picket.client() as client:
+        old = call(client, "POST", org_files, data={"name": "~/old.js"}, files={"file": ("old.js", b"old")})
+        assert old.status_code == 201
+        assert call(client, "DELETE", f"/api/0/organizations/{picket.org}/releases/{version}/").status_code == 204
+        assert call(client, "GET", org_files).status_code == 404
+        # The same version again at once, a file uploaded to it, before the cleanup may have run.
+        again = call(client, "POST", f"/api/0/organizations/{picket.org}/releases/",
+                     json={"version": version, "projects": ["default"]})
+        assert again.status_code == 201
+        new = call(client, "POST", org_files, data={"name": "~/new.js"}, files={"file": ("new.js", b"new")})
+        assert new.status_code == 201
+        picket.wait_drained(groups=("release-files-cleanup", "artifacts-projector"), timeout=60)
+        assert [f["name"] for f in call(client, "GET", org_files).json()] == ["~/new.js"]
+        assert call(client, "GET", f"{org_files}{old.json()['id']}/").status_code == 404
+        # The old file's name is free again: it is gone, not hidden.
+        reused = call(client, "POST", org_files, data={"name": "~/old.js"}, files={"file": ("old.js", b"old 2")})
+        assert reused.status_code == 201, reused.text
+
+
 @pytest.mark.parametrize(("data", "files", "status", "detail"), [
     ({"name": "x.js"}, None, 400, "Missing uploaded file"),
     ({}, {"file": ("file", b"x")}, 400, "File name must be specified"),

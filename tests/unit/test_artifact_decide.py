@@ -173,6 +173,27 @@ def test_delete_emits_the_file_as_it_was_and_frees_its_name() -> None:
     assert [type(e) for e in events] == [a.ReleaseFileCreated]
 
 
+def test_a_deleted_release_takes_the_files_made_up_to_its_deletion_and_no_later_ones() -> None:
+    older = _release_file(1)
+    at_deletion = msgspec.structs.replace(_release_file(2, name="~/b.js"), date_created=T0 + timedelta(minutes=1))
+    later = msgspec.structs.replace(_release_file(3, name="~/c.js"), date_created=T0 + timedelta(minutes=2))
+    state = _files(later, older, at_deletion)
+    cleanup = a.DeleteReleaseFiles(meta=_meta(), org_id=ORG, release="1.0", before=T0 + timedelta(minutes=1))
+    assert a.command_key(cleanup) == FILES_KEY
+    state, events = _apply(FILES_KEY, state, cleanup)
+    assert [(type(e), e.release_file) for e in events] == [(a.ReleaseFileDeleted, older),
+                                                           (a.ReleaseFileDeleted, at_deletion)]
+    assert list(state.release_files) == [3], "a file of the release made again since stays"
+    assert decide(FILES_KEY, state, cleanup) == Accepted([], duplicate=True)
+    again = msgspec.structs.replace(cleanup, meta=_meta())  # one the aggregate forgot: nothing new
+    assert decide(FILES_KEY, state, again) == Accepted([])
+
+
+def test_a_deleted_release_without_files_is_nothing_to_do() -> None:
+    cleanup = a.DeleteReleaseFiles(meta=_meta(), org_id=ORG, release="1.0", before=T0)
+    assert decide(FILES_KEY, initial_state(FILES_KEY), cleanup) == Accepted([])
+
+
 def test_a_command_decided_before_is_a_duplicate_with_no_events() -> None:
     command = a.CreateReleaseFile(meta=_meta(), org_id=ORG, release_file=_release_file(1))
     state, _ = _apply(FILES_KEY, initial_state(FILES_KEY), command)
