@@ -33,12 +33,19 @@ _MEASUREMENT_TYPES = {"frames_total": "integer", "frames_slow": "integer", "fram
                       "stall_count": "integer", "frames_slow_rate": "percentage", "frames_frozen_rate": "percentage",
                       "stall_percentage": "percentage"}
 _NUMERIC = ("integer", "number", "duration", "percentage")
-_PERCENTILES = {"p50": 0.5, "p75": 0.75, "p95": 0.95, "p99": 0.99}
-TRANSACTION_FUNCTIONS = frozenset({*_PERCENTILES, "percentile", "failure_rate", "failure_count", "apdex"})
+_PERCENTILES = {"p50": 0.5, "p75": 0.75, "p90": 0.9, "p95": 0.95, "p99": 0.99, "p100": 1.0}
+TRANSACTION_FUNCTIONS = frozenset({*_PERCENTILES, "percentile", "failure_rate", "failure_count", "apdex",
+                                   "count_miserable", "user_misery"})
 # Sentry's statuses that are not failures (failure_rate, failure_count).
 _NOT_FAILURES = "('ok', 'cancelled', 'unknown')"
 # Sentry's default apdex threshold (milliseconds), for `apdex()` without one.
 DEFAULT_APDEX = 300.0
+# Sentry's user misery: (miserable users + α) / (users + α + β), a prior that keeps a handful of
+# users from reading as 0 or 1.
+MISERY_ALPHA, MISERY_BETA = 5.8875, 111.8625
+# count_if's comparisons, by Sentry's names.
+_COMPARISONS = {"equals": "=", "notEquals": "!=", "less": "<", "greater": ">", "lessOrEquals": "<=",
+                "greaterOrEquals": ">="}
 
 
 @dataclass
@@ -99,6 +106,11 @@ def function(name: str, args: str, binder: Binder, seconds: float, dataset: Data
                         "1/second" if name == "eps" else "1/minute")
     if name == "last_seen" and arg == "":
         return Selected(full, "max(timestamp)", "date", True)
+    if name == "any" and arg:
+        col = column(arg, binder, dataset)
+        return Selected(full, f"any({col.sql})", col.type, True, col.unit)
+    if name == "count_if":
+        return _count_if(arg, full, binder, dataset)
     if name in ("count_unique", "min", "max", "sum", "avg") and arg:
         col = column(arg, binder, dataset)
         if name == "count_unique":  # an empty value is no value (Sentry's nulls)
@@ -136,20 +148,56 @@ def _transaction_function(name: str, arg: str, full: str, binder: Binder, datase
             raise InvalidParams(f"{full}: {target.strip()} is not a number.")
         type_ = col.type if col.type in ("duration", "percentage") else "number"
         return Selected(full, f"quantile({quantile!r})({col.sql})", type_, True, col.unit)
+    d = dataset.columns["transaction.duration"].sql
     if name == "apdex":
-        threshold = _number(arg, full) if arg else DEFAULT_APDEX
-        if threshold <= 0:
-            raise InvalidParams(f"{full}: the threshold must be a positive number of milliseconds.")
-        t = binder.bind(threshold, "Float64")
-        d = dataset.columns["transaction.duration"].sql
+        t = binder.bind(_threshold(arg, full), "Float64")
         return Selected(full, f"(countIf({d} <= {t} AND {tx}) + countIf({d} > {t} AND {d} <= 4 * {t} AND {tx}) / 2)"
                               f" / {total}", "number", True)
+    if name in ("count_miserable", "user_misery"):
+        level = arg
+        if name == "count_miserable":
+            target, _, level = arg.partition(",")
+            if target.strip() != "user":
+                raise InvalidParams(f"{full}: it counts users: count_miserable(user, threshold).")
+        # Miserable: a user with a transaction slower than 4 × the threshold (apdex's frustrated).
+        t = binder.bind(_threshold(level.strip(), full), "Float64")
+        user = dataset.columns["user"].sql
+        miserable = f"uniqExactIf({user}, {d} > 4 * {t} AND {user} != '' AND {tx})"
+        if name == "count_miserable":
+            return Selected(full, miserable, "integer", True)
+        users = f"uniqExactIf({user}, {user} != '' AND {tx})"
+        return Selected(full, f"({miserable} + {MISERY_ALPHA!r}) / ({users} + {MISERY_ALPHA + MISERY_BETA!r})",
+                        "number", True)
     if arg:
         raise InvalidParams(f"{full}: {name}() takes no argument.")
     failures = f"countIf(status NOT IN {_NOT_FAILURES} AND {tx})"
     if name == "failure_count":
         return Selected(full, failures, "integer", True)
     return Selected(full, f"{failures} / {total}", "percentage", True)
+
+
+def _count_if(arg: str, full: str, binder: Binder, dataset: Dataset) -> Selected:
+    """`count_if(field, comparison, value)`: the events whose field compares so with the value."""
+    parts = [part.strip() for part in arg.split(",", 2)]
+    if len(parts) != 3 or not parts[0] or parts[1] not in _COMPARISONS:
+        raise InvalidParams(f"{full}: expected a field, one of {', '.join(_COMPARISONS)} and a value.")
+    target, comparison, text = parts
+    col = column(target, binder, dataset)
+    if col.type == "string":
+        value = binder.bind(text, "String")
+    elif col.type in _NUMERIC:
+        value = binder.bind(_number(text, full), "Float64")
+    else:
+        raise InvalidParams(f"{full}: {target} is compared to neither a text nor a number.")
+    return Selected(full, f"countIf({col.sql} {_COMPARISONS[comparison]} {value})", "integer", True)
+
+
+def _threshold(text: str, full: str) -> float:
+    """A satisfaction threshold in milliseconds: `text`, or Sentry's default when none is given."""
+    threshold = _number(text, full) if text else DEFAULT_APDEX
+    if threshold <= 0:
+        raise InvalidParams(f"{full}: the threshold must be a positive number of milliseconds.")
+    return threshold
 
 
 def _number(text: str, full: str) -> float:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from picket.discover import table
+from picket.discover.fields import MISERY_ALPHA, MISERY_BETA
 from picket.ingest.transactions import COLUMNS
 from picket.schemas.rows import TransactionRow
 from picket.stats.periods import InvalidParams
@@ -137,6 +138,36 @@ def test_rates_apdex_default_and_measurements(store: Store) -> None:
     assert totals["meta"]["fields"]["avg(measurements.lcp)"] == "duration"
     assert totals["meta"]["units"]["p50(measurements.lcp)"] == "millisecond"
     assert totals["meta"]["fields"]["max(measurements.cls)"] == "number"
+
+
+def test_user_misery_count_miserable_count_if_any_and_p100_with_exact_values(store: Store) -> None:
+    functions = ["user_misery(300)", "user_misery()", "count_miserable(user, 300)", "count_miserable(user,50)",
+                 "count_if(transaction.duration, greater, 300)", "count_if(transaction.status,notEquals,ok)",
+                 "any(transaction.op)", "p100()", "p90(transaction.duration)"]
+    body = run(store, field=["transaction", *functions], sort="transaction")
+    a, b = MISERY_ALPHA, MISERY_ALPHA + MISERY_BETA
+    # Miserable at 300: a user with a transaction over 1200ms. /cart's 1300ms one has no user;
+    # /pay's cid waited 5000ms. At 50 (over 200ms): dan (300), ann (400), cid (5000).
+    assert body["data"] == [pytest.approx(r) for r in [
+        {"transaction": "/home", "user_misery(300)": a / (1 + b), "user_misery()": a / (1 + b),
+         "count_miserable(user, 300)": 0, "count_miserable(user,50)": 1,
+         "count_if(transaction.duration, greater, 300)": 0, "count_if(transaction.status,notEquals,ok)": 0,
+         "any(transaction.op)": "pageload", "p100()": 300.0, "p90(transaction.duration)": 300.0},
+        {"transaction": "GET /cart", "user_misery(300)": a / (2 + b), "user_misery()": a / (2 + b),
+         "count_miserable(user, 300)": 0, "count_miserable(user,50)": 1,
+         "count_if(transaction.duration, greater, 300)": 2, "count_if(transaction.status,notEquals,ok)": 2,
+         "any(transaction.op)": "http.server", "p100()": 1300.0, "p90(transaction.duration)": 1030.0},
+        {"transaction": "POST /pay", "user_misery(300)": (1 + a) / (1 + b), "user_misery()": (1 + a) / (1 + b),
+         "count_miserable(user, 300)": 1, "count_miserable(user,50)": 1,
+         "count_if(transaction.duration, greater, 300)": 1, "count_if(transaction.status,notEquals,ok)": 2,
+         "any(transaction.op)": "http.server", "p100()": 5000.0, "p90(transaction.duration)": 4505.0},
+    ]]
+    fields = body["meta"]["fields"]
+    assert [fields[f] for f in functions] == ["number", "number", "integer", "integer", "integer", "integer",
+                                              "string", "duration", "duration"]
+    by_misery = rows(store, field=["transaction", "user_misery(300)"], sort="-user_misery(300)",
+                     query="user_misery(300):>0.05")
+    assert [r["transaction"] for r in by_misery] == ["POST /pay"]
 
 
 def test_plain_fields_of_a_transaction(store: Store) -> None:

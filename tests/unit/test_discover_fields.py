@@ -66,6 +66,26 @@ def test_measurement_names_are_bound_and_typed_as_sentry_types_them() -> None:
     assert sql("p75(measurements.fcp)")[1:3] == ("duration", "millisecond")
 
 
+def test_user_misery_follows_sentrys_formula_with_its_threshold_bound() -> None:
+    text, type_, _, params = sql("user_misery(250)")
+    assert params == {"p0": 250.0} and type_ == "number"
+    miserable = "uniqExactIf(user_tag, duration > 4 * {p0:Float64} AND user_tag != '' AND 1)"
+    assert text == f"({miserable} + 5.8875) / (uniqExactIf(user_tag, user_tag != '' AND 1) + 117.75)"
+    assert sql("count_miserable(user, 250)")[:2] == (miserable, "integer")
+    assert sql("user_misery()")[3] == {"p0": 300.0}, "Sentry's default threshold"
+    assert "AND type = 'transaction'" in sql("user_misery(300)", DISCOVER)[0]
+
+
+def test_count_if_binds_its_value_as_the_fields_type() -> None:
+    text, type_, _, params = sql("count_if(transaction.duration, lessOrEquals, 300)")
+    assert (text, type_, params) == ("countIf(duration <= {p0:Float64})", "integer", {"p0": 300.0})
+    hostile = "ok') OR 1=1 --"
+    text, _, _, params = sql(f"count_if(transaction.status, equals, {hostile})")
+    assert text == "countIf(status = {p0:String})" and params == {"p0": hostile}
+    assert sql("count_if(level, notEquals, error)", ERRORS)[0] == "countIf(level != {p0:String})"
+    assert sql("any(user.email)", ERRORS)[:2] == ("any(user_email)", "string")
+
+
 def test_hostile_names_never_reach_sql_as_text() -> None:
     tag = "x') OR 1=1 --"
     text, _, _, params = sql(f"tags[{tag}]")
@@ -92,6 +112,19 @@ def test_hostile_names_never_reach_sql_as_text() -> None:
     ("apdex(inf)", TRANSACTIONS, "apdex(inf): 'inf' is not a number."),
     ("failure_count(transaction.duration)", TRANSACTIONS,
      "failure_count(transaction.duration): failure_count() takes no argument."),
+    ("user_misery(300)", ERRORS, "user_misery(300) needs transactions, and this query reads error events."),
+    ("user_misery(-1)", TRANSACTIONS, "user_misery(-1): the threshold must be a positive number of milliseconds."),
+    ("count_miserable(transaction, 300)", TRANSACTIONS,
+     "count_miserable(transaction, 300): it counts users: count_miserable(user, threshold)."),
+    ("count_miserable(user, x)", TRANSACTIONS, "count_miserable(user, x): 'x' is not a number."),
+    ("count_if(transaction.duration, over, 3)", TRANSACTIONS, "count_if(transaction.duration, over, 3): expected a "
+     "field, one of equals, notEquals, less, greater, lessOrEquals, greaterOrEquals and a value."),
+    ("count_if(transaction.duration, greater)", TRANSACTIONS, "count_if(transaction.duration, greater): expected a "
+     "field, one of equals, notEquals, less, greater, lessOrEquals, greaterOrEquals and a value."),
+    ("count_if(transaction.duration, greater, slow)", TRANSACTIONS,
+     "count_if(transaction.duration, greater, slow): 'slow' is not a number."),
+    ("count_if(timestamp, greater, 3)", ERRORS,
+     "count_if(timestamp, greater, 3): timestamp is compared to neither a text nor a number."),
 ])
 def test_what_each_dataset_refuses(name: str, dataset, detail: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(InvalidParams) as caught:
