@@ -21,6 +21,7 @@ characters, numbers of any size) and answers without raising.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 MAX_LENGTH = 200
@@ -157,6 +158,19 @@ def sort_key_semver(parts: ReleaseParts) -> SemverKey:
         parts.pre is None, parts.pre or "",
         parts.build_number is not None, parts.build_number or 0, parts.build_code or "",
     )
+
+
+def sorted_versions(sort: str, versions: Iterable[str]) -> list[str]:
+    """Sentry's `semver` or `build` sort of release versions: only those that have one (a semantic
+    version, a numeric build), highest first; equal ones keep their order."""
+    parsed = [(parse_release(v), v) for v in versions]
+    if sort == "semver":
+        return [v for _, v in sorted(((p, v) for p, v in parsed if p.is_semver),
+                                     key=lambda pv: sort_key_semver(pv[0]), reverse=True)]
+    if sort == "build":
+        return [v for _, v in sorted(((p, v) for p, v in parsed if p.build_number is not None),
+                                     key=lambda pv: pv[0].build_number or 0, reverse=True)]
+    raise ValueError(f"not a version sort: {sort!r}")
 
 
 def _is_hash(text: str) -> bool:

@@ -34,8 +34,7 @@ class ReleaseFilter:
     org_project_ids: tuple[int, ...] = ()  # where to look for events of `environments`
 
 
-def releases(store: Store, org_id: int, f: ReleaseFilter) -> list[Release]:
-    """The releases of `f`, newest first (the caller orders otherwise and pages)."""
+def _where(org_id: int, f: ReleaseFilter) -> tuple[str, dict[str, object]]:
     where = ["org_id = {o:UInt64}", "deleted = 0"]
     params: dict[str, object] = {"o": org_id}
     if f.status is not None:
@@ -52,9 +51,39 @@ def releases(store: Store, org_id: int, f: ReleaseFilter) -> list[Release]:
                      " AND environment IN {envs:Array(String)})")
         params["ops"] = list(f.org_project_ids)
         params["envs"] = list(f.environments)
-    rows = store.query(f"SELECT body FROM {{db}}.releases FINAL WHERE {' AND '.join(where)}"
-                       " ORDER BY date_created DESC, version", params)
+    return " AND ".join(where), params
+
+
+def releases(store: Store, org_id: int, f: ReleaseFilter, *, limit: int | None = None,
+             offset: int = 0) -> list[Release]:
+    """The releases of `f`, newest first; `limit` of them from `offset`, if given."""
+    where, params = _where(org_id, f)
+    page = ""
+    if limit is not None:
+        page = " LIMIT {lim:UInt64} OFFSET {off:UInt64}"
+        params |= {"lim": limit, "off": offset}
+    rows = store.query(f"SELECT body FROM {{db}}.releases FINAL WHERE {where} ORDER BY date_created DESC, version"
+                       + page, params)
     return [_release.decode(b) for (b,) in rows]
+
+
+def versions(store: Store, org_id: int, f: ReleaseFilter) -> list[str]:
+    """The versions of the releases of `f`, newest first: what a sort made outside SQL orders,
+    without reading every release whole."""
+    where, params = _where(org_id, f)
+    rows = store.query(f"SELECT version FROM {{db}}.releases FINAL WHERE {where} ORDER BY date_created DESC, version",
+                       params)
+    return [v for (v,) in rows]
+
+
+def by_versions(store: Store, org_id: int, versions: Sequence[str]) -> list[Release]:
+    """The releases of `versions`, in that order (one deleted meanwhile left out)."""
+    if not versions:
+        return []
+    rows = store.query("SELECT body FROM {db}.releases FINAL WHERE org_id = {o:UInt64} AND version IN {vs:Array(String)}"
+                       " AND deleted = 0", {"o": org_id, "vs": list(versions)})
+    found = {x.version: x for x in (_release.decode(b) for (b,) in rows)}
+    return [found[v] for v in versions if v in found]
 
 
 def release(store: Store, org_id: int, version: str) -> Release | None:

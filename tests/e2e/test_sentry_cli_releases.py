@@ -296,6 +296,15 @@ def test_release_lists_filter_sort_and_page(picket: PicketProcess) -> None:
         cursor = first.headers["Link"].split('rel="next"; results="true"; cursor="')[1].split('"')[0]
         second = call(client, "GET", f"{org}/releases/", params={"query": tag, "per_page": 3, "cursor": cursor}).json()
         assert [r["version"] for r in second] == [versions[0]]
+        # a sort made outside the store pages the same way: its order across pages, whole releases
+        semver_pages = [call(client, "GET", f"{org}/releases/",
+                             params={"query": tag, "sort": "semver", "per_page": 3, "cursor": f"3:{n}:0"})
+                        for n in (0, 1)]
+        assert [[r["version"].split("@")[1] for r in page.json()] for page in semver_pages] == \
+            [["2.0.0", "1.10.0", "1.2.3"], ["1.2.3-rc1"]]
+        assert 'rel="next"; results="true"' in semver_pages[0].headers["Link"]
+        assert 'rel="next"; results="false"' in semver_pages[1].headers["Link"]
+        assert semver_pages[1].json()[0]["projects"][0]["slug"] == "default"
         in_project = call(client, "GET", f"/api/0/projects/{picket.org}/default/releases/", params={"query": tag}).json()
         assert len(in_project) == 4
         # the environment filter keeps releases with events in that environment: none here

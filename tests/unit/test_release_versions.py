@@ -10,6 +10,7 @@ from picket.releases.versions import (
     parse_release,
     short_version,
     sort_key_semver,
+    sorted_versions,
     split_package,
     validate_version,
 )
@@ -178,6 +179,19 @@ def test_prereleases_compare_as_text_and_absent_parts_are_zero() -> None:
     assert key("pkg@1.0.0-rc10") < key("pkg@1.0.0-rc2")
     assert key("pkg@1") == key("pkg@1.0.0.0")
     assert key("not-semver") < key("pkg@0")
+
+
+def test_the_semver_sort_keeps_semantic_versions_only_highest_first() -> None:
+    newest_first = ["web@3", "pkg@1.2.3-rc1", "latest", "pkg@1.10.0", SHA, "pkg@1.2.3", "pkg@2.0.0+5"]
+    assert sorted_versions("semver", newest_first) == ["web@3", "pkg@2.0.0+5", "pkg@1.10.0", "pkg@1.2.3",
+                                                       "pkg@1.2.3-rc1"]
+
+
+def test_the_build_sort_keeps_numeric_builds_only_highest_first_ties_in_the_given_order() -> None:
+    newest_first = ["app@1.0+9", "app@1.0", "app@2.0+10", "app@1.0+abc", "other@5.0+9", "app@1.1+2"]
+    assert sorted_versions("build", newest_first) == ["app@2.0+10", "app@1.0+9", "other@5.0+9", "app@1.1+2"]
+    with pytest.raises(ValueError):
+        sorted_versions("date", newest_first)
 
 
 HOSTILE = [

@@ -23,7 +23,7 @@ from picket.gateway.pagination import page_of, paginate, window
 from picket.gateway.runtime import Runtime, runtime
 from picket.gateway.validation import body
 from picket.ids import new_id
-from picket.releases.versions import parse_release, sort_key_semver, validate_version
+from picket.releases.versions import sorted_versions, validate_version
 from picket.schemas import releases as r
 from picket.schemas.entities import Project
 from picket.stats import release_sorts, sessions
@@ -229,9 +229,9 @@ async def _one(rt: Runtime, org_id: int, version: str) -> r.Release:
     return found
 
 
-async def _by_health(request: Request, rt: Runtime, org_id: int, releases: list[r.Release],
-                     project_ids: tuple[int, ...], environments: tuple[str, ...]) -> list[r.Release]:
-    """The releases with sessions in the summary period, by the health figure `sort` names."""
+async def _by_health(request: Request, rt: Runtime, org_id: int, versions: list[str],
+                     project_ids: tuple[int, ...], environments: tuple[str, ...]) -> list[str]:
+    """The versions with sessions in the summary period, by the health figure `sort` names."""
     params = request.query_params
     sort = params["sort"]
     if params.get("flatten") != "1":
@@ -245,24 +245,7 @@ async def _by_health(request: Request, rt: Runtime, org_id: int, releases: list[
     except InvalidParams as exc:
         raise bad_request(exc.detail) from None
     sql, sql_params = sessions.sql(q, horizon=await rt.horizons.get(SESSIONS), now=now)
-    return release_sorts.rank(sort, releases, q, await rt.query(sql, sql_params))
-
-
-def _ordered(request: Request, releases: list[r.Release]) -> list[r.Release]:
-    """Sentry's `sort` of a release list: `date` (created, newest first), `semver` and `build`
-    (only releases that have one, highest first); the health sorts are `_by_health`'s."""
-    sort = request.query_params.get("sort", "date")
-    if sort == "date":
-        return releases
-    if sort == "semver":
-        parsed = [(parse_release(x.version), x) for x in releases]
-        return [x for p, x in sorted(((p, x) for p, x in parsed if p.is_semver),
-                                     key=lambda px: sort_key_semver(px[0]), reverse=True)]
-    if sort == "build":
-        built = [(parse_release(x.version).build_number, x) for x in releases]
-        return [x for n, x in sorted(((n, x) for n, x in built if n is not None), key=lambda nx: nx[0], reverse=True)]
-    raise bad_request(f"Invalid sort: {sort[:50]!r} (date, semver, build, sessions, users, "
-                      "crash_free_sessions or crash_free_users).")
+    return release_sorts.rank(sort, versions, q, await rt.query(sql, sql_params), version_of=lambda v: v)
 
 
 async def _list(request: Request, rt: Runtime, access: Any, project_ids: tuple[int, ...]) -> JSONResponse:
@@ -271,6 +254,11 @@ async def _list(request: Request, rt: Runtime, access: Any, project_ids: tuple[i
     status = params.get("status", "open")
     if status not in ("open", "archived", "any"):
         raise bad_request('Invalid status: "open", "archived" or "any".')
+    sort = params.get("sort", "date")
+    if sort not in ("date", "semver", "build", *release_sorts.HEALTH_SORTS):
+        raise bad_request(f"Invalid sort: {sort[:50]!r} (date, semver, build, sessions, users, "
+                          "crash_free_sessions or crash_free_users).")
+    w = window(request, default_per_page=25)
     records = await rt.org_records(org_id, "project")
     # (ids of at most 19 digits: longer ones name no project, and int() of thousands of digits fails)
     chosen = project_ids or tuple(int(v) for v in params.getlist("project") if v.isascii() and v.isdigit()
@@ -279,13 +267,18 @@ async def _list(request: Request, rt: Runtime, access: Any, project_ids: tuple[i
         query=_text(params.get("query", "").strip(), "query", 200) or "", status=None if status == "any" else status,
         project_ids=chosen, environments=tuple(params.getlist("environment")),
         org_project_ids=tuple(p.id for p in records["project"]))
-    every = await rt.read(releases_read.releases, org_id, f)
-    if params.get("sort") in release_sorts.HEALTH_SORTS:
-        mine = tuple(p for p in chosen if p in f.org_project_ids) if chosen else f.org_project_ids
-        found = await _by_health(request, rt, org_id, every, mine, f.environments)
-    else:
-        found = _ordered(request, every)
-    page, link = paginate(request, found, default_per_page=25)
+    if sort == "date":  # the store's order: it reads the page only
+        fetched = await rt.read(releases_read.releases, org_id, f, limit=w.per_page + 1, offset=w.offset)
+        page, link = page_of(request, w, fetched)
+    else:  # ordered here, by version: only the page's releases are read whole
+        every = await rt.read(releases_read.versions, org_id, f)
+        if sort in release_sorts.HEALTH_SORTS:
+            mine = tuple(p for p in chosen if p in f.org_project_ids) if chosen else f.org_project_ids
+            ordered = await _by_health(request, rt, org_id, every, mine, f.environments)
+        else:
+            ordered = sorted_versions(sort, every)
+        versions, link = paginate(request, ordered, default_per_page=25)
+        page = await rt.read(releases_read.by_versions, org_id, versions)
     return JSONResponse(await rendered(rt, org_id, page), headers={"Link": link})
 
 
