@@ -48,9 +48,9 @@ def debug_files_of_upload(store: Store, org_id: int, project_id: int, checksum: 
 
 
 def debug_files(store: Store, org_id: int, project_id: int, *, query: str = "", ids: Sequence[int] = (),
-                offset: int = 0, limit: int = 100) -> list[DebugFile]:
+                debug_ids: Sequence[str] = (), offset: int = 0, limit: int = 100) -> list[DebugFile]:
     """The project's debug files, newest first; `query`: part of the debug id, code id or object
-    name (case-insensitive), `ids`: only those."""
+    name (case-insensitive), `ids`: only those, `debug_ids`: only files of those debug ids."""
     where = ["org_id = {o:UInt64}", "project_id = {p:UInt64}", "deleted = 0"]
     params: dict[str, object] = {"o": org_id, "p": project_id, "n": limit, "off": offset}
     if query:
@@ -60,6 +60,9 @@ def debug_files(store: Store, org_id: int, project_id: int, *, query: str = "", 
     if ids:
         where.append("file_id IN {ids:Array(UInt64)}")
         params["ids"] = list(ids)
+    if debug_ids:
+        where.append("debug_id IN {dids:Array(String)}")
+        params["dids"] = list(debug_ids)
     rows = store.query(f"SELECT body FROM {{db}}.debug_files FINAL WHERE {' AND '.join(where)}"
                        " ORDER BY date_created DESC, file_id DESC LIMIT {n:UInt32} OFFSET {off:UInt64}", params)
     return [_debug_file.decode(b) for (b,) in rows]

@@ -244,6 +244,18 @@ def test_sentry_cli_debug_files_upload_and_dsyms(picket: PicketProcess, tmp_path
         missing = call(client, "POST", dsyms, files={"other": ("x", b"x")})
         assert missing.status_code == 400
 
+        # paged newest first by the store; `debug_id` (any case) picks files
+        made = uploaded.json()[0]
+        everything = call(client, "GET", dsyms).json()
+        assert len(everything) >= 2 and everything[0]["id"] == made["id"]
+        first = call(client, "GET", dsyms, params={"per_page": 1})
+        assert [f["id"] for f in first.json()] == [made["id"]]
+        assert 'rel="next"; results="true"' in first.headers["Link"]
+        second_page = call(client, "GET", dsyms, params={"per_page": 1, "cursor": "1:1:0"}).json()
+        assert [f["id"] for f in second_page] == [everything[1]["id"]]
+        picked = call(client, "GET", dsyms, params=[("debug_id", dif["debugId"].upper()), ("debug_id", "f" * 32)])
+        assert [f["id"] for f in picked.json()] == [dif["id"]]
+
         assert call(client, "DELETE", dsyms, params={"id": dif["id"]}).status_code == 204
         assert dif["id"] not in [f["id"] for f in call(client, "GET", dsyms).json()]
         assert call(client, "DELETE", dsyms, params={"id": dif["id"]}).status_code == 404

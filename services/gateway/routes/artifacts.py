@@ -30,7 +30,7 @@ from picket.bus.publisher import PublishFailed
 from picket.gateway import render_artifacts
 from picket.gateway.access import EVENT_READ, project_access
 from picket.gateway.errors import ApiError, bad_request, not_found
-from picket.gateway.pagination import paginate
+from picket.gateway.pagination import page_of, paginate, window
 from picket.gateway.publishing import topics_of
 from picket.gateway.routes.releases import READ, WRITE
 from picket.gateway.runtime import Runtime, path_int, runtime
@@ -403,11 +403,11 @@ async def list_debug_files(request: Request) -> Response:
         return _download(rt, found[0].file, found[0].object_name)
     query = request.query_params.get("query", "").strip()[:200]
     debug_ids = [d.lower() for d in request.query_params.getlist("debug_id")][:100]
-    found = await rt.read(artifacts_read.debug_files, org_id, project.id, query=query, limit=10_000)
-    if debug_ids:
-        found = [f for f in found if f.debug_id in debug_ids]
-    page, link = paginate(request, [render_artifacts.debug_file(f) for f in found])
-    return JSONResponse(page, headers={"Link": link})
+    w = window(request)
+    fetched = await rt.read(artifacts_read.debug_files, org_id, project.id, query=query, debug_ids=debug_ids,
+                            offset=w.offset, limit=w.per_page + 1)
+    page, link = page_of(request, w, fetched)
+    return JSONResponse([render_artifacts.debug_file(f) for f in page], headers={"Link": link})
 
 
 async def upload_debug_files(request: Request) -> JSONResponse:
