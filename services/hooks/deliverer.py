@@ -64,6 +64,7 @@ from picket.bus.tansu import CONSUMER_GROUP_TIMINGS
 from picket.bus.topics import Topics, origin
 from picket.config import Settings
 from picket.hooks import backoff
+from picket.hooks.guarded import guarded_transport
 from picket.hooks.signing import headers
 from picket.hooks.urls import check_url
 from picket.schemas import topics as t
@@ -174,10 +175,12 @@ class Deliverer:
 
     async def start(self) -> None:
         self._stopping = False
-        self._client = httpx.AsyncClient(
-            follow_redirects=False, trust_env=False, transport=self._transport,
-            timeout=httpx.Timeout(self._timeout),
-            limits=httpx.Limits(max_connections=self._concurrency, max_keepalive_connections=self._concurrency))
+        limits = httpx.Limits(max_connections=self._concurrency, max_keepalive_connections=self._concurrency)
+        transport = self._transport
+        if transport is None and not self._allow_private:  # the address connected to is checked too
+            transport = guarded_transport(limits)
+        self._client = httpx.AsyncClient(follow_redirects=False, trust_env=False, transport=transport,
+                                         timeout=httpx.Timeout(self._timeout), limits=limits)
         timings = CONSUMER_GROUP_TIMINGS if self._fast_join else {"session_timeout_ms": 6000,
                                                                    "heartbeat_interval_ms": 1000}
         self._consumer = make_consumer(

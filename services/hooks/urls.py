@@ -9,8 +9,9 @@ that is loopback, private, link-local, multicast, reserved, unspecified or other
 (shared CGNAT space included) — nor one of those behind an IPv4-mapped, 6to4, Teredo or NAT64
 IPv6 address. Every address a name resolves to is checked, not only the first.
 
-What this does not close: a name that resolves to a public address here and to a private one a
-moment later, when the HTTP client resolves it again (DNS rebinding with a short TTL).
+A name that resolves to a public address here and to a private one a moment later, when the
+HTTP client resolves it again (DNS rebinding with a short TTL), is caught at the connection:
+the deliverer connects through `picket.hooks.guarded`, which checks the address it connects to.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def check_url(url: str, *, allow_private: bool) -> str | None:
         return "The URL names no host."
     if allow_private:
         return None
-    literal = _literal(host)
+    literal = literal_address(host)
     if literal is not None:
         problem = forbidden_address(literal)
         return None if problem is None else f"The host {host} is {problem}."
@@ -55,7 +56,7 @@ def check_url(url: str, *, allow_private: bool) -> str | None:
                                    type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError, OSError) as exc:
         return f"The host {host} does not resolve ({exc})."
-    addresses = {_literal(str(info[4][0])) for info in found}
+    addresses = {literal_address(str(info[4][0])) for info in found}
     if not addresses or None in addresses:
         return f"The host {host} resolves to no usable address."
     for address in sorted(addresses, key=str):  # type: ignore[arg-type]
@@ -65,7 +66,7 @@ def check_url(url: str, *, allow_private: bool) -> str | None:
     return None
 
 
-def _literal(host: str) -> Address | None:
+def literal_address(host: str) -> Address | None:
     """`host` as an IP address if it is one (an IPv6 zone index is dropped)."""
     try:
         return ipaddress.ip_address(host.split("%", 1)[0])
