@@ -35,6 +35,7 @@ class ReleaseFilter:
 
 
 def _where(org_id: int, f: ReleaseFilter) -> tuple[str, dict[str, object]]:
+    """The WHERE clause (and its bound parameters) of the releases `f` lets through."""
     where = ["org_id = {o:UInt64}", "deleted = 0"]
     params: dict[str, object] = {"o": org_id}
     if f.status is not None:
