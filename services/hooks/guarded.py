@@ -12,7 +12,6 @@ origin's host, whatever address the socket reached.
 from __future__ import annotations
 
 import asyncio
-import socket
 import ssl
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -20,43 +19,24 @@ from typing import Any
 import httpcore
 import httpx
 
-from picket.hooks.urls import Address, forbidden_address, literal_address
-
-Resolve = Callable[[str, int], list[Any]]  # socket.getaddrinfo's shape: (family, type, proto, name, (address, port, …))
-
-
-def _getaddrinfo(host: str, port: int) -> list[Any]:
-    return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+from picket.hooks.urls import Address, Resolve, address_for
 
 
 class GuardedBackend(httpcore.AsyncNetworkBackend):
     """Connects only to addresses `forbidden` finds nothing against (see the module)."""
 
-    def __init__(self, resolve: Resolve = _getaddrinfo,
-                 forbidden: Callable[[Address], str | None] = forbidden_address,
+    def __init__(self, resolve: Resolve | None = None, forbidden: Callable[[Address], str | None] | None = None,
                  inner: httpcore.AsyncNetworkBackend | None = None) -> None:
         self._resolve = resolve
         self._forbidden = forbidden
         self._inner = inner or httpcore.AnyIOBackend()
 
     async def address(self, host: str, port: int) -> Address:
-        """The address to connect to for `host`: its first, once all of them passed."""
-        literal = literal_address(host)
-        if literal is not None:
-            found = [literal]
-        else:
-            try:
-                infos = await asyncio.to_thread(self._resolve, host, port)
-            except (OSError, UnicodeError) as exc:
-                raise httpcore.ConnectError(f"The host {host} does not resolve ({exc}).") from exc
-            found = [a for a in (literal_address(str(info[4][0])) for info in infos) if a is not None]
-        if not found:
-            raise httpcore.ConnectError(f"The host {host} resolves to no usable address.")
-        for address in found:
-            problem = self._forbidden(address)
-            if problem is not None:
-                raise httpcore.ConnectError(f"The host {host} resolves to {address}, {problem}.")
-        return found[0]
+        """The address to connect to for `host` (`picket.hooks.urls.address_for`)."""
+        found = await asyncio.to_thread(address_for, host, port, resolve=self._resolve, forbidden=self._forbidden)
+        if isinstance(found, str):
+            raise httpcore.ConnectError(found)
+        return found
 
     async def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
                           socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:

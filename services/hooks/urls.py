@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 MAX_LENGTH = 2048
@@ -25,6 +27,7 @@ SCHEMES = ("http", "https")
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+Resolve = Callable[[str, int], list[Any]]  # socket.getaddrinfo's shape: (family, type, proto, name, (address, port, …))
 
 
 def check_url(url: str, *, allow_private: bool) -> str | None:
@@ -47,23 +50,35 @@ def check_url(url: str, *, allow_private: bool) -> str | None:
         return "The URL names no host."
     if allow_private:
         return None
+    found = address_for(host, port or (443 if parts.scheme.lower() == "https" else 80))
+    return found if isinstance(found, str) else None
+
+
+def _getaddrinfo(host: str, port: int) -> list[Any]:
+    return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+
+
+def address_for(host: str, port: int, *, resolve: Resolve | None = None,
+                forbidden: Callable[[Address], str | None] | None = None) -> Address | str:
+    """The address a webhook to `host` may connect to (its first, once every address it resolves
+    to passed `forbidden`), or why there is none (one sentence). An IP address is not resolved."""
+    forbidden = forbidden or forbidden_address
     literal = literal_address(host)
     if literal is not None:
-        problem = forbidden_address(literal)
-        return None if problem is None else f"The host {host} is {problem}."
+        problem = forbidden(literal)
+        return literal if problem is None else f"The host {host} is {problem}."
     try:
-        found = socket.getaddrinfo(host, port or (443 if parts.scheme.lower() == "https" else 80),
-                                   type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError, OSError) as exc:
+        found = (resolve or _getaddrinfo)(host, port)
+    except (UnicodeError, OSError) as exc:  # socket.gaierror is an OSError
         return f"The host {host} does not resolve ({exc})."
-    addresses = {literal_address(str(info[4][0])) for info in found}
+    addresses = [literal_address(str(info[4][0])) for info in found]
     if not addresses or None in addresses:
         return f"The host {host} resolves to no usable address."
-    for address in sorted(addresses, key=str):  # type: ignore[arg-type]
-        problem = forbidden_address(address)  # type: ignore[arg-type]
+    for address in sorted(set(addresses), key=str):  # type: ignore[arg-type]
+        problem = forbidden(address)  # type: ignore[arg-type]
         if problem is not None:
             return f"The host {host} resolves to {address}, {problem}."
-    return None
+    return addresses[0]  # type: ignore[return-value]
 
 
 def literal_address(host: str) -> Address | None:

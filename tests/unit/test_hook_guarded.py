@@ -108,8 +108,8 @@ def test_an_allowed_name_is_connected_to_at_the_address_checked_with_its_host_he
 @pytest.mark.parametrize("host, table, detail", [
     ("mixed.test", {"mixed.test": [PUBLIC, "10.0.0.7"]}, "resolves to 10.0.0.7, a private address"),
     ("v6.test", {"v6.test": ["::ffff:127.0.0.1"]}, "an IPv6 address wrapping 127.0.0.1"),
-    ("127.0.0.1", {}, "resolves to 127.0.0.1, a loopback address"),
-    ("169.254.169.254", {}, "a link-local address"),
+    ("127.0.0.1", {}, "The host 127.0.0.1 is a loopback address"),
+    ("169.254.169.254", {}, "The host 169.254.169.254 is a link-local address"),
     ("nowhere.test", {}, "does not resolve"),
     ("empty.test", {"empty.test": []}, "resolves to no usable address"),
 ])
